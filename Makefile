@@ -1,0 +1,130 @@
+# omen: an embedded vector database in C, scripted from LuaJIT.
+#
+#   make              build/libomen.a, build/libomen.so, build/omen.so (the Lua
+#                     module) and build/omen-lua
+#   make test         build and run every test; ends with one PASS/FAIL line
+#   make demo         index Fashion-MNIST and search it
+#   make asan         the test suites under AddressSanitizer + UBSan
+#   make deps         install the Debian packages the build needs (as root)
+#
+# Flags given in CFLAGS are added to omen's own, not substituted for them.
+
+CC      ?= cc
+BUILD   ?= build
+OPT     ?= -O2 -g
+WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror
+SAN     ?=
+OMEN_CFLAGS = -std=c11 $(OPT) $(WARN) $(SAN) -fPIC -pthread $(CFLAGS)
+LDLIBS_CORE = -pthread -lm
+
+# Evaluated when a recipe runs, after `deps` has had its chance to install.
+LUAJIT_CFLAGS = $(shell pkg-config --cflags luajit)
+LUAJIT_LIBS   = $(shell pkg-config --libs luajit)
+CMOCKA_LIBS   = $(shell pkg-config --libs cmocka)
+READLINE_LIBS = $(shell pkg-config --libs readline 2>/dev/null || echo -lreadline)
+LUAJIT        = luajit
+
+CORE_SRC  = $(sort $(wildcard core/*.c))
+CORE_OBJ  = $(CORE_SRC:core/%.c=$(BUILD)/core/%.o)
+CORE_HDR  = $(wildcard core/*.h)
+LUA_HDR   = $(BUILD)/gen/omen_lua.h $(BUILD)/gen/repl_lua.h
+UNIT_SRC  = $(sort $(wildcard tests/test_*.c))
+UNIT_BIN  = $(UNIT_SRC:tests/%.c=$(BUILD)/tests/%)
+
+DEPS_STAMP = $(BUILD)/.deps-ok
+
+.PHONY: all deps test unit lua-tests repl-test demo asan clean
+.DELETE_ON_ERROR:
+.SECONDARY: $(LUA_HDR)
+
+all: $(BUILD)/libomen.a $(BUILD)/libomen.so $(BUILD)/omen.so $(BUILD)/omen-lua
+
+# -- Dependencies -------------------------------------------------------------
+
+DEB_PKGS = luajit libluajit-5.1-dev libcmocka-dev libreadline-dev pkg-config tmux
+DEMO_PKGS = dataset-fashion-mnist
+
+# Install missing Debian packages (idempotent); elsewhere say what is needed.
+deps:
+	@missing=""; for p in $(DEB_PKGS) $(EXTRA_PKGS); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then echo "deps: all installed"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "deps: installing$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq --no-install-recommends$$missing >/dev/null || exit 1; \
+	else \
+	  echo "omen needs:$$missing"; \
+	  echo "  on Debian/Ubuntu: sudo apt-get install$$missing"; \
+	  echo "  elsewhere: LuaJIT 2.1 with headers, cmocka, readline, pkg-config, tmux"; \
+	  exit 1; fi
+
+$(DEPS_STAMP):
+	@mkdir -p $(BUILD)
+	@if pkg-config --exists luajit cmocka && command -v $(LUAJIT) >/dev/null \
+	   && command -v tmux >/dev/null && [ -f /usr/include/readline/readline.h ]; \
+	 then :; else $(MAKE) --no-print-directory deps; fi
+	@touch $@
+
+# -- Library -------------------------------------------------------------------
+
+$(BUILD)/core/%.o: core/%.c $(CORE_HDR) | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(OMEN_CFLAGS) -c $< -o $@
+
+$(BUILD)/libomen.a: $(CORE_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libomen.so: $(CORE_OBJ)
+	$(CC) $(OMEN_CFLAGS) -shared -Wl,-soname,libomen.so.0 -o $@ $^ $(LDLIBS_CORE)
+
+# -- Lua module and omen-lua ----------------------------------------------------
+
+$(BUILD)/gen/%_lua.h: lua/%.lua | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(LUAJIT) -b $< $@
+
+$(BUILD)/lua/%.o: lua/%.c lua/lomen.h core/omen.h $(LUA_HDR) | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(OMEN_CFLAGS) -Icore -I$(BUILD)/gen $(LUAJIT_CFLAGS) -c $< -o $@
+
+$(BUILD)/omen.so: $(BUILD)/lua/binding.o $(CORE_OBJ)
+	$(CC) $(OMEN_CFLAGS) -shared -o $@ $^ $(LDLIBS_CORE)
+
+$(BUILD)/omen-lua: $(BUILD)/lua/omen-lua.o $(BUILD)/lua/binding.o $(CORE_OBJ)
+	$(CC) $(OMEN_CFLAGS) -o $@ $^ $(LUAJIT_LIBS) $(READLINE_LIBS) -ldl $(LDLIBS_CORE) \
+	  -Wl,-E
+
+# -- Tests ------------------------------------------------------------------------
+
+$(BUILD)/tests/%: tests/%.c tests/testutil.h $(CORE_OBJ) | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(OMEN_CFLAGS) -Icore -o $@ $< $(CORE_OBJ) $(CMOCKA_LIBS) $(LDLIBS_CORE)
+
+unit: $(UNIT_BIN)
+	@sh tests/run_unit.sh $(UNIT_BIN)
+
+lua-tests: all
+	@$(BUILD)/omen-lua tests/lua/run.lua
+
+repl-test: all
+	@sh tests/repl_test.sh $(BUILD)/omen-lua
+
+test: all $(UNIT_BIN)
+	@sh tests/run_all.sh "$(BUILD)" $(UNIT_BIN)
+
+# The same suites under AddressSanitizer and UndefinedBehaviorSanitizer.
+asan:
+	$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g" \
+	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" test
+
+# -- Demo -----------------------------------------------------------------------
+
+demo: all
+	@[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || \
+	  $(MAKE) --no-print-directory deps EXTRA_PKGS="$(DEMO_PKGS)"
+	$(BUILD)/omen-lua scripts/demo.lua
+
+clean:
+	rm -rf build build-asan build-tsan

@@ -1,0 +1,798 @@
+/*
+** Collections: the records of one vector space and their index. A record
+** lives in a slot: its vector in the slot's row of one aligned array, its id
+** and metadata in the record store, its links in the graph. This file ties
+** those together under the collection lock: upsert (single and batch, with
+** parallel graph building), delete, get, count and search.
+**
+** Every write first validates its input and reserves all the memory it can
+** need; only then does it change anything, so a failed call changes nothing.
+*/
+#include "port.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hash.h"
+#include "omen_int.h"
+
+#define MAX_SLOTS (UINT32_MAX - 1)
+#define EXACT_FACTOR 8      /* scan exactly while live <= 8 * max(ef, k) */
+#define MIN_PER_THREAD 256  /* inserts worth starting a thread for */
+#define SERIAL_START 1024   /* a fresh graph gets its first nodes one by one */
+#define MAX_THREADS 256
+
+/* -- Lifetime --------------------------------------------------------------- */
+
+int omen__coll_check_config(omen_db *db, const omen_coll_config *cfg)
+{
+  if (cfg->dim < 1 || cfg->dim > OMEN_MAX_DIM)
+    return omen__fail(db, OMEN_INVALID, "dim must be between 1 and %d (got %u)",
+                      OMEN_MAX_DIM, cfg->dim);
+  if (!omen_metric_name(cfg->metric))
+    return omen__fail(db, OMEN_INVALID, "unknown metric %d", (int)cfg->metric);
+  if (cfg->m < 2 || cfg->m > OMEN_MAX_M)
+    return omen__fail(db, OMEN_INVALID, "m must be between 2 and %d (got %u)",
+                      OMEN_MAX_M, cfg->m);
+  if (cfg->ef_construction < 1 || cfg->ef_construction > 65536)
+    return omen__fail(db, OMEN_INVALID,
+                      "ef_construction must be between 1 and 65536 (got %u)",
+                      cfg->ef_construction);
+  if (cfg->ef_search < 1 || cfg->ef_search > 65536)
+    return omen__fail(db, OMEN_INVALID,
+                      "ef_search must be between 1 and 65536 (got %u)",
+                      cfg->ef_search);
+  return OMEN_OK;
+}
+
+/* Writers are preferred, so a stream of searches cannot starve them. */
+static int init_rwlock(pthread_rwlock_t *rw)
+{
+  pthread_rwlockattr_t attr;
+  if (pthread_rwlockattr_init(&attr)) return OMEN_ERROR;
+#if defined(__GLIBC__)
+  pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+#endif
+  int rc = pthread_rwlock_init(rw, &attr);
+  pthread_rwlockattr_destroy(&attr);
+  return rc ? OMEN_ERROR : OMEN_OK;
+}
+
+int omen__coll_new(omen_db *db, const char *name, size_t name_len,
+                   const omen_coll_config *cfg, omen_coll **out)
+{
+  omen_coll *c = omen__calloc(&db->mem, sizeof *c);
+  if (!c) return OMEN_NOMEM;
+  c->name = omen__malloc(&db->mem, name_len + 1);
+  if (!c->name) {
+    omen__free(&db->mem, c, sizeof *c);
+    return OMEN_NOMEM;
+  }
+  memcpy(c->name, name, name_len);
+  c->name[name_len] = 0;
+  c->name_len = name_len;
+  c->db = db;
+  c->cfg = *cfg;
+  c->stride = (uint32_t)omen__padded(cfg->dim);
+  omen__kernels_get(omen__isa_best(), &c->kern);
+  uint64_t seed = omen__hash_bytes(name, name_len, 0x6f6d656eull);
+  omen__graph_init(&c->graph, cfg->m, cfg->ef_construction, seed);
+  c->ids.seed = omen__mix64(seed);
+  if (init_rwlock(&c->rw)) goto fail_rw;
+  if (pthread_mutex_init(&c->pool_mu, NULL)) goto fail_mu;
+  *out = c;
+  return OMEN_OK;
+fail_mu:
+  pthread_rwlock_destroy(&c->rw);
+fail_rw:
+  omen__free(&db->mem, c->name, name_len + 1);
+  omen__free(&db->mem, c, sizeof *c);
+  return OMEN_ERROR;
+}
+
+static void free_data(omen_coll *c)
+{
+  const omen__mem *m = &c->db->mem;
+  omen__buf_free(m, &c->vecs);
+  omen__buf_free(m, &c->inv_norm);
+  omen__buf_free(m, &c->state);
+  omen__buf_free(m, &c->free_slots);
+  omen__graph_free(m, &c->graph);
+  omen__idmap_free(m, &c->ids);
+  omen__records_free(m, &c->recs);
+  omen__keys_free(m, &c->keys);
+  for (omen__scratch *s = c->pool, *next; s; s = next) {
+    next = s->next;
+    omen__scratch_free(m, s);
+    omen__free(m, s, sizeof *s);
+  }
+  c->pool = NULL;
+  c->n_slots = c->cap = c->n_free = 0;
+}
+
+void omen__coll_kill(omen_coll *c, int dead_rc)
+{
+  pthread_rwlock_wrlock(&c->rw);
+  free_data(c);
+  c->dead_rc = dead_rc;
+  pthread_rwlock_unlock(&c->rw);
+}
+
+void omen__coll_free_shell(omen_coll *c)
+{
+  const omen__mem *m = &c->db->mem;
+  free_data(c);
+  pthread_rwlock_destroy(&c->rw);
+  pthread_mutex_destroy(&c->pool_mu);
+  omen__free(m, c->name, c->name_len + 1);
+  omen__free(m, c, sizeof *c);
+}
+
+omen_db *omen_coll_db(omen_coll *c) { return c ? c->db : NULL; }
+const char *omen_coll_name(omen_coll *c) { return c ? c->name : NULL; }
+
+/* -- Slots ------------------------------------------------------------------ */
+
+omen__space omen__coll_space(const omen_coll *c)
+{
+  omen__space sp = {c->cfg.metric == OMEN_L2 ? c->kern.l2sq : c->kern.dot,
+                    c->cfg.metric, c->vecs.p, c->stride, c->inv_norm.p};
+  return sp;
+}
+
+int omen__coll_reserve(omen_coll *c, uint32_t need)
+{
+  if (need <= c->cap) return OMEN_OK;
+  const omen__mem *m = &c->db->mem;
+  size_t cap = omen__grow_cap(c->cap, need, 64), n = c->n_slots;
+  if (cap > MAX_SLOTS) cap = MAX_SLOTS;
+  size_t row = (size_t)c->stride * sizeof(float);
+  int rc;
+  if ((rc = omen__buf_reserve(m, &c->vecs, cap * row, n * row)) ||
+      (rc = omen__buf_reserve(m, &c->state, cap, n)) ||
+      (c->cfg.metric == OMEN_COSINE &&
+       (rc = omen__buf_reserve(m, &c->inv_norm, cap * sizeof(float),
+                               n * sizeof(float)))) ||
+      (rc = omen__graph_reserve(m, &c->graph, (uint32_t)cap, (uint32_t)n)) ||
+      (rc = omen__records_reserve(m, &c->recs, (uint32_t)cap, (uint32_t)n)))
+    return rc;
+  c->cap = (uint32_t)cap;
+  return OMEN_OK;
+}
+
+static int reserve_free_list(omen_coll *c, size_t n)
+{
+  size_t size = n * sizeof(uint32_t);
+  if (size <= c->free_slots.size) return OMEN_OK;
+  return omen__buf_reserve(&c->db->mem, &c->free_slots,
+                           omen__grow_cap(c->free_slots.size, size, 256),
+                           c->n_free * sizeof(uint32_t));
+}
+
+static inline uint8_t *slot_state(const omen_coll *c) { return c->state.p; }
+
+static uint32_t find_id(const omen_coll *c, const char *id, size_t len,
+                        uint32_t hash)
+{
+  return omen__idmap_find(&c->ids, &c->recs, id, len, hash);
+}
+
+/* Turn a live slot into a deleted one, ready for reuse. */
+static void delete_slot(omen_coll *c, uint32_t slot)
+{
+  uint32_t len;
+  const char *id = omen__records_id(&c->recs, slot, &len);
+  omen__idmap_remove(&c->ids, omen__idmap_hash(&c->ids, id, len), slot);
+  omen__records_clear(&c->recs, slot);
+  slot_state(c)[slot] = OMEN__SLOT_DELETED;
+  ((uint32_t *)c->free_slots.p)[c->n_free++] = slot;
+}
+
+static void write_vector(omen_coll *c, uint32_t slot, const float *vec)
+{
+  float *dst = (float *)c->vecs.p + (size_t)slot * c->stride;
+  memcpy(dst, vec, c->cfg.dim * sizeof(float));
+  memset(dst + c->cfg.dim, 0, (c->stride - c->cfg.dim) * sizeof(float));
+  if (c->cfg.metric == OMEN_COSINE) {
+    double sum = 0;
+    for (uint32_t i = 0; i < c->cfg.dim; i++) sum += (double)vec[i] * vec[i];
+    ((float *)c->inv_norm.p)[slot] = (float)(1.0 / sqrt(sum));
+  }
+}
+
+static int same_vector(const omen_coll *c, uint32_t slot, const float *vec)
+{
+  const float *v = (const float *)c->vecs.p + (size_t)slot * c->stride;
+  return memcmp(v, vec, c->cfg.dim * sizeof(float)) == 0;
+}
+
+/* -- Scratch pool ----------------------------------------------------------- */
+
+static omen__scratch *scratch_get(omen_coll *c)
+{
+  pthread_mutex_lock(&c->pool_mu);
+  omen__scratch *s = c->pool;
+  if (s) c->pool = s->next;
+  pthread_mutex_unlock(&c->pool_mu);
+  return s ? s : omen__calloc(&c->db->mem, sizeof *s);
+}
+
+static void scratch_put(omen_coll *c, omen__scratch *s)
+{
+  if (!s) return;
+  pthread_mutex_lock(&c->pool_mu);
+  s->next = c->pool;
+  c->pool = s;
+  pthread_mutex_unlock(&c->pool_mu);
+}
+
+static int scratch_prepare(omen_coll *c, omen__scratch *s, uint32_t n_slots,
+                           uint32_t ef)
+{
+  if (!s) return OMEN_NOMEM;
+  return omen__scratch_prepare(&c->db->mem, s, n_slots, c->stride,
+                               c->graph.m0, ef);
+}
+
+/* -- Input checks ----------------------------------------------------------- */
+
+/* Prefix for messages about item i of a batch ("" for single calls). */
+static const char *item_prefix(char *buf, size_t cap, size_t i, size_t n)
+{
+  if (n <= 1) return "";
+  snprintf(buf, cap, "record %zu: ", i + 1);
+  return buf;
+}
+
+static int check_id(omen_db *db, const char *id, size_t len, const char *pre)
+{
+  if (!id || len == 0)
+    return omen__fail(db, OMEN_INVALID, "%sid must not be empty", pre);
+  if (len > OMEN_MAX_ID)
+    return omen__fail(db, OMEN_INVALID, "%sid is %zu bytes (at most %d)", pre,
+                      len, OMEN_MAX_ID);
+  return OMEN_OK;
+}
+
+static int check_vector(const omen_coll *c, const float *v, const char *what,
+                        const char *pre)
+{
+  if (!v) return omen__fail(c->db, OMEN_INVALID, "%s%s is missing", pre, what);
+  double sum = 0;
+  for (uint32_t i = 0; i < c->cfg.dim; i++) {
+    if (!isfinite(v[i]))
+      return omen__fail(c->db, OMEN_INVALID, "%s%s component %u is %s", pre,
+                        what, i + 1, isnan(v[i]) ? "NaN" : "infinite");
+    sum += fabs((double)v[i]);
+  }
+  if (c->cfg.metric == OMEN_COSINE && sum == 0)
+    return omen__fail(c->db, OMEN_INVALID,
+                      "%s%s is all zeros: it has no direction for the cosine "
+                      "metric", pre, what);
+  return OMEN_OK;
+}
+
+/* Lock for reading or writing and check the collection still has data. */
+static int lock_coll(omen_coll *c, int write)
+{
+  if (write) {
+    if (c->db->flags & OMEN_OPEN_READONLY)
+      return omen__fail(c->db, OMEN_READONLY, "database is read-only");
+    pthread_rwlock_wrlock(&c->rw);
+  } else {
+    pthread_rwlock_rdlock(&c->rw);
+  }
+  if (c->dead_rc) {
+    int rc = c->dead_rc;
+    pthread_rwlock_unlock(&c->rw);
+    return omen__fail(c->db, rc, rc == OMEN_CLOSED ? "database is closed"
+                                                   : "collection '%s' was dropped",
+                      c->name);
+  }
+  return OMEN_OK;
+}
+
+/* -- Upsert ----------------------------------------------------------------- */
+
+typedef struct item {
+  const char *id;
+  uint32_t id_len;
+  uint32_t hash;
+  const float *vec;
+  const omen_field *fields;
+  size_t n_fields;
+  size_t meta_off, meta_len; /* in the batch's encoded metadata */
+  uint32_t old;              /* slot holding the id before, or NO_SLOT */
+  uint8_t skip;              /* a later item has the same id */
+  uint8_t meta_only;         /* same vector: only the record changes */
+} item;
+
+typedef struct batch {
+  omen_coll *c;
+  size_t n;
+  item *items;
+  uint8_t *meta;             /* encoded metadata of all items */
+  size_t meta_cap;
+  uint32_t *link;            /* slots to link into the graph */
+  size_t n_link;
+  unsigned threads;
+} batch;
+
+static void batch_free(batch *b)
+{
+  const omen__mem *m = &b->c->db->mem;
+  omen__free(m, b->items, b->n * sizeof(item));
+  omen__free(m, b->meta, b->meta_cap);
+  omen__free(m, b->link, b->n * sizeof(uint32_t));
+}
+
+/* Mark every item whose id appears again later: the later one wins. */
+static int mark_duplicates(batch *b)
+{
+  if (b->n < 2) return OMEN_OK;
+  const omen__mem *m = &b->c->db->mem;
+  size_t size = 16;
+  while (size < 2 * b->n) size *= 2;
+  uint32_t *tab = omen__calloc(m, size * sizeof(uint32_t));
+  if (!tab) return OMEN_NOMEM;
+  for (size_t i = b->n; i-- > 0;) {
+    item *it = &b->items[i];
+    size_t j = it->hash & (size - 1);
+    for (; tab[j]; j = (j + 1) & (size - 1)) {
+      const item *o = &b->items[tab[j] - 1];
+      if (o->hash == it->hash && o->id_len == it->id_len &&
+          !memcmp(o->id, it->id, it->id_len)) {
+        it->skip = 1;
+        break;
+      }
+    }
+    if (!it->skip) tab[j] = (uint32_t)i + 1;
+  }
+  omen__free(m, tab, size * sizeof(uint32_t));
+  return OMEN_OK;
+}
+
+/* Check every item and size the metadata buffer; nothing is locked yet. */
+static int batch_check(batch *b, const omen_str *ids, const float *vecs,
+                       const omen_meta *metas)
+{
+  omen_coll *c = b->c;
+  char pre[48], err[OMEN__ERR_LEN];
+  size_t meta_total = 0;
+  for (size_t i = 0; i < b->n; i++) {
+    item *it = &b->items[i];
+    const char *p = item_prefix(pre, sizeof pre, i, b->n);
+    int rc = check_id(c->db, ids[i].ptr, ids[i].len, p);
+    if (rc) return rc;
+    it->id = ids[i].ptr;
+    it->id_len = (uint32_t)ids[i].len;
+    it->hash = omen__idmap_hash(&c->ids, it->id, it->id_len);
+    it->vec = vecs + i * c->cfg.dim;
+    if ((rc = check_vector(c, it->vec, "vector", p))) return rc;
+    if (metas) {
+      it->fields = metas[i].fields;
+      it->n_fields = metas[i].n;
+    }
+    size_t bound;
+    if ((rc = omen__meta_check(it->fields, it->n_fields, &bound, err, sizeof err)))
+      return omen__fail(c->db, rc, "%s%s", p, err);
+    it->meta_off = meta_total;
+    meta_total += bound;
+  }
+  b->meta_cap = meta_total;
+  if (meta_total && !(b->meta = omen__malloc(&c->db->mem, meta_total)))
+    return OMEN_NOMEM;
+  return mark_duplicates(b);
+}
+
+/* Under the lock: encode metadata, find old slots, reserve all memory. */
+static int batch_plan(batch *b)
+{
+  omen_coll *c = b->c;
+  const omen__mem *m = &c->db->mem;
+  size_t need_slots = 0, replaced = 0, heap = 0;
+  for (size_t i = 0; i < b->n; i++) {
+    item *it = &b->items[i];
+    if (it->skip) continue;
+    int rc = omen__meta_encode(m, &c->keys, it->fields, it->n_fields,
+                               b->meta + it->meta_off, &it->meta_len);
+    if (rc == OMEN_INVALID)
+      return omen__fail(c->db, rc, "record %zu: metadata too large or too many "
+                        "distinct field names", i + 1);
+    if (rc) return rc;
+    heap += it->id_len + it->meta_len;
+    it->old = find_id(c, it->id, it->id_len, it->hash);
+    it->meta_only = it->old != OMEN__NO_SLOT && same_vector(c, it->old, it->vec);
+    if (it->meta_only) continue;
+    need_slots++;
+    replaced += it->old != OMEN__NO_SLOT;
+  }
+  size_t reusable = c->n_free + replaced;
+  size_t fresh = need_slots > reusable ? need_slots - reusable : 0;
+  if (fresh > MAX_SLOTS - c->n_slots)
+    return omen__fail(c->db, OMEN_INVALID, "collection is full (%u slots)",
+                      MAX_SLOTS);
+  uint32_t total = c->n_slots + (uint32_t)fresh;
+  uint64_t blocks = c->graph.upper_blocks;
+  for (uint32_t s = c->n_slots; s < total; s++)
+    blocks += omen__graph_level_of(&c->graph, s);
+  size_t block = (1 + (size_t)c->graph.m) * sizeof(uint32_t);
+  int rc;
+  if ((rc = omen__coll_reserve(c, total)) ||
+      (rc = omen__idmap_reserve(m, &c->ids, need_slots)) ||
+      (rc = omen__records_reserve_heap(m, &c->recs, heap, c->n_slots)) ||
+      (rc = reserve_free_list(c, reusable)) ||
+      (blocks * block > c->graph.upper.size &&
+       (rc = omen__buf_reserve(m, &c->graph.upper,
+                               omen__grow_cap(c->graph.upper.size, blocks * block, 64 * block),
+                               c->graph.upper_blocks * block))))
+    return rc;
+  b->link = omen__malloc(m, b->n * sizeof(uint32_t));
+  return b->link ? OMEN_OK : OMEN_NOMEM;
+}
+
+/* Take a deleted slot (repairing the graph around it) or a new one. */
+static uint32_t take_slot(omen_coll *c, omen__build *bld, omen__scratch *sc)
+{
+  if (c->n_free) {
+    uint32_t slot = ((uint32_t *)c->free_slots.p)[--c->n_free];
+    omen__graph_unlink(bld, sc, slot, c->n_slots);
+    return slot;
+  }
+  uint32_t slot = c->n_slots++;
+  omen__graph_add_slot(&c->db->mem, &c->graph, slot); /* room reserved */
+  omen__records_init_slot(&c->recs, slot);
+  slot_state(c)[slot] = OMEN__SLOT_DELETED; /* until its vector is in */
+  return slot;
+}
+
+/* Apply the planned changes; cannot fail. Vectors are written only after
+** every repair, which must see the old vectors of reused slots. */
+static void batch_apply(batch *b, omen__scratch *sc)
+{
+  omen_coll *c = b->c;
+  omen__space sp = omen__coll_space(c);
+  omen__build bld = {&c->graph, &sp, 0, NULL};
+  for (size_t i = 0; i < b->n; i++) {
+    item *it = &b->items[i];
+    if (it->skip) continue;
+    uint32_t slot = it->old;
+    if (!it->meta_only) {
+      if (slot != OMEN__NO_SLOT) delete_slot(c, slot);
+      slot = take_slot(c, &bld, sc);
+      omen__idmap_insert(&c->ids, it->hash, slot);
+      b->link[b->n_link++] = slot;
+    }
+    omen__records_put(&c->recs, slot, it->id, it->id_len,
+                      b->meta + it->meta_off, (uint32_t)it->meta_len);
+    it->old = slot;
+  }
+  for (size_t i = 0; i < b->n; i++) {
+    item *it = &b->items[i];
+    if (it->skip || it->meta_only) continue;
+    write_vector(c, it->old, it->vec);
+    slot_state(c)[it->old] = OMEN__SLOT_LIVE;
+  }
+}
+
+/* -- Graph linking, on several threads -------------------------------------- */
+
+typedef struct linker {
+  omen_coll *c;
+  omen__build bld;
+  const uint32_t *slots;
+  size_t n;
+  atomic_size_t next;
+  atomic_int rc;
+} linker;
+
+typedef struct worker {
+  linker *lk;
+  omen__scratch *sc;
+  pthread_t thread;
+} worker;
+
+static void *link_worker(void *arg)
+{
+  worker *w = arg;
+  linker *lk = w->lk;
+  for (;;) {
+    size_t i = atomic_fetch_add(&lk->next, 1);
+    if (i >= lk->n) break;
+    int rc = omen__graph_insert(&lk->bld, &lk->c->db->mem, w->sc, lk->slots[i]);
+    if (rc) atomic_store(&lk->rc, rc);
+  }
+  return NULL;
+}
+
+static unsigned default_threads(void)
+{
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : (unsigned)n;
+}
+
+/* Link slots[0..n) with up to `threads` threads (the caller is one). */
+static int link_slots(omen_coll *c, const uint32_t *slots, size_t n,
+                      unsigned threads, omen__scratch *first)
+{
+  omen__space sp = omen__coll_space(c);
+  size_t serial = 0;
+  uint32_t live = c->n_slots - c->n_free;
+  if (live - n < SERIAL_START) serial = SERIAL_START - (live - n);
+  if (serial > n) serial = n;
+  omen__build alone = {&c->graph, &sp, 0, NULL};
+  for (size_t i = 0; i < serial; i++) {
+    int rc = omen__graph_insert(&alone, &c->db->mem, first, slots[i]);
+    if (rc) return rc;
+  }
+  if (serial == n) return OMEN_OK;
+
+  if (threads == 0) threads = default_threads();
+  if (threads > MAX_THREADS) threads = MAX_THREADS;
+  size_t most = (n - serial) / MIN_PER_THREAD;
+  if (threads > most) threads = most ? (unsigned)most : 1;
+  pthread_mutex_t entry_mu;
+  if (pthread_mutex_init(&entry_mu, NULL)) return OMEN_ERROR;
+  linker lk = {c, {&c->graph, &sp, threads > 1, &entry_mu}, slots + serial,
+               n - serial, 0, OMEN_OK};
+  worker ws[MAX_THREADS];
+  unsigned started = 0;
+  ws[0] = (worker){&lk, first, 0};
+  for (unsigned t = 1; t < threads; t++) {
+    omen__scratch *sc = scratch_get(c);
+    if (scratch_prepare(c, sc, c->n_slots, c->graph.ef_construction)) {
+      scratch_put(c, sc);
+      break;
+    }
+    ws[t] = (worker){&lk, sc, 0};
+    if (pthread_create(&ws[t].thread, NULL, link_worker, &ws[t])) {
+      scratch_put(c, sc);
+      break;
+    }
+    started = t;
+  }
+  link_worker(&ws[0]); /* fewer threads than asked is still correct */
+  for (unsigned t = 1; t <= started; t++) {
+    pthread_join(ws[t].thread, NULL);
+    scratch_put(c, ws[t].sc);
+  }
+  pthread_mutex_destroy(&entry_mu);
+  return atomic_load(&lk.rc);
+}
+
+int omen_upsert_batch(omen_coll *c, size_t n, const omen_str *ids,
+                      const float *vecs, const omen_meta *metas,
+                      unsigned threads)
+{
+  if (!c) return OMEN_INVALID;
+  if (n == 0) return OMEN_OK;
+  if (!ids || !vecs)
+    return omen__fail(c->db, OMEN_INVALID, "ids and vectors are required");
+  batch b = {c, n, NULL, NULL, 0, NULL, 0, threads};
+  b.items = omen__calloc(&c->db->mem, n * sizeof(item));
+  if (!b.items) return omen__fail(c->db, OMEN_NOMEM, "out of memory");
+  int rc = batch_check(&b, ids, vecs, metas);
+  if (rc) goto done;
+  if ((rc = lock_coll(c, 1))) goto done;
+  omen__scratch *sc = scratch_get(c);
+  if (!(rc = batch_plan(&b)) &&
+      !(rc = scratch_prepare(c, sc, c->cap, c->graph.ef_construction))) {
+    batch_apply(&b, sc);
+    atomic_store(&c->db->dirty, 1);
+    rc = link_slots(c, b.link, b.n_link, b.threads, sc);
+  }
+  scratch_put(c, sc);
+  pthread_rwlock_unlock(&c->rw);
+done:
+  batch_free(&b);
+  if (rc == OMEN_NOMEM) omen__fail(c->db, rc, "out of memory");
+  return rc;
+}
+
+int omen_upsert(omen_coll *c, const char *id, size_t id_len, const float *vec,
+                const omen_field *meta, size_t n_meta)
+{
+  omen_str s = {id, id_len};
+  omen_meta md = {meta, n_meta};
+  return omen_upsert_batch(c, 1, &s, vec, &md, 1);
+}
+
+/* -- Delete, count, info ---------------------------------------------------- */
+
+int omen_delete(omen_coll *c, const char *id, size_t id_len)
+{
+  if (!c) return OMEN_INVALID;
+  int rc = check_id(c->db, id, id_len, "");
+  if (rc || (rc = lock_coll(c, 1))) return rc;
+  uint32_t slot = find_id(c, id, id_len, omen__idmap_hash(&c->ids, id, id_len));
+  if (slot == OMEN__NO_SLOT) {
+    rc = omen__fail(c->db, OMEN_NOTFOUND, "no record with id '%.*s'",
+                    (int)(id_len > 64 ? 64 : id_len), id);
+  } else if (!(rc = reserve_free_list(c, c->n_free + 1))) {
+    delete_slot(c, slot);
+    atomic_store(&c->db->dirty, 1);
+  }
+  pthread_rwlock_unlock(&c->rw);
+  return rc;
+}
+
+int omen_count(omen_coll *c, uint64_t *count)
+{
+  if (!c || !count) return OMEN_INVALID;
+  int rc = lock_coll(c, 0);
+  if (rc) return rc;
+  *count = c->n_slots - c->n_free;
+  pthread_rwlock_unlock(&c->rw);
+  return OMEN_OK;
+}
+
+int omen_coll_info_get(omen_coll *c, omen_coll_info *info)
+{
+  if (!c || !info) return OMEN_INVALID;
+  int rc = lock_coll(c, 0);
+  if (rc) return rc;
+  memset(info, 0, sizeof *info);
+  info->config = c->cfg;
+  info->count = c->n_slots - c->n_free;
+  info->slots = c->n_slots;
+  info->deleted = c->n_free;
+  info->max_level = c->graph.max_level;
+  const omen__buf *bufs[] = {&c->vecs, &c->inv_norm, &c->state, &c->free_slots,
+                             &c->graph.links0, &c->graph.level, &c->graph.upper_at,
+                             &c->graph.upper, &c->graph.locks, &c->ids.tab,
+                             &c->recs.refs, &c->recs.heap, &c->keys.names,
+                             &c->keys.index, &c->keys.table};
+  for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+    info->memory += bufs[i]->size;
+  info->memory += sizeof *c + c->name_len;
+  pthread_rwlock_unlock(&c->rw);
+  return OMEN_OK;
+}
+
+/* -- Reading records into results ------------------------------------------- */
+
+static char *copy_bytes(omen_result *r, const void *p, size_t len)
+{
+  char *dst = omen__result_alloc(r, len ? len : 1, 1);
+  if (dst && len) memcpy(dst, p, len);
+  return dst;
+}
+
+static int copy_value(omen_result *r, omen_value *v, const uint8_t *raw,
+                      size_t raw_len)
+{
+  if (v->type == OMEN_STRING) {
+    v->u.string.ptr = copy_bytes(r, v->u.string.ptr, v->u.string.len);
+    return v->u.string.ptr ? OMEN_OK : OMEN_NOMEM;
+  }
+  if (v->type != OMEN_STRINGS) return OMEN_OK;
+  size_t n = v->u.strings.n;
+  omen_str *items = omen__result_alloc(r, (n ? n : 1) * sizeof(omen_str),
+                                       _Alignof(omen_str));
+  if (!items) return OMEN_NOMEM;
+  const uint8_t *p = raw, *end = raw + raw_len;
+  for (size_t i = 0; i < n; i++) {
+    if (omen__meta_next_string(&p, end, &items[i])) return OMEN_CORRUPT;
+    items[i].ptr = copy_bytes(r, items[i].ptr, items[i].len);
+    if (!items[i].ptr) return OMEN_NOMEM;
+  }
+  v->u.strings.items = items;
+  return OMEN_OK;
+}
+
+static int copy_meta(omen_result *r, const omen_coll *c, uint32_t slot,
+                     omen_hit *h)
+{
+  uint32_t len;
+  const uint8_t *meta = omen__records_meta(&c->recs, slot, &len);
+  omen__meta_it it;
+  uint64_t n;
+  if (omen__meta_open(&it, meta, len, &n)) return OMEN_CORRUPT;
+  if (n == 0) return OMEN_OK;
+  omen_field *f = omen__result_alloc(r, (size_t)n * sizeof *f, _Alignof(omen_field));
+  if (!f) return OMEN_NOMEM;
+  for (uint64_t i = 0; i < n; i++) {
+    uint32_t key;
+    const uint8_t *raw = NULL;
+    size_t raw_len = 0, key_len;
+    if (omen__meta_next(&it, &key, &f[i].value, &raw, &raw_len) ||
+        key >= c->keys.n)
+      return OMEN_CORRUPT;
+    const char *name = omen__keys_name(&c->keys, key, &key_len);
+    f[i].key.ptr = copy_bytes(r, name, key_len);
+    f[i].key.len = key_len;
+    if (!f[i].key.ptr) return OMEN_NOMEM;
+    int rc = copy_value(r, &f[i].value, raw, raw_len);
+    if (rc) return rc;
+  }
+  h->meta = f;
+  h->n_meta = (size_t)n;
+  return OMEN_OK;
+}
+
+static int add_hit(omen_result *r, const omen_coll *c, uint32_t slot, float d,
+                   unsigned with)
+{
+  omen_hit *h = omen__result_push(r);
+  if (!h) return OMEN_NOMEM;
+  uint32_t id_len;
+  const char *id = omen__records_id(&c->recs, slot, &id_len);
+  h->id.ptr = copy_bytes(r, id, id_len);
+  h->id.len = id_len;
+  h->distance = d;
+  if (!h->id.ptr) return OMEN_NOMEM;
+  if (with & OMEN_WITH_VECTOR) {
+    float *v = omen__result_alloc(r, c->cfg.dim * sizeof(float), OMEN__ALIGN);
+    if (!v) return OMEN_NOMEM;
+    memcpy(v, (const float *)c->vecs.p + (size_t)slot * c->stride,
+           c->cfg.dim * sizeof(float));
+    h->vec = v;
+  }
+  return with & OMEN_WITH_META ? copy_meta(r, c, slot, h) : OMEN_OK;
+}
+
+/* -- Get and search --------------------------------------------------------- */
+
+int omen_get(omen_coll *c, const char *id, size_t id_len, omen_result *r)
+{
+  if (!c || !r) return OMEN_INVALID;
+  int rc = check_id(c->db, id, id_len, "");
+  if (rc || (rc = lock_coll(c, 0))) return rc;
+  omen__result_reset(r);
+  uint32_t slot = find_id(c, id, id_len, omen__idmap_hash(&c->ids, id, id_len));
+  if (slot == OMEN__NO_SLOT)
+    rc = omen__fail(c->db, OMEN_NOTFOUND, "no record with id '%.*s'",
+                    (int)(id_len > 64 ? 64 : id_len), id);
+  else
+    rc = add_hit(r, c, slot, 0.0f, OMEN_WITH_META | OMEN_WITH_VECTOR);
+  pthread_rwlock_unlock(&c->rw);
+  if (rc && rc != OMEN_NOTFOUND) omen__result_reset(r);
+  return rc;
+}
+
+static int search_locked(omen_coll *c, omen__scratch *sc, const float *query,
+                         const omen_search_opts *o, omen_result *r)
+{
+  uint32_t k = o->k, ef = o->ef ? o->ef : c->cfg.ef_search;
+  uint32_t width = ef > k ? ef : k, live = c->n_slots - c->n_free;
+  int rc = scratch_prepare(c, sc, c->n_slots, width);
+  if (rc) return rc;
+  omen__space sp = omen__coll_space(c);
+  const float *q = omen__prepare_query(sc, &sp, query, c->cfg.dim);
+  size_t n = 0, want = k < live ? k : live;
+  if (!o->exact && live > (uint64_t)EXACT_FACTOR * width) {
+    rc = omen__graph_search(&c->graph, &sp, slot_state(c), &c->db->mem, sc, q,
+                            k, ef, sc->sel, &n);
+    if (rc) return rc;
+  }
+  if (n < want) /* small, asked for, or the graph came up short */
+    omen__exact_search(&sp, slot_state(c), c->n_slots, q, k, sc, sc->sel, &n);
+  for (size_t i = 0; i < n && !rc; i++)
+    rc = add_hit(r, c, sc->sel[i].slot, sc->sel[i].d, o->with);
+  return rc;
+}
+
+int omen_search(omen_coll *c, const float *query, const omen_search_opts *o,
+                omen_result *r)
+{
+  if (!c || !o || !r) return OMEN_INVALID;
+  if (o->k < 1)
+    return omen__fail(c->db, OMEN_INVALID, "k must be at least 1 (got %u)", o->k);
+  if (o->k > (1u << 20))
+    return omen__fail(c->db, OMEN_INVALID, "k must be at most %u (got %u)",
+                      1u << 20, o->k);
+  int rc = check_vector(c, query, "query", "");
+  if (rc || (rc = lock_coll(c, 0))) return rc;
+  omen__result_reset(r);
+  omen__scratch *sc = scratch_get(c);
+  rc = sc ? search_locked(c, sc, query, o, r) : OMEN_NOMEM;
+  scratch_put(c, sc);
+  pthread_rwlock_unlock(&c->rw);
+  if (rc) {
+    omen__result_reset(r);
+    omen__fail(c->db, rc, "search failed: %s", omen_strerror(rc));
+  }
+  return rc;
+}

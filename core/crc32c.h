@@ -1,0 +1,13 @@
+/*
+** CRC-32C of a byte range. Chain calls by passing the previous result as crc
+** (start with 0).
+*/
+#ifndef OMEN_CRC32C_H
+#define OMEN_CRC32C_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+uint32_t omen__crc32c(uint32_t crc, const void *data, size_t n);
+
+#endif

@@ -1,0 +1,351 @@
+/*
+** Databases: opening and closing, the catalog of collections, handle
+** lifetimes and error messages. A database is closed once, but its memory
+** lives on as long as collection handles do, so handles can be released in
+** any order (as Lua's garbage collector does).
+*/
+#include "port.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "omen_int.h"
+
+/* -- Small public helpers --------------------------------------------------- */
+
+const char *omen_version(void) { return OMEN_VERSION; }
+
+void omen_options_init(omen_options *o)
+{
+  memset(o, 0, sizeof *o);
+}
+
+void omen_coll_config_init(omen_coll_config *cfg, uint32_t dim)
+{
+  cfg->dim = dim;
+  cfg->metric = OMEN_L2;
+  cfg->m = 16;
+  cfg->ef_construction = 200;
+  cfg->ef_search = 64;
+}
+
+void omen_search_opts_init(omen_search_opts *o, uint32_t k)
+{
+  memset(o, 0, sizeof *o);
+  o->k = k;
+  o->with = OMEN_WITH_META;
+}
+
+static const char *const metric_names[] = {NULL, "l2", "cosine", "ip"};
+
+omen_metric omen_metric_from_name(const char *name)
+{
+  for (int i = 1; name && i <= 3; i++)
+    if (!strcmp(name, metric_names[i])) return (omen_metric)i;
+  return (omen_metric)0;
+}
+
+const char *omen_metric_name(omen_metric metric)
+{
+  return metric >= OMEN_L2 && metric <= OMEN_IP ? metric_names[metric] : NULL;
+}
+
+/* -- Errors ----------------------------------------------------------------- */
+
+int omen__fail(omen_db *db, int rc, const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  omen__errs_setv(&db->errs, rc, fmt, ap);
+  va_end(ap);
+  return rc;
+}
+
+const char *omen_errmsg(omen_db *db)
+{
+  return db ? omen__errs_get(&db->errs) : omen_strerror(OMEN_NOMEM);
+}
+
+const char *omen_path(omen_db *db)
+{
+  return db && db->path ? db->path : ":memory:";
+}
+
+/* -- Open and close --------------------------------------------------------- */
+
+static void free_db(omen_db *db)
+{
+  omen__mem mem = db->mem;
+  omen__free(&mem, db->colls, db->cap_colls * sizeof(omen_coll *));
+  if (db->path) omen__free(&mem, db->path, strlen(db->path) + 1);
+  if (db->lock_fd >= 0) close(db->lock_fd);
+  pthread_mutex_destroy(&db->mu);
+  omen__errs_destroy(&db->errs);
+  omen__free(&mem, db, sizeof *db);
+}
+
+int omen_open(const char *path, const omen_options *opts, omen_db **out)
+{
+  omen_options defaults;
+  if (!out) return OMEN_INVALID;
+  *out = NULL;
+  if (!opts) {
+    omen_options_init(&defaults);
+    opts = &defaults;
+  }
+  omen__mem mem;
+  omen__mem_init(&mem, opts->alloc, opts->alloc_ud);
+  omen_db *db = omen__calloc(&mem, sizeof *db);
+  if (!db) return OMEN_NOMEM;
+  db->mem = mem;
+  db->flags = opts->flags;
+  db->lock_fd = -1;
+  if (omen__errs_init(&db->errs)) {
+    omen__free(&mem, db, sizeof *db);
+    return OMEN_ERROR;
+  }
+  if (pthread_mutex_init(&db->mu, NULL)) {
+    omen__errs_destroy(&db->errs);
+    omen__free(&mem, db, sizeof *db);
+    return OMEN_ERROR;
+  }
+  *out = db;
+  if (!path || !strcmp(path, ":memory:")) return OMEN_OK;
+  size_t len = strlen(path);
+  if (len == 0) {
+    db->closed = 1;
+    return omen__fail(db, OMEN_INVALID, "database path is empty");
+  }
+  if (!(db->path = omen__malloc(&mem, len + 1))) {
+    db->closed = 1;
+    return omen__fail(db, OMEN_NOMEM, "out of memory");
+  }
+  memcpy(db->path, path, len + 1);
+  int rc = omen__storage_load(db);
+  if (rc) {
+    /* Leave a closed handle that only reports why. */
+    for (size_t i = 0; i < db->n_colls; i++) omen__coll_free_shell(db->colls[i]);
+    db->n_colls = 0;
+    db->closed = 1;
+  }
+  return rc;
+}
+
+int omen_checkpoint(omen_db *db)
+{
+  if (!db) return OMEN_INVALID;
+  pthread_mutex_lock(&db->mu);
+  int rc = OMEN_OK;
+  if (db->closed)
+    rc = omen__fail(db, OMEN_CLOSED, "database is closed");
+  else if (db->path && !(db->flags & OMEN_OPEN_READONLY) &&
+           atomic_exchange(&db->dirty, 0) && (rc = omen__storage_save(db)))
+    atomic_store(&db->dirty, 1);
+  pthread_mutex_unlock(&db->mu);
+  return rc;
+}
+
+int omen_close(omen_db *db)
+{
+  if (!db) return OMEN_OK;
+  pthread_mutex_lock(&db->mu);
+  if (db->closed) { /* a zombie, or a handle whose open failed */
+    int gone = db->handles == 0;
+    pthread_mutex_unlock(&db->mu);
+    if (gone) free_db(db);
+    return OMEN_OK;
+  }
+  int rc = OMEN_OK;
+  if (db->path && !(db->flags & OMEN_OPEN_READONLY) &&
+      atomic_load(&db->dirty))
+    rc = omen__storage_save(db);
+  db->closed = 1;
+  for (size_t i = 0; i < db->n_colls; i++) {
+    omen_coll *c = db->colls[i];
+    c->in_catalog = 0;
+    if (c->handles) omen__coll_kill(c, OMEN_CLOSED);
+    else omen__coll_free_shell(c);
+  }
+  db->n_colls = 0;
+  int gone = db->handles == 0;
+  pthread_mutex_unlock(&db->mu);
+  if (gone) free_db(db);
+  return rc;
+}
+
+/* -- Catalog ---------------------------------------------------------------- */
+
+/* Position of name in the sorted catalog; *found tells whether it is there. */
+static size_t catalog_find(const omen_db *db, const char *name, size_t len,
+                           int *found)
+{
+  size_t lo = 0, hi = db->n_colls;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    const omen_coll *c = db->colls[mid];
+    size_t n = c->name_len < len ? c->name_len : len;
+    int cmp = memcmp(c->name, name, n);
+    if (!cmp) cmp = (c->name_len > len) - (c->name_len < len);
+    if (!cmp) {
+      *found = 1;
+      return mid;
+    }
+    if (cmp < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  *found = 0;
+  return lo;
+}
+
+int omen__catalog_add(omen_db *db, omen_coll *c)
+{
+  int found;
+  size_t at = catalog_find(db, c->name, c->name_len, &found);
+  if (found) return OMEN_EXISTS;
+  if (db->n_colls == db->cap_colls) {
+    size_t cap = omen__grow_cap(db->cap_colls, db->n_colls + 1, 8);
+    omen_coll **p = omen__realloc(&db->mem, db->colls,
+                                  db->cap_colls * sizeof *p, cap * sizeof *p);
+    if (!p) return OMEN_NOMEM;
+    db->colls = p;
+    db->cap_colls = cap;
+  }
+  memmove(db->colls + at + 1, db->colls + at,
+          (db->n_colls - at) * sizeof(omen_coll *));
+  db->colls[at] = c;
+  db->n_colls++;
+  c->in_catalog = 1;
+  return OMEN_OK;
+}
+
+static int check_name(omen_db *db, const char *name, size_t *len)
+{
+  if (!name) return omen__fail(db, OMEN_INVALID, "collection name is missing");
+  *len = strlen(name);
+  if (*len == 0 || *len > OMEN_MAX_NAME)
+    return omen__fail(db, OMEN_INVALID,
+                      "collection name must be 1 to %d bytes", OMEN_MAX_NAME);
+  return OMEN_OK;
+}
+
+/* Lock db->mu for a catalog change; fails if closed (or read-only). */
+static int lock_catalog(omen_db *db, int write)
+{
+  if (write && (db->flags & OMEN_OPEN_READONLY))
+    return omen__fail(db, OMEN_READONLY, "database is read-only");
+  pthread_mutex_lock(&db->mu);
+  if (!db->closed) return OMEN_OK;
+  pthread_mutex_unlock(&db->mu);
+  return omen__fail(db, OMEN_CLOSED, "database is closed");
+}
+
+static void add_handle(omen_db *db, omen_coll *c)
+{
+  c->handles++;
+  db->handles++;
+}
+
+int omen_coll_create(omen_db *db, const char *name, const omen_coll_config *cfg,
+                     omen_coll **out)
+{
+  size_t len;
+  if (!db || !out) return OMEN_INVALID;
+  *out = NULL;
+  if (!cfg) return omen__fail(db, OMEN_INVALID, "collection config is missing");
+  int rc = check_name(db, name, &len);
+  if (rc || (rc = omen__coll_check_config(db, cfg))) return rc;
+  if ((rc = lock_catalog(db, 1))) return rc;
+  int found;
+  catalog_find(db, name, len, &found);
+  omen_coll *c = NULL;
+  if (found)
+    rc = omen__fail(db, OMEN_EXISTS, "collection '%s' already exists", name);
+  else if ((rc = omen__coll_new(db, name, len, cfg, &c)) ||
+           (rc = omen__catalog_add(db, c))) {
+    if (c) omen__coll_free_shell(c);
+    omen__fail(db, rc, "cannot create collection: %s", omen_strerror(rc));
+  } else {
+    add_handle(db, c);
+    atomic_store(&db->dirty, 1);
+    *out = c;
+  }
+  pthread_mutex_unlock(&db->mu);
+  return rc;
+}
+
+int omen_coll_open(omen_db *db, const char *name, omen_coll **out)
+{
+  size_t len;
+  if (!db || !out) return OMEN_INVALID;
+  *out = NULL;
+  int rc = check_name(db, name, &len);
+  if (rc || (rc = lock_catalog(db, 0))) return rc;
+  int found;
+  size_t at = catalog_find(db, name, len, &found);
+  if (!found) {
+    rc = omen__fail(db, OMEN_NOTFOUND, "no collection named '%s'", name);
+  } else {
+    *out = db->colls[at];
+    add_handle(db, *out);
+  }
+  pthread_mutex_unlock(&db->mu);
+  return rc;
+}
+
+void omen_coll_close(omen_coll *c)
+{
+  if (!c) return;
+  omen_db *db = c->db;
+  pthread_mutex_lock(&db->mu);
+  c->handles--;
+  db->handles--;
+  if (!c->in_catalog && c->handles == 0) omen__coll_free_shell(c);
+  int gone = db->closed && db->handles == 0;
+  pthread_mutex_unlock(&db->mu);
+  if (gone) free_db(db);
+}
+
+int omen_coll_drop(omen_db *db, const char *name)
+{
+  size_t len;
+  if (!db) return OMEN_INVALID;
+  int rc = check_name(db, name, &len);
+  if (rc || (rc = lock_catalog(db, 1))) return rc;
+  int found;
+  size_t at = catalog_find(db, name, len, &found);
+  if (!found) {
+    rc = omen__fail(db, OMEN_NOTFOUND, "no collection named '%s'", name);
+  } else {
+    omen_coll *c = db->colls[at];
+    memmove(db->colls + at, db->colls + at + 1,
+            (db->n_colls - at - 1) * sizeof(omen_coll *));
+    db->n_colls--;
+    c->in_catalog = 0;
+    if (c->handles) omen__coll_kill(c, OMEN_NOTFOUND);
+    else omen__coll_free_shell(c);
+    atomic_store(&db->dirty, 1);
+  }
+  pthread_mutex_unlock(&db->mu);
+  return rc;
+}
+
+int omen_coll_names(omen_db *db, char *buf, size_t cap, size_t *needed,
+                    size_t *count)
+{
+  if (!db || !needed || !count) return OMEN_INVALID;
+  int rc = lock_catalog(db, 0);
+  if (rc) return rc;
+  size_t need = 0;
+  for (size_t i = 0; i < db->n_colls; i++) need += db->colls[i]->name_len + 1;
+  *needed = need;
+  *count = db->n_colls;
+  if (buf && need <= cap) {
+    for (size_t i = 0, at = 0; i < db->n_colls; i++) {
+      memcpy(buf + at, db->colls[i]->name, db->colls[i]->name_len + 1);
+      at += db->colls[i]->name_len + 1;
+    }
+  }
+  pthread_mutex_unlock(&db->mu);
+  return OMEN_OK;
+}

@@ -1,0 +1,73 @@
+/*
+** Errors: result code names and the per-thread messages of a database.
+*/
+#include "port.h"
+
+#include "error.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "omen.h"
+
+const char *omen_strerror(int rc)
+{
+  switch (rc) {
+#define OMEN__MSG(name, value, msg) \
+  case value:                       \
+    return msg;
+    OMEN_ERRORS(OMEN__MSG)
+#undef OMEN__MSG
+  }
+  return "unknown error";
+}
+
+int omen__errs_init(omen__errs *e)
+{
+  memset(e, 0, sizeof *e);
+  return pthread_mutex_init(&e->mu, NULL) ? OMEN_ERROR : OMEN_OK;
+}
+
+void omen__errs_destroy(omen__errs *e)
+{
+  pthread_mutex_destroy(&e->mu);
+}
+
+static omen__errslot *find_slot(omen__errs *e, pthread_t self)
+{
+  for (int i = 0; i < OMEN__ERR_SLOTS; i++)
+    if (e->slot[i].stamp && pthread_equal(e->slot[i].thread, self))
+      return &e->slot[i];
+  return NULL;
+}
+
+static omen__errslot *oldest_slot(omen__errs *e)
+{
+  omen__errslot *best = &e->slot[0];
+  for (int i = 1; i < OMEN__ERR_SLOTS; i++)
+    if (e->slot[i].stamp < best->stamp) best = &e->slot[i];
+  return best;
+}
+
+int omen__errs_setv(omen__errs *e, int rc, const char *fmt, va_list ap)
+{
+  pthread_t self = pthread_self();
+  pthread_mutex_lock(&e->mu);
+  omen__errslot *s = find_slot(e, self);
+  if (!s) {
+    s = oldest_slot(e);
+    s->thread = self;
+  }
+  s->stamp = ++e->clock;
+  vsnprintf(s->msg, sizeof s->msg, fmt, ap);
+  pthread_mutex_unlock(&e->mu);
+  return rc;
+}
+
+const char *omen__errs_get(omen__errs *e)
+{
+  pthread_mutex_lock(&e->mu);
+  omen__errslot *s = find_slot(e, pthread_self());
+  pthread_mutex_unlock(&e->mu);
+  return s ? s->msg : omen_strerror(OMEN_OK);
+}

@@ -1,0 +1,38 @@
+/*
+** Errors: the messages a database keeps for omen_errmsg(). Each thread that
+** fails on a database gets its own message slot, so a message is never
+** overwritten by another thread while its owner reads it (up to
+** OMEN__ERR_SLOTS threads failing at once; beyond that the oldest slot is
+** recycled).
+*/
+#ifndef OMEN_ERROR_H
+#define OMEN_ERROR_H
+
+#include <pthread.h>
+#include <stdarg.h>
+
+#define OMEN__ERR_SLOTS 8
+#define OMEN__ERR_LEN 256
+
+typedef struct omen__errslot {
+  pthread_t thread;
+  unsigned long stamp; /* 0: unused */
+  char msg[OMEN__ERR_LEN];
+} omen__errslot;
+
+typedef struct omen__errs {
+  pthread_mutex_t mu;
+  unsigned long clock;
+  omen__errslot slot[OMEN__ERR_SLOTS];
+} omen__errs;
+
+int omen__errs_init(omen__errs *e);
+void omen__errs_destroy(omen__errs *e);
+
+/* Record the calling thread's message; returns rc. */
+int omen__errs_setv(omen__errs *e, int rc, const char *fmt, va_list ap);
+
+/* The calling thread's last message, or "not an error". */
+const char *omen__errs_get(omen__errs *e);
+
+#endif

@@ -1,0 +1,396 @@
+/*
+** HNSW graph: levels, neighbour lists, insertion, repair and search, after
+** Malkov and Yashunin (2016), with the neighbour selection heuristic of
+** their paper (and hnswlib): a candidate is kept only if it is closer to the
+** base node than to every neighbour already kept.
+*/
+#include "port.h"
+
+#include "hnsw.h"
+
+#include <math.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "hash.h"
+
+/* -- Storage ---------------------------------------------------------------- */
+
+void omen__graph_init(omen__graph *g, uint32_t m, uint32_t ef_construction,
+                      uint64_t seed)
+{
+  memset(g, 0, sizeof *g);
+  g->m = m;
+  g->m0 = 2 * m;
+  g->ef_construction = ef_construction < m ? m : ef_construction;
+  g->seed = seed;
+  g->upper_blocks = 1;
+  g->entry = OMEN__NO_SLOT;
+}
+
+void omen__graph_free(const omen__mem *m, omen__graph *g)
+{
+  omen__buf_free(m, &g->links0);
+  omen__buf_free(m, &g->level);
+  omen__buf_free(m, &g->upper_at);
+  omen__buf_free(m, &g->upper);
+  omen__buf_free(m, &g->locks);
+  g->upper_blocks = 1;
+  g->entry = OMEN__NO_SLOT;
+  g->max_level = 0;
+}
+
+int omen__graph_reserve(const omen__mem *m, omen__graph *g, uint32_t cap,
+                        uint32_t n_slots)
+{
+  size_t row = (1 + (size_t)g->m0) * sizeof(uint32_t);
+  int rc;
+  if ((rc = omen__buf_reserve(m, &g->links0, cap * row, n_slots * row)) ||
+      (rc = omen__buf_reserve(m, &g->level, cap, n_slots)) ||
+      (rc = omen__buf_reserve(m, &g->upper_at, cap * sizeof(uint32_t),
+                              n_slots * sizeof(uint32_t))) ||
+      (rc = omen__buf_reserve(m, &g->locks, cap, n_slots)))
+    return rc;
+  return OMEN_OK;
+}
+
+uint32_t omen__graph_level_of(const omen__graph *g, uint32_t slot)
+{
+  /* Geometric levels as in HNSW: P(level >= l) = m^-l. */
+  uint64_t h = omen__mix64(slot ^ omen__mix64(g->seed));
+  double u = (double)((h >> 11) + 1) * (1.0 / 9007199254740992.0); /* (0,1] */
+  double level = -log(u) / log((double)g->m);
+  return level >= OMEN__MAX_LEVEL ? OMEN__MAX_LEVEL : (uint32_t)level;
+}
+
+int omen__graph_add_slot(const omen__mem *m, omen__graph *g, uint32_t slot)
+{
+  uint32_t level = omen__graph_level_of(g, slot), first = 0;
+  if (level) {
+    size_t block = (1 + (size_t)g->m) * sizeof(uint32_t);
+    uint64_t need = g->upper_blocks + level;
+    if (need > UINT32_MAX) return OMEN_NOMEM;
+    if (need * block > g->upper.size) {
+      size_t cap = omen__grow_cap(g->upper.size / block, (size_t)need, 64);
+      int rc = omen__buf_reserve(m, &g->upper, cap * block,
+                                 (size_t)g->upper_blocks * block);
+      if (rc) return rc;
+    }
+    first = (uint32_t)g->upper_blocks;
+    g->upper_blocks = need;
+  }
+  ((uint8_t *)g->level.p)[slot] = (uint8_t)level;
+  ((uint8_t *)g->locks.p)[slot] = 0;
+  ((uint32_t *)g->upper_at.p)[slot] = first;
+  for (uint32_t l = 0; l <= level; l++) omen__links(g, slot, l)[0] = 0;
+  return OMEN_OK;
+}
+
+static inline uint32_t level_at(const omen__graph *g, uint32_t slot)
+{
+  return ((const uint8_t *)g->level.p)[slot];
+}
+
+/* -- Locks ------------------------------------------------------------------ */
+
+static inline void lock_node(const omen__build *b, uint32_t slot)
+{
+  if (!b->parallel) return;
+  atomic_uchar *l = (atomic_uchar *)b->g->locks.p + slot;
+  while (atomic_exchange_explicit(l, 1, memory_order_acquire))
+    for (int spin = 0; atomic_load_explicit(l, memory_order_relaxed); spin++)
+      if (spin > 64) sched_yield();
+}
+
+static inline void unlock_node(const omen__build *b, uint32_t slot)
+{
+  if (b->parallel)
+    atomic_store_explicit((atomic_uchar *)b->g->locks.p + slot, 0,
+                          memory_order_release);
+}
+
+/* A neighbour list: read in place when alone, else copied under its lock
+** (into buf) so the lock is not held while distances are computed. */
+static uint32_t get_list(const omen__build *b, uint32_t slot, uint32_t level,
+                         uint32_t *buf, const uint32_t **out)
+{
+  const uint32_t *l = omen__links(b->g, slot, level);
+  if (!b->parallel) {
+    *out = l + 1;
+    return l[0];
+  }
+  lock_node(b, slot);
+  uint32_t n = l[0];
+  memcpy(buf, l + 1, n * sizeof(uint32_t));
+  unlock_node(b, slot);
+  *out = buf;
+  return n;
+}
+
+/* -- Search ----------------------------------------------------------------- */
+
+/* Greedy walk on one level towards q. */
+static void greedy(const omen__build *b, omen__scratch *sc, const float *q,
+                   uint32_t level, uint32_t *cur, float *cur_d)
+{
+  for (int changed = 1; changed;) {
+    changed = 0;
+    const uint32_t *nb;
+    uint32_t n = get_list(b, *cur, level, sc->links, &nb);
+    for (uint32_t j = 0; j < n; j++) {
+      float d = omen__dist_q(b->sp, q, nb[j]);
+      if (d < *cur_d) {
+        *cur_d = d;
+        *cur = nb[j];
+        changed = 1;
+      }
+    }
+  }
+}
+
+/* Best-first search of one level from ep, keeping the ef closest accepted
+** nodes in the max-heap sc->top. Accepted: live (when state is given) and
+** not `exclude`. Every node is still walked through. */
+static int search_layer(const omen__build *b, const omen__mem *m,
+                        omen__scratch *sc, const float *q, uint32_t ep,
+                        float ep_d, uint32_t ef, uint32_t level,
+                        const uint8_t *state, uint32_t exclude, size_t *n_top)
+{
+  const omen__space *sp = b->sp;
+  uint32_t epoch = omen__visit_epoch(sc);
+  uint32_t *visited = sc->visited;
+  size_t nc = 0, nt = 0;
+#define ACCEPT(x) ((x) != exclude && (!state || state[x] == OMEN__SLOT_LIVE))
+  visited[ep] = epoch;
+  omen__minheap_push(sc->cand, &nc, (omen__cand){ep_d, ep});
+  if (ACCEPT(ep)) omen__maxheap_push(sc->top, &nt, (omen__cand){ep_d, ep});
+  float bound = nt ? sc->top[0].d : INFINITY;
+  while (nc) {
+    if (sc->cand[0].d > bound && nt >= ef) break;
+    omen__cand c = omen__minheap_pop(sc->cand, &nc);
+    const uint32_t *nb;
+    uint32_t n = get_list(b, c.slot, level, sc->links, &nb);
+    if (n) OMEN__PREFETCH(omen__vec(sp, nb[0]));
+    for (uint32_t j = 0; j < n; j++) {
+      uint32_t x = nb[j];
+      if (j + 1 < n) {
+        OMEN__PREFETCH(visited + nb[j + 1]);
+        OMEN__PREFETCH(omen__vec(sp, nb[j + 1]));
+      }
+      if (visited[x] == epoch) continue;
+      visited[x] = epoch;
+      float d = omen__dist_q(sp, q, x);
+      if (nt >= ef && d >= bound) continue;
+      if (nc == sc->cand_cap && omen__scratch_grow_cand(m, sc)) return OMEN_NOMEM;
+      omen__minheap_push(sc->cand, &nc, (omen__cand){d, x});
+      if (ACCEPT(x)) {
+        omen__maxheap_push(sc->top, &nt, (omen__cand){d, x});
+        if (nt > ef) omen__maxheap_pop(sc->top, &nt);
+        bound = sc->top[0].d;
+      }
+    }
+  }
+#undef ACCEPT
+  *n_top = nt;
+  return OMEN_OK;
+}
+
+int omen__graph_search(const omen__graph *g, const omen__space *sp,
+                       const uint8_t *state, const omen__mem *m,
+                       omen__scratch *sc, const float *q, uint32_t k,
+                       uint32_t ef, omen__cand *out, size_t *n)
+{
+  omen__build b = {(omen__graph *)g, sp, 0, NULL};
+  *n = 0;
+  if (g->entry == OMEN__NO_SLOT) return OMEN_OK;
+  if (ef < k) ef = k;
+  uint32_t cur = g->entry;
+  float d = omen__dist_q(sp, q, cur);
+  for (uint32_t level = g->max_level; level > 0; level--)
+    greedy(&b, sc, q, level, &cur, &d);
+  size_t nt;
+  int rc = search_layer(&b, m, sc, q, cur, d, ef, 0, state, OMEN__NO_SLOT, &nt);
+  if (rc) return rc;
+  omen__maxheap_drain(sc->top, &nt, out);
+  *n = nt < k ? nt : k;
+  return OMEN_OK;
+}
+
+/* -- Neighbour selection ---------------------------------------------------- */
+
+static void sort_cands(omen__cand *c, size_t n)
+{
+  for (size_t i = 1; i < n; i++) /* lists are short: insertion sort */
+    for (size_t j = i; j > 0 && c[j - 1].d > c[j].d; j--) {
+      omen__cand t = c[j];
+      c[j] = c[j - 1];
+      c[j - 1] = t;
+    }
+}
+
+/* From c[0..n) sorted by distance to the base node, keep (in place) at most
+** max candidates, each closer to the base than to any candidate kept before
+** it. This spreads links over directions instead of one dense cluster. */
+static size_t select_neighbors(const omen__space *sp, omen__cand *c, size_t n,
+                               size_t max)
+{
+  if (n <= max) return n;
+  size_t kept = 0;
+  for (size_t i = 0; i < n && kept < max; i++) {
+    int good = 1;
+    for (size_t j = 0; j < kept && good; j++)
+      good = omen__dist_nodes(sp, c[j].slot, c[i].slot) >= c[i].d;
+    if (good) c[kept++] = c[i];
+  }
+  return kept;
+}
+
+static uint32_t max_links(const omen__graph *g, uint32_t level)
+{
+  return level ? g->m : g->m0;
+}
+
+static void write_list(uint32_t *l, const omen__cand *c, size_t n)
+{
+  for (size_t i = 0; i < n; i++) l[1 + i] = c[i].slot;
+  l[0] = (uint32_t)n;
+}
+
+/* Add the link node -> s, pruning node's list by the heuristic when full. */
+static void connect(const omen__build *b, omen__scratch *sc, uint32_t node,
+                    uint32_t s, uint32_t level, float d)
+{
+  const omen__graph *g = b->g;
+  uint32_t max = max_links(g, level);
+  lock_node(b, node);
+  uint32_t *l = omen__links(g, node, level), n = l[0];
+  int present = 0;
+  for (uint32_t i = 0; i < n && !present; i++) present = l[1 + i] == s;
+  if (present) {
+    /* already linked (a repair reconnected them) */
+  } else if (n < max) {
+    l[1 + n] = s;
+    l[0] = n + 1;
+  } else {
+    omen__cand *c = sc->sel;
+    c[0] = (omen__cand){d, s};
+    for (uint32_t i = 0; i < n; i++)
+      c[1 + i] = (omen__cand){omen__dist_nodes(b->sp, node, l[1 + i]), l[1 + i]};
+    sort_cands(c, n + 1);
+    write_list(l, c, select_neighbors(b->sp, c, n + 1, max));
+  }
+  unlock_node(b, node);
+}
+
+/* -- Insert ----------------------------------------------------------------- */
+
+int omen__graph_insert(omen__build *b, const omen__mem *m, omen__scratch *sc,
+                       uint32_t slot)
+{
+  omen__graph *g = b->g;
+  const omen__space *sp = b->sp;
+  uint32_t level = level_at(g, slot);
+  const float *q = omen__vec(sp, slot);
+  if (sp->metric == OMEN_COSINE)
+    q = omen__prepare_query(sc, sp, q, sp->stride);
+
+  if (b->parallel) pthread_mutex_lock(b->entry_mu);
+  uint32_t cur = g->entry, top = g->max_level;
+  if (cur == OMEN__NO_SLOT) {
+    g->entry = slot;
+    g->max_level = level;
+    if (b->parallel) pthread_mutex_unlock(b->entry_mu);
+    return OMEN_OK;
+  }
+  /* A node that raises the graph keeps the entry lock until it is linked,
+  ** so nobody enters through it half-built. */
+  int raises = level > top;
+  if (b->parallel && !raises) pthread_mutex_unlock(b->entry_mu);
+
+  float d = omen__dist_q(sp, q, cur);
+  for (uint32_t l = top; l > level; l--) greedy(b, sc, q, l, &cur, &d);
+
+  int rc = OMEN_OK;
+  for (uint32_t l = level < top ? level : top;; l--) {
+    size_t nt;
+    rc = search_layer(b, m, sc, q, cur, d, g->ef_construction, l, NULL, slot,
+                      &nt);
+    if (rc) break;
+    omen__cand *c = sc->sel;
+    omen__maxheap_drain(sc->top, &nt, c);
+    if (nt) {
+      cur = c[0].slot;
+      d = c[0].d;
+    }
+    omen__cand chosen[OMEN_MAX_M];
+    size_t n = select_neighbors(sp, c, nt, g->m);
+    memcpy(chosen, c, n * sizeof *chosen);
+    lock_node(b, slot);
+    write_list(omen__links(g, slot, l), chosen, n);
+    unlock_node(b, slot);
+    for (size_t i = 0; i < n; i++)
+      connect(b, sc, chosen[i].slot, slot, l, chosen[i].d);
+    if (l == 0) break;
+  }
+  if (raises) {
+    if (!rc) {
+      g->entry = slot;
+      g->max_level = level;
+    }
+    if (b->parallel) pthread_mutex_unlock(b->entry_mu);
+  }
+  return rc;
+}
+
+/* -- Repair before reuse ---------------------------------------------------- */
+
+/* The highest node other than slot, or OMEN__NO_SLOT. */
+static uint32_t highest_other(const omen__graph *g, uint32_t slot,
+                              uint32_t n_slots)
+{
+  uint32_t best = OMEN__NO_SLOT;
+  for (uint32_t s = 0; s < n_slots; s++)
+    if (s != slot && (best == OMEN__NO_SLOT || level_at(g, s) > level_at(g, best)))
+      best = s;
+  return best;
+}
+
+void omen__graph_unlink(omen__build *b, omen__scratch *sc, uint32_t slot,
+                        uint32_t n_slots)
+{
+  omen__graph *g = b->g;
+  const omen__space *sp = b->sp;
+  if (g->entry == slot) {
+    g->entry = highest_other(g, slot, n_slots);
+    g->max_level = g->entry == OMEN__NO_SLOT ? 0 : level_at(g, g->entry);
+  }
+  for (uint32_t l = 0; l <= level_at(g, slot); l++) {
+    uint32_t *mine = omen__links(g, slot, l);
+    for (uint32_t i = 0; i < mine[0]; i++) {
+      uint32_t node = mine[1 + i];
+      uint32_t *theirs = omen__links(g, node, l);
+      int linked = 0;
+      for (uint32_t j = 0; j < theirs[0] && !linked; j++)
+        linked = theirs[1 + j] == slot;
+      if (node == slot || !linked) continue;
+      /* Replace node's link to slot by the best of both lists. */
+      uint32_t epoch = omen__visit_epoch(sc);
+      sc->visited[node] = sc->visited[slot] = epoch;
+      omen__cand *c = sc->sel;
+      size_t n = 0;
+      for (int side = 0; side < 2; side++) {
+        const uint32_t *list = side ? mine : theirs;
+        for (uint32_t j = 0; j < list[0]; j++) {
+          uint32_t x = list[1 + j];
+          if (sc->visited[x] == epoch) continue;
+          sc->visited[x] = epoch;
+          c[n++] = (omen__cand){omen__dist_nodes(sp, node, x), x};
+        }
+      }
+      sort_cands(c, n);
+      write_list(theirs, c, select_neighbors(sp, c, n, max_links(g, l)));
+    }
+    mine[0] = 0;
+  }
+}

@@ -1,0 +1,85 @@
+/*
+** HNSW graph: a hierarchy of proximity graphs over the slots of a
+** collection. All links live in flat arrays indexed by slot, with no
+** pointers inside: level 0 has (1 + m0) uint32 per slot (count, then
+** neighbours); a slot on levels 1..L owns L consecutive blocks of (1 + m)
+** uint32 in the `upper` pool. A slot's level is a hash of the slot number,
+** so a reused slot keeps its level and its blocks.
+**
+** Writers either run alone (queries excluded by the collection lock) or as
+** the threads of one batch insert, which lock each neighbour list with a
+** one-byte spinlock and the entry point with a mutex.
+*/
+#ifndef OMEN_HNSW_H
+#define OMEN_HNSW_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "mem.h"
+#include "search.h"
+
+#define OMEN__MAX_LEVEL 15
+#define OMEN__NO_SLOT UINT32_MAX
+
+typedef struct omen__graph {
+  uint32_t m, m0, ef_construction;
+  uint64_t seed;          /* for the levels */
+  omen__buf links0;       /* (1 + m0) uint32 per slot */
+  omen__buf level;        /* uint8 per slot */
+  omen__buf upper_at;     /* uint32 per slot: first block in upper, 0 = none */
+  omen__buf upper;        /* blocks of (1 + m) uint32; block 0 unused */
+  uint64_t upper_blocks;  /* blocks handed out, including block 0 */
+  omen__buf locks;        /* one byte per slot, for parallel inserts */
+  uint32_t entry;         /* OMEN__NO_SLOT while empty */
+  uint32_t max_level;
+} omen__graph;
+
+/* Shared context of one insert run. */
+typedef struct omen__build {
+  omen__graph *g;
+  const omen__space *sp;
+  int parallel;              /* several threads insert at once */
+  pthread_mutex_t *entry_mu; /* guards entry and max_level when parallel */
+} omen__build;
+
+void omen__graph_init(omen__graph *g, uint32_t m, uint32_t ef_construction,
+                      uint64_t seed);
+void omen__graph_free(const omen__mem *m, omen__graph *g);
+
+/* Make room for cap slots (the first n_slots are kept). */
+int omen__graph_reserve(const omen__mem *m, omen__graph *g, uint32_t cap,
+                        uint32_t n_slots);
+
+uint32_t omen__graph_level_of(const omen__graph *g, uint32_t slot);
+
+/* Give a brand-new slot its level and blocks, with empty lists. */
+int omen__graph_add_slot(const omen__mem *m, omen__graph *g, uint32_t slot);
+
+/* Prepare a deleted slot for reuse: reconnect the neighbours that pointed to
+** it among themselves, empty its lists, and move the entry point away from
+** it (n_slots bounds the search for a new one). Runs alone. */
+void omen__graph_unlink(omen__build *b, omen__scratch *sc, uint32_t slot,
+                        uint32_t n_slots);
+
+/* Link a slot whose vector is in place into the graph. */
+int omen__graph_insert(omen__build *b, const omen__mem *m, omen__scratch *sc,
+                       uint32_t slot);
+
+/* The k live slots closest to a prepared query (fewer if the graph has
+** fewer), ascending, into out, which needs room for max(ef, k) entries and
+** must not be sc->top. The scratch must be prepared for max(ef, k). */
+int omen__graph_search(const omen__graph *g, const omen__space *sp,
+                       const uint8_t *state, const omen__mem *m,
+                       omen__scratch *sc, const float *q, uint32_t k,
+                       uint32_t ef, omen__cand *out, size_t *n);
+
+static inline uint32_t *omen__links(const omen__graph *g, uint32_t slot,
+                                    uint32_t level)
+{
+  if (level == 0) return (uint32_t *)g->links0.p + (size_t)slot * (1 + g->m0);
+  uint32_t block = ((const uint32_t *)g->upper_at.p)[slot] + level - 1;
+  return (uint32_t *)g->upper.p + (size_t)block * (1 + g->m);
+}
+
+#endif

@@ -1,0 +1,100 @@
+/*
+** Memory: the allocator hook of a database, and aligned growable buffers.
+*/
+#include "port.h"
+
+#include "mem.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void *default_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+  (void)ud;
+  (void)osize;
+  if (nsize == 0) {
+    free(ptr);
+    return NULL;
+  }
+  return realloc(ptr, nsize);
+}
+
+void omen__mem_init(omen__mem *m, omen_alloc_fn fn, void *ud)
+{
+  m->fn = fn ? fn : default_alloc;
+  m->ud = fn ? ud : NULL;
+}
+
+void *omen__malloc(const omen__mem *m, size_t n)
+{
+  return n ? m->fn(m->ud, NULL, 0, n) : NULL;
+}
+
+void *omen__calloc(const omen__mem *m, size_t n)
+{
+  void *p = omen__malloc(m, n);
+  if (p) memset(p, 0, n);
+  return p;
+}
+
+void *omen__realloc(const omen__mem *m, void *p, size_t old, size_t n)
+{
+  if (!p) return omen__malloc(m, n);
+  return m->fn(m->ud, p, old, n);
+}
+
+void omen__free(const omen__mem *m, void *p, size_t n)
+{
+  if (p) m->fn(m->ud, p, n, 0);
+}
+
+/* An aligned block is carved out of a larger raw one; the raw pointer is
+** kept in the bytes just before the aligned start. */
+static void *aligned_alloc_raw(const omen__mem *m, size_t n)
+{
+  size_t total = n + OMEN__ALIGN + sizeof(void *);
+  if (total < n) return NULL;
+  unsigned char *raw = omen__malloc(m, total);
+  if (!raw) return NULL;
+  uintptr_t start = (uintptr_t)(raw + sizeof(void *));
+  unsigned char *p = raw + (OMEN__ALIGN - start % OMEN__ALIGN) % OMEN__ALIGN +
+                     sizeof(void *);
+  memcpy(p - sizeof(void *), &raw, sizeof raw);
+  return p;
+}
+
+static void aligned_free_raw(const omen__mem *m, void *p, size_t n)
+{
+  if (!p) return;
+  void *raw;
+  memcpy(&raw, (unsigned char *)p - sizeof(void *), sizeof raw);
+  omen__free(m, raw, n + OMEN__ALIGN + sizeof(void *));
+}
+
+int omen__buf_reserve(const omen__mem *m, omen__buf *b, size_t size,
+                      size_t used)
+{
+  if (size <= b->size) return OMEN_OK;
+  unsigned char *p = aligned_alloc_raw(m, size);
+  if (!p) return OMEN_NOMEM;
+  if (used) memcpy(p, b->p, used < b->size ? used : b->size);
+  aligned_free_raw(m, b->p, b->size);
+  b->p = p;
+  b->size = size;
+  return OMEN_OK;
+}
+
+void omen__buf_free(const omen__mem *m, omen__buf *b)
+{
+  aligned_free_raw(m, b->p, b->size);
+  b->p = NULL;
+  b->size = 0;
+}
+
+size_t omen__grow_cap(size_t cur, size_t need, size_t floor)
+{
+  size_t cap = cur + cur / 2;
+  if (cap < need) cap = need;
+  if (cap < floor) cap = floor;
+  return cap;
+}

@@ -1,0 +1,276 @@
+/*
+** omen: an embedded vector database.
+**
+** A database (omen_db) holds named collections (omen_coll). A collection
+** stores vectors of one dimension under string ids, with optional metadata,
+** and answers nearest-neighbour queries through an HNSW graph or an exact
+** scan. There is no global state: any number of databases may be open in one
+** process, each with its own allocator.
+**
+** Conventions, as in SQLite and LMDB:
+**  - every object is an opaque handle; constructors and destructors pair up
+**    (omen_open / omen_close, omen_coll_open / omen_coll_close, ...);
+**  - functions return an int: OMEN_OK (0) or a negative OMEN_* code;
+**    omen_errmsg(db) describes the last failure of the calling thread on
+**    that database, omen_strerror(rc) names a code;
+**  - a failed call changes nothing.
+**
+** Threads: handles may be shared between threads. Searches and reads on a
+** collection run concurrently; writes to one collection are serialized and
+** exclude its readers while they run; different collections are independent.
+** An omen_result belongs to one thread at a time.
+*/
+#ifndef OMEN_H
+#define OMEN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define OMEN_VERSION        "0.1.0"
+#define OMEN_VERSION_NUMBER 100 /* major * 10000 + minor * 100 + patch */
+
+const char *omen_version(void);
+
+/* -- Result codes -------------------------------------------------------- */
+
+/* One table gives each code its value and its message, so they cannot drift. */
+#define OMEN_ERRORS(X)                                                      \
+  X(OK,        0, "not an error")                                         \
+  X(ERROR,    -1, "internal error")                                       \
+  X(NOMEM,    -2, "out of memory")                                        \
+  X(INVALID,  -3, "invalid argument")                                     \
+  X(NOTFOUND, -4, "not found")                                            \
+  X(EXISTS,   -5, "already exists")                                       \
+  X(IOERR,    -6, "input/output error")                                   \
+  X(CORRUPT,  -7, "database file is damaged")                             \
+  X(NOTOMEN,  -8, "not an omen database")                                 \
+  X(FORMAT,   -9, "unsupported database format version")                  \
+  X(LOCKED,  -10, "database is locked")                                   \
+  X(READONLY,-11, "database is read-only")                                \
+  X(CLOSED,  -12, "database is closed")
+
+enum {
+#define OMEN__CODE(name, value, msg) OMEN_##name = value,
+  OMEN_ERRORS(OMEN__CODE)
+#undef OMEN__CODE
+};
+
+/* The fixed message of a result code ("unknown error" for other values). */
+const char *omen_strerror(int rc);
+
+/* -- Databases ----------------------------------------------------------- */
+
+typedef struct omen_db omen_db;
+typedef struct omen_coll omen_coll;
+
+/* Allocator hook, shaped like lua_Alloc: allocate (ptr NULL), resize, or
+** free (nsize 0, return NULL). osize is the size previously asked for ptr. */
+typedef void *(*omen_alloc_fn)(void *ud, void *ptr, size_t osize, size_t nsize);
+
+#define OMEN_OPEN_READONLY 0x1u /* reject every write with OMEN_READONLY */
+
+typedef struct omen_options {
+  omen_alloc_fn alloc;   /* NULL: the C library's malloc/realloc/free */
+  void *alloc_ud;
+  unsigned flags;        /* OMEN_OPEN_* */
+} omen_options;
+
+void omen_options_init(omen_options *opts);
+
+/* Open the database at path, creating it when missing. path NULL or
+** ":memory:" opens a database that lives in memory only. opts may be NULL.
+** As in SQLite, *db is set even on failure (unless memory ran out) so that
+** omen_errmsg(*db) can tell why; close it with omen_close. */
+int omen_open(const char *path, const omen_options *opts, omen_db **db);
+
+/* Write the database to its file (unless in memory or read-only), release
+** everything and invalidate its collection handles, whose later calls fail
+** with OMEN_CLOSED. The handle itself stays valid until its last open
+** collection handle is closed, so handles may be released in any order.
+** Closing an already closed database does nothing. */
+int omen_close(omen_db *db);
+
+/* Write every change so far to the database file (atomically: after a crash
+** the file holds either the previous or the new state). Also done by
+** omen_close. Does nothing for in-memory or read-only databases. */
+int omen_checkpoint(omen_db *db);
+
+/* Message of the last failed call made by this thread on db or on one of its
+** collections. Never NULL. */
+const char *omen_errmsg(omen_db *db);
+
+/* Path given at open, or ":memory:". */
+const char *omen_path(omen_db *db);
+
+/* -- Collections --------------------------------------------------------- */
+
+typedef enum omen_metric {
+  OMEN_L2 = 1,     /* distance = squared Euclidean distance */
+  OMEN_COSINE = 2, /* distance = 1 - cosine similarity */
+  OMEN_IP = 3      /* distance = -(inner product) */
+} omen_metric;
+
+/* "l2", "cosine", "ip" <-> omen_metric; 0 / NULL when unknown. */
+omen_metric omen_metric_from_name(const char *name);
+const char *omen_metric_name(omen_metric metric);
+
+#define OMEN_MAX_DIM   65536
+#define OMEN_MAX_M     128
+#define OMEN_MAX_ID    1024       /* bytes in an id */
+#define OMEN_MAX_NAME  255        /* bytes in a collection name */
+#define OMEN_MAX_META  (1u << 20) /* bytes of encoded metadata per record */
+
+typedef struct omen_coll_config {
+  uint32_t dim;             /* 1 .. OMEN_MAX_DIM */
+  omen_metric metric;       /* default OMEN_L2 */
+  uint32_t m;               /* graph degree, 2 .. OMEN_MAX_M; default 16 */
+  uint32_t ef_construction; /* default 200 */
+  uint32_t ef_search;       /* default 64 */
+} omen_coll_config;
+
+void omen_coll_config_init(omen_coll_config *cfg, uint32_t dim);
+
+/* Create a collection (OMEN_EXISTS if the name is taken) and open a handle
+** on it. Names are 1 .. OMEN_MAX_NAME bytes of UTF-8 without NUL. */
+int omen_coll_create(omen_db *db, const char *name, const omen_coll_config *cfg,
+                     omen_coll **coll);
+
+/* Open a handle on an existing collection (OMEN_NOTFOUND if missing). */
+int omen_coll_open(omen_db *db, const char *name, omen_coll **coll);
+
+/* Release a handle. The collection itself stays in the database. */
+void omen_coll_close(omen_coll *coll);
+
+/* Remove a collection and its data. Open handles on it then fail with
+** OMEN_NOTFOUND until closed. */
+int omen_coll_drop(omen_db *db, const char *name);
+
+/* Names of all collections, each followed by a NUL, in buf (sorted by name).
+** *needed is set to the bytes required and *count to the number of names;
+** when cap is too small nothing is written and OMEN_OK is still returned,
+** so call again with a larger buffer. */
+int omen_coll_names(omen_db *db, char *buf, size_t cap, size_t *needed,
+                    size_t *count);
+
+/* The database a handle belongs to, and the collection's name. */
+omen_db *omen_coll_db(omen_coll *coll);
+const char *omen_coll_name(omen_coll *coll);
+
+typedef struct omen_coll_info {
+  omen_coll_config config;
+  uint64_t count;        /* live records */
+  uint64_t slots;        /* slots in use, including deleted ones awaiting reuse */
+  uint64_t deleted;      /* deleted slots awaiting reuse */
+  uint64_t memory;       /* bytes held by the collection */
+  uint32_t max_level;    /* height of the graph */
+} omen_coll_info;
+
+int omen_coll_info_get(omen_coll *coll, omen_coll_info *info);
+
+/* -- Records ------------------------------------------------------------- */
+
+typedef struct omen_str {
+  const char *ptr;
+  size_t len;
+} omen_str;
+
+typedef enum omen_type {
+  OMEN_NUMBER = 1,  /* double, not NaN */
+  OMEN_STRING = 2,
+  OMEN_BOOL = 3,
+  OMEN_STRINGS = 4  /* array of strings */
+} omen_type;
+
+typedef struct omen_value {
+  omen_type type;
+  union {
+    double number;
+    int boolean;
+    omen_str string;
+    struct {
+      const omen_str *items;
+      size_t n;
+    } strings;
+  } u;
+} omen_value;
+
+/* A metadata field. Keys are 1 .. 255 bytes; a key appears once per record. */
+typedef struct omen_field {
+  omen_str key;
+  omen_value value;
+} omen_field;
+
+typedef struct omen_meta {
+  const omen_field *fields;
+  size_t n;
+} omen_meta;
+
+/* Insert or replace the record with this id. vec holds dim floats, all
+** finite (and not all zero for the cosine metric). meta may be NULL. */
+int omen_upsert(omen_coll *coll, const char *id, size_t id_len,
+                const float *vec, const omen_field *meta, size_t n_meta);
+
+/* Upsert n records at once: ids[i], the n * dim floats of vecs, and metas[i]
+** (metas may be NULL). Either every record is stored or, on error, none is.
+** When an id appears twice the later record wins. threads: how many threads
+** build the graph; 0 means one per available core. */
+int omen_upsert_batch(omen_coll *coll, size_t n, const omen_str *ids,
+                      const float *vecs, const omen_meta *metas,
+                      unsigned threads);
+
+/* Remove a record: OMEN_OK if it existed, OMEN_NOTFOUND if not. It leaves
+** search results at once; its slot is reused by a later insert. */
+int omen_delete(omen_coll *coll, const char *id, size_t id_len);
+
+int omen_count(omen_coll *coll, uint64_t *count);
+
+/* -- Results, search and get --------------------------------------------- */
+
+/* A reusable buffer that receives hits. After warm-up, searches into the same
+** result allocate nothing. Pointers in hits stay valid until the next call
+** that fills the result, or omen_result_free. */
+typedef struct omen_result omen_result;
+
+typedef struct omen_hit {
+  omen_str id;
+  float distance;          /* smaller is closer */
+  const float *vec;        /* dim floats, or NULL unless asked for */
+  const omen_field *meta;  /* n_meta fields (NULL when none or not asked) */
+  size_t n_meta;
+} omen_hit;
+
+int omen_result_new(omen_db *db, omen_result **result);
+void omen_result_free(omen_result *result);
+size_t omen_result_count(const omen_result *result);
+const omen_hit *omen_result_hit(const omen_result *result, size_t i);
+
+#define OMEN_WITH_META   0x1u
+#define OMEN_WITH_VECTOR 0x2u
+
+typedef struct omen_search_opts {
+  uint32_t k;        /* hits wanted, >= 1 */
+  uint32_t ef;       /* candidate list size; 0 = the collection's ef_search */
+  int exact;         /* nonzero: scan every record instead of the graph */
+  unsigned with;     /* OMEN_WITH_* */
+} omen_search_opts;
+
+void omen_search_opts_init(omen_search_opts *opts, uint32_t k);
+
+/* The min(k, count) records closest to query (dim floats), closest first.
+** Small collections are always scanned exactly. */
+int omen_search(omen_coll *coll, const float *query,
+                const omen_search_opts *opts, omen_result *result);
+
+/* Fetch one record with its vector and metadata: OMEN_NOTFOUND if absent. */
+int omen_get(omen_coll *coll, const char *id, size_t id_len,
+             omen_result *result);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* OMEN_H */

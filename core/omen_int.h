@@ -1,0 +1,120 @@
+/*
+** Private structures of databases and collections, shared by the files
+** that implement them (db.c, coll.c, result.c, storage.c). Nothing here is
+** visible to users of omen.h.
+**
+** Locking: db->mu guards the catalog and every handle count; a collection's
+** rw lock guards its data (readers share it, writers hold it alone). Lock
+** order is db->mu before a collection's rw; calls on a collection never take
+** db->mu.
+*/
+#ifndef OMEN_INT_H
+#define OMEN_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "distance.h"
+#include "error.h"
+#include "hnsw.h"
+#include "idmap.h"
+#include "mem.h"
+#include "meta.h"
+#include "omen.h"
+#include "records.h"
+#include "search.h"
+
+struct omen_coll {
+  omen_db *db;
+  char *name;
+  size_t name_len;
+  omen_coll_config cfg;
+
+  /* Lifetime, under db->mu. */
+  unsigned handles;       /* open handles on this collection */
+  int in_catalog;         /* cleared when dropped or when the db closes */
+
+  /* Data, under rw. */
+  pthread_rwlock_t rw;
+  int dead_rc;            /* nonzero once the data is released: the error
+                             calls get (OMEN_NOTFOUND dropped, OMEN_CLOSED) */
+  omen__kernels kern;
+  uint32_t stride;        /* floats per stored vector */
+  uint32_t n_slots;       /* slots ever handed out; the rest is capacity */
+  uint32_t cap;
+  omen__buf vecs;         /* stride floats per slot */
+  omen__buf inv_norm;     /* float per slot (cosine only) */
+  omen__buf state;        /* uint8 per slot: OMEN__SLOT_* */
+  omen__buf free_slots;   /* uint32 stack of deleted slots */
+  uint32_t n_free;
+  omen__graph graph;
+  omen__idmap ids;
+  omen__records recs;
+  omen__keys keys;
+
+  /* Search scratch, one per concurrent searcher. */
+  pthread_mutex_t pool_mu;
+  omen__scratch *pool;
+};
+
+struct omen_db {
+  omen__mem mem;
+  char *path;             /* NULL in memory */
+  unsigned flags;
+  pthread_mutex_t mu;
+  omen_coll **colls;      /* sorted by name */
+  size_t n_colls, cap_colls;
+  unsigned handles;       /* open collection handles, all collections */
+  int closed;
+  atomic_int dirty;       /* changed since the last write to the file */
+  int lock_fd;            /* holds the writer lock on the file, or -1 */
+  omen__errs errs;
+};
+
+/* Record the calling thread's error message on db; returns rc. */
+int omen__fail(omen_db *db, int rc, const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* Insert a collection into the sorted catalog (db->mu held). */
+int omen__catalog_add(omen_db *db, omen_coll *c);
+
+/* -- Collections (coll.c) --------------------------------------------------- */
+
+int omen__coll_new(omen_db *db, const char *name, size_t name_len,
+                   const omen_coll_config *cfg, omen_coll **out);
+/* Release the data (under the write lock), leaving a shell whose calls fail
+** with dead_rc. */
+void omen__coll_kill(omen_coll *c, int dead_rc);
+void omen__coll_free_shell(omen_coll *c);
+int omen__coll_check_config(omen_db *db, const omen_coll_config *cfg);
+
+/* Grow every per-slot table to hold cap slots. */
+int omen__coll_reserve(omen_coll *c, uint32_t cap);
+
+/* The vector space view of a collection's current tables. */
+omen__space omen__coll_space(const omen_coll *c);
+
+/* -- Results (result.c) ----------------------------------------------------- */
+
+void omen__result_reset(omen_result *r);
+void *omen__result_alloc(omen_result *r, size_t size, size_t align);
+omen_hit *omen__result_push(omen_result *r);
+
+/* -- Exact search (exact.c) ------------------------------------------------- */
+
+/* The k live slots closest to a prepared query, ascending, into out. */
+void omen__exact_search(const omen__space *sp, const uint8_t *state,
+                        uint32_t n_slots, const float *q, uint32_t k,
+                        omen__scratch *sc, omen__cand *out, size_t *n);
+
+/* -- Storage (storage.c) ---------------------------------------------------- */
+
+/* Open (creating if missing) and lock db->path, and read its collections. */
+int omen__storage_load(omen_db *db);
+/* Write every collection to the file, atomically replacing it. */
+int omen__storage_save(omen_db *db);
+
+#endif

@@ -1,0 +1,126 @@
+/*
+** Search plumbing: candidate heaps and per-thread scratch.
+*/
+#include "port.h"
+
+#include "search.h"
+
+#include <math.h>
+#include <string.h>
+
+/* -- Heaps ------------------------------------------------------------------ */
+
+#define HEAP_FNS(name, before)                                              \
+  void omen__##name##_push(omen__cand *h, size_t *n, omen__cand c)          \
+  {                                                                         \
+    size_t i = (*n)++;                                                      \
+    while (i > 0) {                                                         \
+      size_t parent = (i - 1) / 2;                                          \
+      if (!before(c, h[parent])) break;                                     \
+      h[i] = h[parent];                                                     \
+      i = parent;                                                           \
+    }                                                                       \
+    h[i] = c;                                                               \
+  }                                                                         \
+  omen__cand omen__##name##_pop(omen__cand *h, size_t *n)                   \
+  {                                                                         \
+    omen__cand top = h[0], last = h[--*n];                                  \
+    size_t i = 0, size = *n;                                                \
+    for (;;) {                                                              \
+      size_t c = 2 * i + 1;                                                 \
+      if (c >= size) break;                                                 \
+      if (c + 1 < size && before(h[c + 1], h[c])) c++;                      \
+      if (!before(h[c], last)) break;                                       \
+      h[i] = h[c];                                                          \
+      i = c;                                                                \
+    }                                                                       \
+    if (size) h[i] = last;                                                  \
+    return top;                                                             \
+  }
+
+#define CLOSER(a, b) ((a).d < (b).d)
+#define FARTHER(a, b) ((a).d > (b).d)
+HEAP_FNS(minheap, CLOSER)
+HEAP_FNS(maxheap, FARTHER)
+
+size_t omen__maxheap_drain(omen__cand *h, size_t *n, omen__cand *out)
+{
+  size_t count = *n;
+  for (size_t i = count; i > 0; i--) out[i - 1] = omen__maxheap_pop(h, n);
+  return count;
+}
+
+/* -- Scratch ---------------------------------------------------------------- */
+
+static int grow(const omen__mem *m, void **p, size_t *cap, size_t need,
+                size_t elem)
+{
+  if (need <= *cap) return OMEN_OK;
+  size_t cap2 = omen__grow_cap(*cap, need, 64);
+  void *q = omen__realloc(m, *p, *cap * elem, cap2 * elem);
+  if (!q) return OMEN_NOMEM;
+  *p = q;
+  *cap = cap2;
+  return OMEN_OK;
+}
+
+int omen__scratch_prepare(const omen__mem *m, omen__scratch *s, size_t n_slots,
+                          size_t stride, size_t max_links, size_t ef)
+{
+  size_t old_visited = s->visited_cap;
+  int rc = grow(m, (void **)&s->visited, &s->visited_cap, n_slots,
+                sizeof(uint32_t));
+  if (rc) return rc;
+  if (s->visited_cap > old_visited) { /* new stamps must not look visited */
+    memset(s->visited + old_visited, 0,
+           (s->visited_cap - old_visited) * sizeof(uint32_t));
+  }
+  if ((rc = grow(m, (void **)&s->cand, &s->cand_cap, 2 * ef + max_links,
+                 sizeof(omen__cand))) ||
+      (rc = grow(m, (void **)&s->top, &s->top_cap, ef + 1, sizeof(omen__cand))) ||
+      (rc = grow(m, (void **)&s->sel, &s->sel_cap, 2 * (ef + max_links + 1),
+                 sizeof(omen__cand))) ||
+      (rc = grow(m, (void **)&s->links, &s->links_cap, 2 * (max_links + 1),
+                 sizeof(uint32_t))))
+    return rc;
+  if (stride > s->q_cap) { /* aligned, so kernels read whole lines */
+    omen__buf b = {s->q, s->q_cap * sizeof(float)};
+    rc = omen__buf_reserve(m, &b, stride * sizeof(float), 0);
+    if (rc) return rc;
+    s->q = b.p;
+    s->q_cap = stride;
+  }
+  return OMEN_OK;
+}
+
+void omen__scratch_free(const omen__mem *m, omen__scratch *s)
+{
+  omen__free(m, s->visited, s->visited_cap * sizeof(uint32_t));
+  omen__free(m, s->cand, s->cand_cap * sizeof(omen__cand));
+  omen__free(m, s->top, s->top_cap * sizeof(omen__cand));
+  omen__free(m, s->sel, s->sel_cap * sizeof(omen__cand));
+  omen__free(m, s->links, s->links_cap * sizeof(uint32_t));
+  omen__buf b = {s->q, s->q_cap * sizeof(float)};
+  omen__buf_free(m, &b);
+  memset(s, 0, sizeof *s);
+}
+
+int omen__scratch_grow_cand(const omen__mem *m, omen__scratch *s)
+{
+  return grow(m, (void **)&s->cand, &s->cand_cap, s->cand_cap + 1,
+              sizeof(omen__cand));
+}
+
+const float *omen__prepare_query(omen__scratch *s, const omen__space *sp,
+                                 const float *vec, size_t dim)
+{
+  float scale = 1.0f;
+  if (sp->metric == OMEN_COSINE) {
+    double sum = 0;
+    for (size_t i = 0; i < dim; i++) sum += (double)vec[i] * vec[i];
+    scale = sum > 0 ? (float)(1.0 / sqrt(sum)) : 0.0f;
+  }
+  for (size_t i = 0; i < dim; i++) s->q[i] = vec[i] * scale;
+  for (size_t i = dim; i < sp->stride; i++) s->q[i] = 0.0f;
+  return s->q;
+}

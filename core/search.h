@@ -1,0 +1,128 @@
+/*
+** Search plumbing shared by the graph and the exact scan: the vector space
+** (where vectors live and how two are compared), candidate heaps, and the
+** per-thread scratch that makes a search allocation-free once warm.
+*/
+#ifndef OMEN_SEARCH_H
+#define OMEN_SEARCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "distance.h"
+#include "mem.h"
+#include "omen.h"
+
+#if defined(__GNUC__) || defined(__clang__)
+#define OMEN__PREFETCH(p) __builtin_prefetch(p)
+#else
+#define OMEN__PREFETCH(p) ((void)0)
+#endif
+
+/* Slot states. A deleted slot stays in the graph as a route until reused. */
+enum { OMEN__SLOT_LIVE = 1, OMEN__SLOT_DELETED = 2 };
+
+/* -- Space ----------------------------------------------------------------- */
+
+typedef struct omen__space {
+  omen__dist_fn fn;       /* l2sq for L2, dot for IP and cosine */
+  omen_metric metric;
+  const float *vecs;      /* stride floats per slot, 64-byte aligned */
+  size_t stride;
+  const float *inv_norm;  /* cosine: 1 / |v| per slot */
+} omen__space;
+
+static inline const float *omen__vec(const omen__space *s, uint32_t slot)
+{
+  return s->vecs + (size_t)slot * s->stride;
+}
+
+/* Distance from a prepared query (see omen__prepare_query) to a slot. */
+static inline float omen__dist_q(const omen__space *s, const float *q,
+                                 uint32_t slot)
+{
+  float r = s->fn(q, omen__vec(s, slot), s->stride);
+  switch (s->metric) {
+  case OMEN_L2:
+    return r;
+  case OMEN_IP:
+    return -r;
+  default:
+    return 1.0f - r * s->inv_norm[slot];
+  }
+}
+
+static inline float omen__dist_nodes(const omen__space *s, uint32_t a,
+                                     uint32_t b)
+{
+  float r = s->fn(omen__vec(s, a), omen__vec(s, b), s->stride);
+  switch (s->metric) {
+  case OMEN_L2:
+    return r;
+  case OMEN_IP:
+    return -r;
+  default:
+    return 1.0f - r * s->inv_norm[a] * s->inv_norm[b];
+  }
+}
+
+/* -- Candidates ------------------------------------------------------------ */
+
+typedef struct omen__cand {
+  float d;
+  uint32_t slot;
+} omen__cand;
+
+/* Binary heaps over a plain array: closest on top (min) or farthest (max). */
+void omen__minheap_push(omen__cand *h, size_t *n, omen__cand c);
+omen__cand omen__minheap_pop(omen__cand *h, size_t *n);
+void omen__maxheap_push(omen__cand *h, size_t *n, omen__cand c);
+omen__cand omen__maxheap_pop(omen__cand *h, size_t *n);
+
+/* Empty a max-heap into ascending order in out; returns the count. */
+size_t omen__maxheap_drain(omen__cand *h, size_t *n, omen__cand *out);
+
+/* -- Scratch --------------------------------------------------------------- */
+
+typedef struct omen__scratch {
+  struct omen__scratch *next; /* in the collection's pool */
+  uint32_t *visited;          /* epoch stamps per slot */
+  size_t visited_cap;
+  uint32_t epoch;
+  omen__cand *cand;           /* min-heap of nodes to expand */
+  size_t cand_cap;
+  omen__cand *top;            /* max-heap of the best found */
+  size_t top_cap;
+  omen__cand *sel;            /* neighbour selection work space */
+  size_t sel_cap;
+  uint32_t *links;            /* copy of a neighbour list */
+  size_t links_cap;
+  float *q;                   /* the query, padded and aligned */
+  size_t q_cap;
+} omen__scratch;
+
+/* Size the scratch for n_slots slots, stride-float queries, lists of up to
+** max_links entries and ef candidates. */
+int omen__scratch_prepare(const omen__mem *m, omen__scratch *s, size_t n_slots,
+                          size_t stride, size_t max_links, size_t ef);
+void omen__scratch_free(const omen__mem *m, omen__scratch *s);
+
+/* A new visited epoch; clears the stamps when the counter wraps. */
+static inline uint32_t omen__visit_epoch(omen__scratch *s)
+{
+  if (++s->epoch == 0) {
+    for (size_t i = 0; i < s->visited_cap; i++) s->visited[i] = 0;
+    s->epoch = 1;
+  }
+  return s->epoch;
+}
+
+/* Grow the candidate heap when full (the only growth during a search). */
+int omen__scratch_grow_cand(const omen__mem *m, omen__scratch *s);
+
+/* Copy a query into s->q, zero-padded to the stride, normalized for
+** cosine. Returns the prepared query. */
+const float *omen__prepare_query(omen__scratch *s, const omen__space *sp,
+                                 const float *vec, size_t dim);
+
+#endif

@@ -1,0 +1,737 @@
+/*
+** The omen Lua module, classic C API part: handle types and lifetimes,
+** argument checks, and conversion between Lua values and the C API. The
+** engine's logic stays in core/, so C users get the same behaviour.
+**
+** Handles: a database userdata owns an omen_db; a collection userdata owns
+** an omen_coll handle and keeps its database userdata alive through its
+** environment table, so a script may drop the database first. Every __gc is
+** idempotent, and the C library counts handles, so finalizers may run in any
+** order, also at lua_close.
+**
+** Errors: misuse raises (bad arguments, wrong dimension, closed database);
+** failures of the environment return nil, message (open, missing
+** collection), as io.open does.
+**
+** lua/omen.lua wraps the methods that take vectors: it turns FFI float
+** arrays and pointers into a `const float *` cdata, which this file then
+** reads in place. The raw methods are reachable only through that wrapper.
+*/
+#include <lauxlib.h>
+#include <lua.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "lomen.h"
+#include "omen.h"
+#include "omen_lua.h" /* luaJIT_BC_omen: lua/omen.lua compiled */
+
+#define DB_MT "omen.db"
+#define COLL_MT "omen.collection"
+#define LUA_TCDATA_ 10 /* LuaJIT's type tag for FFI cdata */
+
+typedef struct ldb {
+  omen_db *db;      /* NULL once closed */
+} ldb;
+
+typedef struct lcoll {
+  omen_coll *c;     /* NULL once released */
+  omen_result *res; /* reused by every call on this handle */
+  uint32_t dim;
+} lcoll;
+
+/* -- Handles ------------------------------------------------------------------ */
+
+static ldb *check_ldb(lua_State *L, int idx)
+{
+  ldb *d = luaL_checkudata(L, idx, DB_MT);
+  if (!d->db) luaL_error(L, "database is closed");
+  return d;
+}
+
+static lcoll *check_lcoll(lua_State *L, int idx)
+{
+  lcoll *c = luaL_checkudata(L, idx, COLL_MT);
+  if (!c->c) luaL_error(L, "collection handle is released");
+  return c;
+}
+
+/* Raise the error of a failed call on a collection. */
+static int coll_error(lua_State *L, lcoll *c, int rc)
+{
+  return luaL_error(L, "%s", rc == OMEN_NOMEM ? "out of memory"
+                                              : omen_errmsg(omen_coll_db(c->c)));
+}
+
+static int push_fail(lua_State *L, const char *msg)
+{
+  lua_pushnil(L);
+  lua_pushstring(L, msg);
+  return 2;
+}
+
+/* -- Option tables ------------------------------------------------------------ */
+
+/* Reject keys of an options table that are not in `known`. */
+static void check_keys(lua_State *L, int idx, const char *const *known,
+                       const char *what)
+{
+  for (lua_pushnil(L); lua_next(L, idx); lua_pop(L, 1)) {
+    const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+    int ok = 0;
+    for (int i = 0; k && known[i] && !ok; i++) ok = !strcmp(k, known[i]);
+    if (!ok)
+      luaL_error(L, "unknown %s option '%s'", what,
+                 k ? k : luaL_typename(L, -2));
+  }
+}
+
+/* Integer field of an options table in [lo, hi], or def when absent. */
+static double opt_int(lua_State *L, int idx, const char *key, double def,
+                      double lo, double hi)
+{
+  lua_getfield(L, idx, key);
+  double v = def;
+  if (!lua_isnil(L, -1)) {
+    v = lua_type(L, -1) == LUA_TNUMBER ? lua_tonumber(L, -1) : NAN;
+    if (!(v == floor(v) && v >= lo && v <= hi))
+      luaL_error(L, "%s must be an integer between %.0f and %.0f", key, lo, hi);
+  }
+  lua_pop(L, 1);
+  return v;
+}
+
+static int opt_bool(lua_State *L, int idx, const char *key, int def)
+{
+  lua_getfield(L, idx, key);
+  int v = def;
+  if (!lua_isnil(L, -1)) {
+    if (!lua_isboolean(L, -1)) luaL_error(L, "%s must be a boolean", key);
+    v = lua_toboolean(L, -1);
+  }
+  lua_pop(L, 1);
+  return v;
+}
+
+/* -- Vectors ------------------------------------------------------------------ */
+
+/* A vector argument: a Lua array of dim numbers, copied into buf, or a
+** `const float *` cdata from lua/omen.lua, read in place. */
+static const float *check_vec(lua_State *L, int idx, uint32_t dim, float *buf,
+                              const char *what)
+{
+  int t = lua_type(L, idx);
+  if (t == LUA_TCDATA_) return *(const float *const *)lua_topointer(L, idx);
+  if (t != LUA_TTABLE)
+    luaL_error(L, "%s must be a table of numbers or an FFI float array (got %s)",
+               what, luaL_typename(L, idx));
+  size_t n = lua_objlen(L, idx);
+  if (n != dim)
+    luaL_error(L, "wrong dimension for %s: expected %d, got %d", what, (int)dim,
+               (int)n);
+  for (uint32_t i = 0; i < dim; i++) {
+    lua_rawgeti(L, idx, (int)i + 1);
+    if (lua_type(L, -1) != LUA_TNUMBER)
+      luaL_error(L, "%s component %d is not a number (%s)", what, (int)i + 1,
+                 luaL_typename(L, -1));
+    buf[i] = (float)lua_tonumber(L, -1);
+    lua_pop(L, 1);
+  }
+  return buf;
+}
+
+static float *scratch_floats(lua_State *L, size_t n)
+{
+  return lua_newuserdata(L, (n ? n : 1) * sizeof(float));
+}
+
+static void push_floats(lua_State *L, const float *v, uint32_t n)
+{
+  lua_createtable(L, (int)n, 0);
+  for (uint32_t i = 0; i < n; i++) {
+    lua_pushnumber(L, v[i]);
+    lua_rawseti(L, -2, (int)i + 1);
+  }
+}
+
+/* -- Metadata ----------------------------------------------------------------- */
+
+/* Count the fields and string-array items of a meta table (or nil). */
+static void count_meta(lua_State *L, int idx, size_t *fields, size_t *items)
+{
+  if (lua_isnil(L, idx)) return;
+  if (!lua_istable(L, idx))
+    luaL_error(L, "meta must be a table (got %s)", luaL_typename(L, idx));
+  for (lua_pushnil(L); lua_next(L, idx); lua_pop(L, 1)) {
+    (*fields)++;
+    if (lua_istable(L, -1)) *items += lua_objlen(L, -1);
+  }
+}
+
+static void to_strings(lua_State *L, int idx, const char *key, omen_value *v,
+                       omen_str **items)
+{
+  size_t n = lua_objlen(L, idx), seen = 0;
+  for (lua_pushnil(L); lua_next(L, idx); lua_pop(L, 1)) seen++;
+  if (seen != n)
+    luaL_error(L, "meta field '%s': a table must be an array of strings", key);
+  v->type = OMEN_STRINGS;
+  v->u.strings.items = *items;
+  v->u.strings.n = n;
+  for (size_t i = 0; i < n; i++) {
+    lua_rawgeti(L, idx, (int)i + 1);
+    if (lua_type(L, -1) != LUA_TSTRING)
+      luaL_error(L, "meta field '%s': item %d is not a string", key, (int)i + 1);
+    (*items)[i].ptr = lua_tolstring(L, -1, &(*items)[i].len);
+    lua_pop(L, 1); /* still referenced by the array */
+  }
+  *items += n;
+}
+
+/* Fill fields from the meta table at idx; strings stay owned by Lua. */
+static size_t to_fields(lua_State *L, int idx, omen_field *f, omen_str **items)
+{
+  size_t n = 0;
+  if (lua_isnil(L, idx)) return 0;
+  for (lua_pushnil(L); lua_next(L, idx); lua_pop(L, 1), n++) {
+    if (lua_type(L, -2) != LUA_TSTRING)
+      luaL_error(L, "meta keys must be strings (got %s)", luaL_typename(L, -2));
+    const char *key = lua_tolstring(L, -2, &f[n].key.len);
+    f[n].key.ptr = key;
+    omen_value *v = &f[n].value;
+    switch (lua_type(L, -1)) {
+    case LUA_TNUMBER:
+      v->type = OMEN_NUMBER;
+      v->u.number = lua_tonumber(L, -1);
+      break;
+    case LUA_TSTRING:
+      v->type = OMEN_STRING;
+      v->u.string.ptr = lua_tolstring(L, -1, &v->u.string.len);
+      break;
+    case LUA_TBOOLEAN:
+      v->type = OMEN_BOOL;
+      v->u.boolean = lua_toboolean(L, -1);
+      break;
+    case LUA_TTABLE:
+      to_strings(L, lua_gettop(L), key, v, items);
+      break;
+    default:
+      luaL_error(L, "meta field '%s' has unsupported type %s", key,
+                 luaL_typename(L, -1));
+    }
+  }
+  return n;
+}
+
+static void push_value(lua_State *L, const omen_value *v)
+{
+  switch (v->type) {
+  case OMEN_NUMBER:
+    lua_pushnumber(L, v->u.number);
+    break;
+  case OMEN_STRING:
+    lua_pushlstring(L, v->u.string.ptr, v->u.string.len);
+    break;
+  case OMEN_BOOL:
+    lua_pushboolean(L, v->u.boolean);
+    break;
+  case OMEN_STRINGS:
+    lua_createtable(L, (int)v->u.strings.n, 0);
+    for (size_t i = 0; i < v->u.strings.n; i++) {
+      lua_pushlstring(L, v->u.strings.items[i].ptr, v->u.strings.items[i].len);
+      lua_rawseti(L, -2, (int)i + 1);
+    }
+    break;
+  default:
+    lua_pushnil(L);
+  }
+}
+
+static void push_meta(lua_State *L, const omen_hit *h)
+{
+  lua_createtable(L, 0, (int)h->n_meta);
+  for (size_t i = 0; i < h->n_meta; i++) {
+    lua_pushlstring(L, h->meta[i].key.ptr, h->meta[i].key.len);
+    push_value(L, &h->meta[i].value);
+    lua_rawset(L, -3);
+  }
+}
+
+/* -- Module functions --------------------------------------------------------- */
+
+static int l_open(lua_State *L)
+{
+  const char *path = luaL_optstring(L, 1, NULL);
+  omen_options o;
+  omen_options_init(&o);
+  if (!lua_isnoneornil(L, 2)) {
+    luaL_checktype(L, 2, LUA_TTABLE);
+    static const char *const known[] = {"readonly", NULL};
+    check_keys(L, 2, known, "open");
+    if (opt_bool(L, 2, "readonly", 0)) o.flags |= OMEN_OPEN_READONLY;
+  }
+  ldb *d = lua_newuserdata(L, sizeof *d);
+  d->db = NULL;
+  luaL_getmetatable(L, DB_MT);
+  lua_setmetatable(L, -2);
+  omen_db *db;
+  int rc = omen_open(path, &o, &db);
+  if (rc) {
+    lua_pushnil(L);
+    lua_pushstring(L, db ? omen_errmsg(db) : omen_strerror(rc));
+    omen_close(db);
+    return 2;
+  }
+  d->db = db;
+  return 1;
+}
+
+/* -- Database methods --------------------------------------------------------- */
+
+static int db_close(lua_State *L)
+{
+  ldb *d = luaL_checkudata(L, 1, DB_MT);
+  if (!d->db) {
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  /* Checkpoint first, so a failure is reported while the data is still here. */
+  if (omen_checkpoint(d->db)) return push_fail(L, omen_errmsg(d->db));
+  omen_close(d->db);
+  d->db = NULL;
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int db_gc(lua_State *L)
+{
+  ldb *d = luaL_checkudata(L, 1, DB_MT);
+  if (d->db) omen_close(d->db);
+  d->db = NULL;
+  return 0;
+}
+
+static int db_tostring(lua_State *L)
+{
+  ldb *d = luaL_checkudata(L, 1, DB_MT);
+  if (d->db) lua_pushfstring(L, "omen.db(%s)", omen_path(d->db));
+  else lua_pushliteral(L, "omen.db(closed)");
+  return 1;
+}
+
+static int db_checkpoint(lua_State *L)
+{
+  ldb *d = check_ldb(L, 1);
+  if (omen_checkpoint(d->db)) return push_fail(L, omen_errmsg(d->db));
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int db_path(lua_State *L)
+{
+  lua_pushstring(L, omen_path(check_ldb(L, 1)->db));
+  return 1;
+}
+
+/* Wrap an omen_coll handle in a userdata that pins the database userdata. */
+static int push_coll(lua_State *L, omen_coll *c)
+{
+  lcoll *lc = lua_newuserdata(L, sizeof *lc);
+  lc->c = NULL;
+  lc->res = NULL;
+  luaL_getmetatable(L, COLL_MT);
+  lua_setmetatable(L, -2);
+  lc->c = c;
+  omen_coll_info info;
+  if (omen_coll_info_get(c, &info) == OMEN_OK) lc->dim = info.config.dim;
+  if (omen_result_new(omen_coll_db(c), &lc->res)) luaL_error(L, "out of memory");
+  lua_createtable(L, 1, 0); /* environment: { db userdata } */
+  lua_pushvalue(L, 1);
+  lua_rawseti(L, -2, 1);
+  lua_setfenv(L, -2);
+  return 1;
+}
+
+static int db_create_collection(lua_State *L)
+{
+  ldb *d = check_ldb(L, 1);
+  const char *name = luaL_checkstring(L, 2);
+  luaL_checktype(L, 3, LUA_TTABLE);
+  static const char *const known[] = {"dim", "metric", "m", "ef_construction",
+                                      "ef_search", NULL};
+  check_keys(L, 3, known, "collection");
+  lua_getfield(L, 3, "dim");
+  if (lua_isnil(L, -1)) luaL_error(L, "dim is required");
+  lua_pop(L, 1);
+  omen_coll_config cfg;
+  omen_coll_config_init(&cfg, 0);
+  cfg.dim = (uint32_t)opt_int(L, 3, "dim", 0, 1, OMEN_MAX_DIM);
+  /* The engine checks the ranges of the rest; here only that they fit. */
+  cfg.m = (uint32_t)opt_int(L, 3, "m", cfg.m, 0, UINT32_MAX);
+  cfg.ef_construction = (uint32_t)opt_int(L, 3, "ef_construction",
+                                          cfg.ef_construction, 0, UINT32_MAX);
+  cfg.ef_search = (uint32_t)opt_int(L, 3, "ef_search", cfg.ef_search, 0,
+                                    UINT32_MAX);
+  lua_getfield(L, 3, "metric");
+  if (!lua_isnil(L, -1)) {
+    const char *metric = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
+    cfg.metric = omen_metric_from_name(metric);
+    if (!cfg.metric)
+      luaL_error(L, "unknown metric '%s' (expected l2, cosine or ip)", metric);
+  }
+  lua_pop(L, 1);
+  omen_coll *c;
+  int rc = omen_coll_create(d->db, name, &cfg, &c);
+  if (rc == OMEN_EXISTS || rc == OMEN_READONLY)
+    return push_fail(L, omen_errmsg(d->db));
+  if (rc) return luaL_error(L, "%s", omen_errmsg(d->db));
+  return push_coll(L, c);
+}
+
+static int db_collection(lua_State *L)
+{
+  ldb *d = check_ldb(L, 1);
+  const char *name = luaL_checkstring(L, 2);
+  omen_coll *c;
+  int rc = omen_coll_open(d->db, name, &c);
+  if (rc == OMEN_NOTFOUND) return push_fail(L, omen_errmsg(d->db));
+  if (rc) return luaL_error(L, "%s", omen_errmsg(d->db));
+  return push_coll(L, c);
+}
+
+static int db_collections(lua_State *L)
+{
+  ldb *d = check_ldb(L, 1);
+  size_t need = 0, count = 0, cap = 0;
+  char *buf = NULL;
+  for (;;) { /* the catalog may grow between the two calls */
+    if (omen_coll_names(d->db, buf, cap, &need, &count))
+      return luaL_error(L, "%s", omen_errmsg(d->db));
+    if (buf && need <= cap) break;
+    cap = need + 64;
+    buf = lua_newuserdata(L, cap);
+  }
+  lua_createtable(L, (int)count, 0);
+  const char *p = buf;
+  for (size_t i = 0; i < count; i++) {
+    size_t len = strlen(p);
+    lua_pushlstring(L, p, len);
+    lua_rawseti(L, -2, (int)i + 1);
+    p += len + 1;
+  }
+  return 1;
+}
+
+static int db_drop_collection(lua_State *L)
+{
+  ldb *d = check_ldb(L, 1);
+  int rc = omen_coll_drop(d->db, luaL_checkstring(L, 2));
+  if (rc && rc != OMEN_NOTFOUND) return luaL_error(L, "%s", omen_errmsg(d->db));
+  lua_pushboolean(L, rc == OMEN_OK);
+  return 1;
+}
+
+/* -- Collection methods ------------------------------------------------------- */
+
+static int coll_gc(lua_State *L)
+{
+  lcoll *c = luaL_checkudata(L, 1, COLL_MT);
+  omen_result_free(c->res);
+  omen_coll_close(c->c);
+  c->res = NULL;
+  c->c = NULL;
+  return 0;
+}
+
+static int coll_tostring(lua_State *L)
+{
+  lcoll *c = luaL_checkudata(L, 1, COLL_MT);
+  if (c->c) lua_pushfstring(L, "omen.collection(%s)", omen_coll_name(c->c));
+  else lua_pushliteral(L, "omen.collection(released)");
+  return 1;
+}
+
+static const char *check_id(lua_State *L, int idx, size_t *len)
+{
+  if (lua_type(L, idx) != LUA_TSTRING)
+    luaL_error(L, "id must be a string (got %s)", luaL_typename(L, idx));
+  return lua_tolstring(L, idx, len);
+}
+
+static int coll_upsert(lua_State *L)
+{
+  lcoll *c = check_lcoll(L, 1);
+  size_t id_len, n_fields = 0, n_items = 0;
+  lua_settop(L, 4);
+  const char *id = check_id(L, 2, &id_len);
+  const float *vec = check_vec(L, 3, c->dim, scratch_floats(L, c->dim), "vector");
+  count_meta(L, 4, &n_fields, &n_items);
+  omen_field *fields = lua_newuserdata(L, (n_fields + 1) * sizeof(omen_field));
+  omen_str *items = lua_newuserdata(L, (n_items + 1) * sizeof(omen_str));
+  size_t n = to_fields(L, 4, fields, &items);
+  int rc = omen_upsert(c->c, id, id_len, vec, fields, n);
+  if (rc) return coll_error(L, c, rc);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* Collect the vectors of a batch into one flat buffer (or use the caller's). */
+static const float *batch_vectors(lua_State *L, lcoll *c, int idx, size_t n)
+{
+  if (lua_type(L, idx) == LUA_TCDATA_) return check_vec(L, idx, c->dim, NULL, "vectors");
+  if (!lua_istable(L, idx))
+    luaL_error(L, "vectors must be an array of vectors or an FFI float buffer");
+  if (lua_objlen(L, idx) != n)
+    luaL_error(L, "got %d ids but %d vectors", (int)n, (int)lua_objlen(L, idx));
+  float *flat = scratch_floats(L, n * c->dim);
+  int top = lua_gettop(L);
+  for (size_t i = 0; i < n; i++) {
+    lua_rawgeti(L, idx, (int)i + 1);
+    const float *v = check_vec(L, top + 1, c->dim, flat + i * c->dim, "vector");
+    if (v != flat + i * c->dim) memcpy(flat + i * c->dim, v, c->dim * sizeof(float));
+    lua_settop(L, top);
+  }
+  return flat;
+}
+
+static int coll_upsert_batch(lua_State *L)
+{
+  lcoll *c = check_lcoll(L, 1);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  lua_settop(L, 5);
+  size_t n = lua_objlen(L, 2);
+  unsigned threads = 0;
+  if (!lua_isnil(L, 5)) {
+    luaL_checktype(L, 5, LUA_TTABLE);
+    static const char *const known[] = {"threads", NULL};
+    check_keys(L, 5, known, "upsert_batch");
+    threads = (unsigned)opt_int(L, 5, "threads", 0, 0, 1024);
+  }
+  if (!lua_isnil(L, 4)) luaL_checktype(L, 4, LUA_TTABLE);
+  omen_str *ids = lua_newuserdata(L, (n + 1) * sizeof(omen_str));
+  for (size_t i = 0; i < n; i++) {
+    lua_rawgeti(L, 2, (int)i + 1);
+    if (lua_type(L, -1) != LUA_TSTRING)
+      luaL_error(L, "ids[%d] must be a string (got %s)", (int)i + 1,
+                 luaL_typename(L, -1));
+    ids[i].ptr = lua_tolstring(L, -1, &ids[i].len); /* kept alive by ids */
+    lua_pop(L, 1);
+  }
+  const float *vecs = batch_vectors(L, c, 3, n);
+  omen_meta *metas = NULL;
+  if (!lua_isnil(L, 4)) {
+    size_t n_fields = 0, n_items = 0;
+    int top = lua_gettop(L);
+    for (size_t i = 0; i < n; i++) {
+      lua_rawgeti(L, 4, (int)i + 1);
+      count_meta(L, top + 1, &n_fields, &n_items);
+      lua_settop(L, top);
+    }
+    metas = lua_newuserdata(L, (n + 1) * sizeof(omen_meta));
+    omen_field *f = lua_newuserdata(L, (n_fields + 1) * sizeof(omen_field));
+    omen_str *items = lua_newuserdata(L, (n_items + 1) * sizeof(omen_str));
+    top = lua_gettop(L);
+    for (size_t i = 0; i < n; i++) {
+      lua_rawgeti(L, 4, (int)i + 1);
+      metas[i].fields = f;
+      metas[i].n = to_fields(L, top + 1, f, &items);
+      f += metas[i].n;
+      lua_settop(L, top);
+    }
+  }
+  int rc = omen_upsert_batch(c->c, n, ids, vecs, metas, threads);
+  if (rc) return coll_error(L, c, rc);
+  lua_pushinteger(L, (lua_Integer)n);
+  return 1;
+}
+
+static int coll_get(lua_State *L)
+{
+  lcoll *c = check_lcoll(L, 1);
+  size_t len;
+  const char *id = check_id(L, 2, &len);
+  int rc = omen_get(c->c, id, len, c->res);
+  if (rc == OMEN_NOTFOUND) {
+    lua_pushnil(L);
+    return 1;
+  }
+  if (rc) return coll_error(L, c, rc);
+  const omen_hit *h = omen_result_hit(c->res, 0);
+  push_floats(L, h->vec, c->dim);
+  push_meta(L, h);
+  return 2;
+}
+
+static int coll_delete(lua_State *L)
+{
+  lcoll *c = check_lcoll(L, 1);
+  size_t len;
+  const char *id = check_id(L, 2, &len);
+  int rc = omen_delete(c->c, id, len);
+  if (rc && rc != OMEN_NOTFOUND) return coll_error(L, c, rc);
+  lua_pushboolean(L, rc == OMEN_OK);
+  return 1;
+}
+
+static int coll_count(lua_State *L)
+{
+  lcoll *c = check_lcoll(L, 1);
+  uint64_t n;
+  int rc = omen_count(c->c, &n);
+  if (rc) return coll_error(L, c, rc);
+  lua_pushnumber(L, (lua_Number)n);
+  return 1;
+}
+
+static void check_search_opts(lua_State *L, int idx, omen_search_opts *o)
+{
+  if (lua_type(L, idx) == LUA_TNUMBER) {
+    double k = lua_tonumber(L, idx);
+    if (!(k >= 1 && k <= 1048576 && k == floor(k)))
+      luaL_error(L, "k must be an integer between 1 and 1048576 (got %s)",
+                 lua_tostring(L, idx));
+    o->k = (uint32_t)k;
+    return;
+  }
+  if (!lua_istable(L, idx))
+    luaL_error(L, "search takes k or an options table (got %s)",
+               luaL_typename(L, idx));
+  static const char *const known[] = {"k", "ef", "exact", "with_meta",
+                                      "with_vectors", NULL};
+  check_keys(L, idx, known, "search");
+  o->k = (uint32_t)opt_int(L, idx, "k", 10, 1, 1048576);
+  o->ef = (uint32_t)opt_int(L, idx, "ef", 0, 1, 65536);
+  o->exact = opt_bool(L, idx, "exact", 0);
+  o->with = (opt_bool(L, idx, "with_meta", 1) ? OMEN_WITH_META : 0) |
+            (opt_bool(L, idx, "with_vectors", 0) ? OMEN_WITH_VECTOR : 0);
+}
+
+static int coll_search(lua_State *L)
+{
+  lcoll *c = check_lcoll(L, 1);
+  lua_settop(L, 3);
+  const float *q = check_vec(L, 2, c->dim, scratch_floats(L, c->dim), "query");
+  omen_search_opts o;
+  omen_search_opts_init(&o, 10);
+  if (!lua_isnil(L, 3)) check_search_opts(L, 3, &o);
+  int rc = omen_search(c->c, q, &o, c->res);
+  if (rc) return coll_error(L, c, rc);
+  size_t n = omen_result_count(c->res);
+  lua_createtable(L, (int)n, 0);
+  for (size_t i = 0; i < n; i++) {
+    const omen_hit *h = omen_result_hit(c->res, i);
+    lua_createtable(L, 0, 4);
+    lua_pushlstring(L, h->id.ptr, h->id.len);
+    lua_setfield(L, -2, "id");
+    lua_pushnumber(L, h->distance);
+    lua_setfield(L, -2, "distance");
+    if (o.with & OMEN_WITH_META) {
+      push_meta(L, h);
+      lua_setfield(L, -2, "meta");
+    }
+    if (h->vec) {
+      push_floats(L, h->vec, c->dim);
+      lua_setfield(L, -2, "vector");
+    }
+    lua_rawseti(L, -2, (int)i + 1);
+  }
+  return 1;
+}
+
+static int coll_info(lua_State *L)
+{
+  lcoll *c = check_lcoll(L, 1);
+  omen_coll_info info;
+  int rc = omen_coll_info_get(c->c, &info);
+  if (rc) return coll_error(L, c, rc);
+  lua_createtable(L, 0, 10);
+  lua_pushstring(L, omen_coll_name(c->c));
+  lua_setfield(L, -2, "name");
+#define SETNUM(name, v) (lua_pushnumber(L, (lua_Number)(v)), lua_setfield(L, -2, name))
+  SETNUM("dim", info.config.dim);
+  lua_pushstring(L, omen_metric_name(info.config.metric));
+  lua_setfield(L, -2, "metric");
+  SETNUM("m", info.config.m);
+  SETNUM("ef_construction", info.config.ef_construction);
+  SETNUM("ef_search", info.config.ef_search);
+  SETNUM("count", info.count);
+  SETNUM("slots", info.slots);
+  SETNUM("deleted", info.deleted);
+  SETNUM("memory", info.memory);
+  SETNUM("levels", info.max_level + (info.slots ? 1 : 0));
+#undef SETNUM
+  return 1;
+}
+
+static int coll_name(lua_State *L)
+{
+  lua_pushstring(L, omen_coll_name(check_lcoll(L, 1)->c));
+  return 1;
+}
+
+static int coll_dim(lua_State *L)
+{
+  lua_pushinteger(L, check_lcoll(L, 1)->dim);
+  return 1;
+}
+
+/* -- Registration ------------------------------------------------------------- */
+
+static const luaL_Reg db_methods[] = {
+  {"close", db_close},
+  {"checkpoint", db_checkpoint},
+  {"path", db_path},
+  {"create_collection", db_create_collection},
+  {"collection", db_collection},
+  {"collections", db_collections},
+  {"drop_collection", db_drop_collection},
+  {NULL, NULL}};
+
+static const luaL_Reg coll_methods[] = {
+  {"upsert", coll_upsert},
+  {"upsert_batch", coll_upsert_batch},
+  {"get", coll_get},
+  {"delete", coll_delete},
+  {"count", coll_count},
+  {"search", coll_search},
+  {"info", coll_info},
+  {"name", coll_name},
+  {"dim", coll_dim},
+  {NULL, NULL}};
+
+/* A metatable with its methods in __index; leaves the methods on the stack. */
+static void new_type(lua_State *L, const char *name, const luaL_Reg *methods,
+                     lua_CFunction gc, lua_CFunction tostring)
+{
+  luaL_newmetatable(L, name);
+  lua_pushcfunction(L, gc);
+  lua_setfield(L, -2, "__gc");
+  lua_pushcfunction(L, tostring);
+  lua_setfield(L, -2, "__tostring");
+  lua_pushliteral(L, "omen handle");
+  lua_setfield(L, -2, "__metatable");
+  lua_newtable(L);
+  luaL_register(L, NULL, methods);
+  lua_pushvalue(L, -1);
+  lua_setfield(L, -3, "__index");
+  lua_remove(L, -2);
+}
+
+int luaopen_omen(lua_State *L)
+{
+  if (luaL_loadbuffer(L, (const char *)luaJIT_BC_omen, luaJIT_BC_omen_SIZE,
+                      "=omen.lua"))
+    return lua_error(L);
+  lua_createtable(L, 0, 8); /* what the C side hands to omen.lua */
+  new_type(L, DB_MT, db_methods, db_gc, db_tostring);
+  lua_setfield(L, -2, "db_methods");
+  new_type(L, COLL_MT, coll_methods, coll_gc, coll_tostring);
+  lua_setfield(L, -2, "coll_methods");
+  lua_pushcfunction(L, l_open);
+  lua_setfield(L, -2, "open");
+  lua_pushstring(L, omen_version());
+  lua_setfield(L, -2, "version");
+  lua_call(L, 1, 1);
+  return 1;
+}
