@@ -164,11 +164,8 @@ int omen__coll_reserve(omen_coll *c, uint32_t need)
 
 static int reserve_free_list(omen_coll *c, size_t n)
 {
-  size_t size = n * sizeof(uint32_t);
-  if (size <= c->free_slots.size) return OMEN_OK;
-  return omen__buf_reserve(&c->db->mem, &c->free_slots,
-                           omen__grow_cap(c->free_slots.size, size, 256),
-                           c->n_free * sizeof(uint32_t));
+  return omen__buf_ensure(&c->db->mem, &c->free_slots, n * sizeof(uint32_t),
+                          c->n_free * sizeof(uint32_t), 256);
 }
 
 static inline uint8_t *slot_state(const omen_coll *c) { return c->state.p; }
@@ -424,10 +421,8 @@ static int batch_plan(batch *b)
       (rc = omen__idmap_reserve(m, &c->ids, need_slots)) ||
       (rc = omen__records_reserve_heap(m, &c->recs, heap, c->n_slots)) ||
       (rc = reserve_free_list(c, reusable)) ||
-      (blocks * block > c->graph.upper.size &&
-       (rc = omen__buf_reserve(m, &c->graph.upper,
-                               omen__grow_cap(c->graph.upper.size, blocks * block, 64 * block),
-                               c->graph.upper_blocks * block))))
+      (rc = omen__buf_ensure(m, &c->graph.upper, blocks * block,
+                             c->graph.upper_blocks * block, 64 * block)))
     return rc;
   b->link = omen__malloc(m, b->n * sizeof(uint32_t));
   return b->link ? OMEN_OK : OMEN_NOMEM;
@@ -569,7 +564,7 @@ int omen_upsert_batch(omen_coll *c, size_t n, const omen_str *ids,
   if (!c) return OMEN_INVALID;
   if (n == 0) return OMEN_OK;
   if (!ids || !vecs)
-    return omen__fail(c->db, OMEN_INVALID, "ids and vectors are required");
+    return omen__fail(c->db, OMEN_INVALID, "ids or vectors are missing");
   batch b = {c, n, NULL, NULL, 0, NULL, 0, threads};
   b.items = omen__calloc(&c->db->mem, n * sizeof(item));
   if (!b.items) return omen__fail(c->db, OMEN_NOMEM, "out of memory");
@@ -594,6 +589,8 @@ done:
 int omen_upsert(omen_coll *c, const char *id, size_t id_len, const float *vec,
                 const omen_field *meta, size_t n_meta)
 {
+  if (!c) return OMEN_INVALID;
+  if (!vec) return omen__fail(c->db, OMEN_INVALID, "vector is missing");
   omen_str s = {id, id_len};
   omen_meta md = {meta, n_meta};
   return omen_upsert_batch(c, 1, &s, vec, &md, 1);

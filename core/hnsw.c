@@ -71,12 +71,9 @@ int omen__graph_add_slot(const omen__mem *m, omen__graph *g, uint32_t slot)
     size_t block = (1 + (size_t)g->m) * sizeof(uint32_t);
     uint64_t need = g->upper_blocks + level;
     if (need > UINT32_MAX) return OMEN_NOMEM;
-    if (need * block > g->upper.size) {
-      size_t cap = omen__grow_cap(g->upper.size / block, (size_t)need, 64);
-      int rc = omen__buf_reserve(m, &g->upper, cap * block,
-                                 (size_t)g->upper_blocks * block);
-      if (rc) return rc;
-    }
+    int rc = omen__buf_ensure(m, &g->upper, (size_t)need * block,
+                              (size_t)g->upper_blocks * block, 64 * block);
+    if (rc) return rc;
     first = (uint32_t)g->upper_blocks;
     g->upper_blocks = need;
   }
@@ -212,8 +209,8 @@ int omen__graph_search(const omen__graph *g, const omen__space *sp,
   size_t nt;
   int rc = search_layer(&b, m, sc, q, cur, d, ef, 0, state, OMEN__NO_SLOT, &nt);
   if (rc) return rc;
-  omen__maxheap_drain(sc->top, &nt, out);
-  *n = nt < k ? nt : k;
+  size_t found = omen__maxheap_drain(sc->top, &nt, out);
+  *n = found < k ? found : k;
   return OMEN_OK;
 }
 
@@ -318,13 +315,13 @@ int omen__graph_insert(omen__build *b, const omen__mem *m, omen__scratch *sc,
                       &nt);
     if (rc) break;
     omen__cand *c = sc->sel;
-    omen__maxheap_drain(sc->top, &nt, c);
-    if (nt) {
+    size_t found = omen__maxheap_drain(sc->top, &nt, c);
+    if (found) {
       cur = c[0].slot;
       d = c[0].d;
     }
     omen__cand chosen[OMEN_MAX_M];
-    size_t n = select_neighbors(sp, c, nt, g->m);
+    size_t n = select_neighbors(sp, c, found, g->m);
     memcpy(chosen, c, n * sizeof *chosen);
     lock_node(b, slot);
     write_list(omen__links(g, slot, l), chosen, n);

@@ -91,6 +91,13 @@ void omen__buf_free(const omen__mem *m, omen__buf *b)
   b->size = 0;
 }
 
+int omen__buf_ensure(const omen__mem *m, omen__buf *b, size_t need,
+                     size_t used, size_t floor)
+{
+  if (need <= b->size) return OMEN_OK;
+  return omen__buf_reserve(m, b, omen__grow_cap(b->size, need, floor), used);
+}
+
 size_t omen__grow_cap(size_t cur, size_t need, size_t floor)
 {
   size_t cap = cur + cur / 2;

@@ -41,6 +41,11 @@ int omen__buf_reserve(const omen__mem *m, omen__buf *b, size_t size,
                       size_t used);
 void omen__buf_free(const omen__mem *m, omen__buf *b);
 
+/* Make room for `need` bytes, growing by the shared policy (at least
+** `floor` bytes) only when needed. */
+int omen__buf_ensure(const omen__mem *m, omen__buf *b, size_t need,
+                     size_t used, size_t floor);
+
 /* Capacity policy shared by all growable tables: at least `need`, at least
 ** 1.5 times the current one, never below `floor`. */
 size_t omen__grow_cap(size_t cur, size_t need, size_t floor);

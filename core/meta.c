@@ -79,13 +79,11 @@ int omen__keys_intern(const omen__mem *m, omen__keys *k, const char *name,
   *key = omen__keys_find(k, name, len);
   if (*key != UINT32_MAX) return OMEN_OK;
   if (k->n >= OMEN__MAX_KEYS) return OMEN_INVALID;
-  size_t need = (size_t)k->names_used + len;
-  int rc = omen__buf_reserve(m, &k->names, omen__grow_cap(k->names.size, need, 256),
-                             (size_t)k->names_used);
+  int rc = omen__buf_ensure(m, &k->names, (size_t)k->names_used + len,
+                            (size_t)k->names_used, 256);
   if (!rc)
-    rc = omen__buf_reserve(m, &k->index,
-                           omen__grow_cap(k->index.size, (k->n + 1) * sizeof(uint64_t), 128),
-                           k->n * sizeof(uint64_t));
+    rc = omen__buf_ensure(m, &k->index, (k->n + 1) * sizeof(uint64_t),
+                          k->n * sizeof(uint64_t), 128);
   if (!rc && 2 * (k->n + 1) > k->mask)
     rc = table_resize(m, k, k->mask ? 2 * (k->mask + 1) : 16);
   if (rc) return rc;

@@ -56,8 +56,8 @@ int omen__records_reserve_heap(const omen__mem *m, omen__records *r,
   if (r->used + bytes <= r->heap.size) return OMEN_OK;
   if (r->garbage > (1u << 16) && r->garbage >= (r->used - r->garbage))
     return compact(m, r, bytes, n_slots);
-  size_t want = omen__grow_cap(r->heap.size, (size_t)(r->used + bytes), 4096);
-  return omen__buf_reserve(m, &r->heap, want, (size_t)r->used);
+  return omen__buf_ensure(m, &r->heap, (size_t)(r->used + bytes),
+                          (size_t)r->used, 4096);
 }
 
 void omen__records_clear(omen__records *r, uint32_t slot)

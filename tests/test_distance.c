@@ -1,0 +1,95 @@
+/*
+** Distance kernels: every kernel the machine can run agrees with a double
+** precision reference, for every padded length and awkward values.
+*/
+#include "testutil.h"
+
+#include "distance.h"
+
+static double ref_l2(const float *a, const float *b, size_t n)
+{
+  double s = 0;
+  for (size_t i = 0; i < n; i++) s += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+  return s;
+}
+
+static double ref_dot(const float *a, const float *b, size_t n)
+{
+  double s = 0;
+  for (size_t i = 0; i < n; i++) s += (double)a[i] * b[i];
+  return s;
+}
+
+static void check_isa(omen__isa isa)
+{
+  omen__kernels k;
+  if (!omen__isa_supported(isa)) {
+    print_message("  %s: not supported here, skipped\n", omen__isa_name(isa));
+    assert_int_equal(omen__kernels_get(isa, &k), OMEN_NOTFOUND);
+    return;
+  }
+  assert_int_equal(omen__kernels_get(isa, &k), OMEN_OK);
+  assert_int_equal(k.isa, isa);
+  uint64_t s = 42;
+  for (size_t n = OMEN__PAD; n <= 1024 + OMEN__PAD; n += OMEN__PAD) {
+    float *a = aligned_alloc(64, n * sizeof(float));
+    float *b = aligned_alloc(64, n * sizeof(float));
+    for (int round = 0; round < 4; round++) {
+      double scale = round == 3 ? 1000.0 : 1.0;
+      for (size_t i = 0; i < n; i++) {
+        a[i] = (float)((tu_uniform(&s) * 2 - 1) * scale);
+        b[i] = (float)((tu_uniform(&s) * 2 - 1) * scale);
+      }
+      double l2 = ref_l2(a, b, n), dot = ref_dot(a, b, n);
+      double mag = ref_dot(a, a, n) + ref_dot(b, b, n);
+      assert_true(fabs(k.l2sq(a, b, n) - l2) <= 1e-5 * (l2 + 1e-6) + 1e-6);
+      assert_true(fabs(k.dot(a, b, n) - dot) <= 1e-5 * mag + 1e-6);
+      assert_true(k.l2sq(a, a, n) == 0.0f); /* identical vectors: exactly 0 */
+    }
+    free(a);
+    free(b);
+  }
+}
+
+static void t_scalar(void **state) { (void)state; check_isa(OMEN__ISA_SCALAR); }
+static void t_avx2(void **state) { (void)state; check_isa(OMEN__ISA_AVX2); }
+static void t_avx512(void **state) { (void)state; check_isa(OMEN__ISA_AVX512); }
+
+/* All supported kernels agree with each other to float tolerance. */
+static void t_agree(void **state)
+{
+  (void)state;
+  omen__kernels ref, k;
+  omen__kernels_get(OMEN__ISA_SCALAR, &ref);
+  uint64_t s = 7;
+  float a[784], b[784];
+  tu_random_vec(&s, a, 784);
+  tu_random_vec(&s, b, 784);
+  for (int isa = 0; isa < OMEN__ISA_COUNT; isa++) {
+    if (omen__kernels_get((omen__isa)isa, &k)) continue;
+    assert_float_equal(k.l2sq(a, b, 784), ref.l2sq(a, b, 784), 1e-3);
+    assert_float_equal(k.dot(a, b, 784), ref.dot(a, b, 784), 1e-3);
+  }
+}
+
+static void t_best(void **state)
+{
+  (void)state;
+  omen__isa best = omen__isa_best();
+  assert_true(omen__isa_supported(best));
+  print_message("  best kernels here: %s\n", omen__isa_name(best));
+  assert_int_equal(omen__padded(1), 16);
+  assert_int_equal(omen__padded(16), 16);
+  assert_int_equal(omen__padded(784), 784);
+  assert_int_equal(omen__padded(785), 800);
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(t_scalar), cmocka_unit_test(t_avx2),
+    cmocka_unit_test(t_avx512), cmocka_unit_test(t_agree),
+    cmocka_unit_test(t_best),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

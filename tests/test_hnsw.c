@@ -1,0 +1,213 @@
+/*
+** HNSW graph, through a collection: recall against brute force on clustered
+** data, built alone and on several threads, for every metric; structural
+** invariants of the flat link arrays; repair when deleted slots are reused.
+*/
+#include "testutil.h"
+
+#include "omen_int.h"
+
+#define DIM 32
+#define N 6000
+#define K 10
+
+/* Every list within bounds, no self links, no repeats, targets high enough. */
+static void check_invariants(omen_coll *c)
+{
+  const omen__graph *g = &c->graph;
+  const uint8_t *level = g->level.p;
+  for (uint32_t s = 0; s < c->n_slots; s++) {
+    assert_int_equal(level[s], omen__graph_level_of(g, s));
+    for (uint32_t l = 0; l <= level[s]; l++) {
+      const uint32_t *list = omen__links(g, s, l);
+      assert_true(list[0] <= (l ? g->m : g->m0));
+      for (uint32_t i = 1; i <= list[0]; i++) {
+        assert_true(list[i] < c->n_slots);
+        assert_true(list[i] != s);
+        assert_true(level[list[i]] >= l);
+        for (uint32_t j = 1; j < i; j++) assert_true(list[j] != list[i]);
+      }
+    }
+  }
+  if (c->n_slots) {
+    assert_true(g->entry < c->n_slots);
+    assert_int_equal(g->max_level, level[g->entry]);
+    for (uint32_t s = 0; s < c->n_slots; s++) assert_true(level[s] <= g->max_level);
+  }
+}
+
+static omen_coll *build(omen_db *db, const char *name, omen_metric metric,
+                        const float *data, size_t n, unsigned threads)
+{
+  omen_coll_config cfg;
+  omen_coll_config_init(&cfg, DIM);
+  cfg.metric = metric;
+  omen_coll *c;
+  assert_int_equal(omen_coll_create(db, name, &cfg, &c), OMEN_OK);
+  omen_str *ids = malloc(n * sizeof *ids);
+  char (*names)[16] = malloc(n * sizeof *names);
+  for (size_t i = 0; i < n; i++) {
+    tu_id(names[i], sizeof names[i], i);
+    ids[i] = (omen_str){names[i], strlen(names[i])};
+  }
+  assert_int_equal(omen_upsert_batch(c, n, ids, data, NULL, threads), OMEN_OK);
+  free(ids);
+  free(names);
+  return c;
+}
+
+/* Mean recall@K of graph search against brute force over nq queries; ids
+** are "id-<index into data>", and only indices with alive[i] count. */
+static double recall(omen_coll *c, omen_metric metric, const float *data,
+                     size_t n, const uint8_t *alive, const float *queries,
+                     size_t nq)
+{
+  omen_result *r;
+  assert_int_equal(omen_result_new(omen_coll_db(c), &r), OMEN_OK);
+  omen_search_opts o;
+  omen_search_opts_init(&o, K);
+  size_t found = 0, total = 0;
+  float *live = malloc(n * DIM * sizeof(float));
+  size_t *index = malloc(n * sizeof(size_t)), n_live = 0;
+  for (size_t i = 0; i < n; i++)
+    if (!alive || alive[i]) {
+      memcpy(live + n_live * DIM, data + i * DIM, DIM * sizeof(float));
+      index[n_live++] = i;
+    }
+  for (size_t q = 0; q < nq; q++) {
+    size_t truth[K];
+    double dist[K];
+    tu_brute(metric, live, n_live, DIM, queries + q * DIM, K, truth, dist);
+    assert_int_equal(omen_search(c, queries + q * DIM, &o, r), OMEN_OK);
+    assert_int_equal(omen_result_count(r), K);
+    for (size_t i = 0; i < K; i++) {
+      const omen_hit *h = omen_result_hit(r, i);
+      if (i) assert_true(h->distance >= omen_result_hit(r, i - 1)->distance);
+      for (size_t j = 0; j < K; j++) {
+        char id[16];
+        tu_id(id, sizeof id, index[truth[j]]);
+        if (h->id.len == strlen(id) && !memcmp(h->id.ptr, id, h->id.len)) {
+          found++;
+          break;
+        }
+      }
+    }
+    total += K;
+  }
+  free(live);
+  free(index);
+  omen_result_free(r);
+  return (double)found / (double)total;
+}
+
+static void check_recall(omen_metric metric, unsigned threads)
+{
+  omen_db *db = tu_open(NULL, 0);
+  float *data = tu_clustered(N, DIM, 20, 11);
+  float *queries = tu_clustered(200, DIM, 20, 11 + 1000);
+  omen_coll *c = build(db, "g", metric, data, N, threads);
+  check_invariants(c);
+  double r = recall(c, metric, data, N, NULL, queries, 200);
+  print_message("  %s, %u thread(s): recall@%d = %.4f, levels %u\n",
+                omen_metric_name(metric), threads, K, r, c->graph.max_level + 1);
+  assert_true(r >= 0.95);
+  omen_coll_close(c);
+  assert_int_equal(omen_close(db), OMEN_OK);
+  free(data);
+  free(queries);
+}
+
+static void t_recall_l2(void **s) { (void)s; check_recall(OMEN_L2, 1); }
+static void t_recall_cosine(void **s) { (void)s; check_recall(OMEN_COSINE, 1); }
+static void t_recall_ip(void **s) { (void)s; check_recall(OMEN_IP, 1); }
+static void t_recall_threads(void **s) { (void)s; check_recall(OMEN_L2, 2); }
+
+/* Delete a third, then insert new vectors into the freed slots (each reuse
+** repairs the graph around the slot); the graph stays valid and finds the
+** survivors and the newcomers. */
+static void t_reuse(void **state)
+{
+  (void)state;
+  omen_db *db = tu_open(NULL, 0);
+  size_t total = N + N / 3;
+  float *data = tu_clustered(total, DIM, 20, 5);
+  float *queries = tu_clustered(200, DIM, 20, 5 + 1000);
+  omen_coll *c = build(db, "g", OMEN_L2, data, N, 1);
+  uint8_t *alive = calloc(total, 1);
+  memset(alive, 1, N);
+  char id[16];
+  for (size_t i = 0; i < N; i += 3) {
+    tu_id(id, sizeof id, i);
+    assert_int_equal(omen_delete(c, id, strlen(id)), OMEN_OK);
+    alive[i] = 0;
+  }
+  uint32_t slots_before = c->n_slots;
+  for (size_t i = N; i < total; i++) {
+    tu_id(id, sizeof id, i);
+    assert_int_equal(omen_upsert(c, id, strlen(id), data + i * DIM, NULL, 0), OMEN_OK);
+    alive[i] = 1;
+  }
+  assert_int_equal(c->n_slots, slots_before); /* every new record reused a slot */
+  check_invariants(c);
+  double r = recall(c, OMEN_L2, data, total, alive, queries, 200);
+  print_message("  after reuse: recall@%d = %.4f\n", K, r);
+  assert_true(r >= 0.95);
+  omen_coll_close(c);
+  omen_close(db);
+  free(alive);
+  free(data);
+  free(queries);
+}
+
+/* Replacing the vector of every record in place (same ids) keeps the graph
+** searchable; this reuses each slot, the entry point's included. */
+static void t_update_all(void **state)
+{
+  (void)state;
+  omen_db *db = tu_open(NULL, 0);
+  float *data = tu_clustered(2 * 3000, DIM, 20, 9);
+  float *queries = tu_clustered(100, DIM, 20, 9 + 1000);
+  omen_coll *c = build(db, "g", OMEN_L2, data, 3000, 1);
+  char id[16];
+  for (size_t i = 0; i < 3000; i++) {
+    tu_id(id, sizeof id, i);
+    assert_int_equal(omen_upsert(c, id, strlen(id), data + (3000 + i) * DIM, NULL, 0),
+                     OMEN_OK);
+  }
+  assert_int_equal(c->n_slots, 3000);
+  check_invariants(c);
+  double r = recall(c, OMEN_L2, data + 3000 * DIM, 3000, NULL, queries, 100);
+  print_message("  after updating every record: recall@%d = %.4f\n", K, r);
+  assert_true(r >= 0.95);
+  omen_coll_close(c);
+  omen_close(db);
+  free(data);
+  free(queries);
+}
+
+/* Levels follow the geometric law P(level >= l) = m^-l. */
+static void t_levels(void **state)
+{
+  (void)state;
+  omen__graph g;
+  omen__graph_init(&g, 16, 200, 1234);
+  size_t at_least[4] = {0};
+  for (uint32_t s = 0; s < 1000000; s++) {
+    uint32_t l = omen__graph_level_of(&g, s);
+    for (uint32_t j = 0; j < 4 && j <= l; j++) at_least[j]++;
+  }
+  assert_int_equal(at_least[0], 1000000);
+  assert_true(at_least[1] > 1000000 / 16 * 0.95 && at_least[1] < 1000000 / 16 * 1.05);
+  assert_true(at_least[2] > 1000000 / 256 * 0.85 && at_least[2] < 1000000 / 256 * 1.15);
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(t_recall_l2),     cmocka_unit_test(t_recall_cosine),
+    cmocka_unit_test(t_recall_ip),     cmocka_unit_test(t_recall_threads),
+    cmocka_unit_test(t_reuse),         cmocka_unit_test(t_update_all),
+    cmocka_unit_test(t_levels),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
