@@ -25,7 +25,6 @@ void omen__graph_init(omen__graph *g, uint32_t m, uint32_t ef_construction,
   g->m0 = 2 * m;
   g->ef_construction = ef_construction < m ? m : ef_construction;
   g->seed = seed;
-  g->upper_blocks = 1;
   g->entry = OMEN__NO_SLOT;
 }
 
@@ -36,7 +35,7 @@ void omen__graph_free(const omen__mem *m, omen__graph *g)
   omen__buf_free(m, &g->upper_at);
   omen__buf_free(m, &g->upper);
   omen__buf_free(m, &g->locks);
-  g->upper_blocks = 1;
+  g->upper_blocks = 0;
   g->entry = OMEN__NO_SLOT;
   g->max_level = 0;
 }
@@ -70,11 +69,11 @@ int omen__graph_add_slot(const omen__mem *m, omen__graph *g, uint32_t slot)
   if (level) {
     size_t block = (1 + (size_t)g->m) * sizeof(uint32_t);
     uint64_t need = g->upper_blocks + level;
-    if (need > UINT32_MAX) return OMEN_NOMEM;
+    if (need >= UINT32_MAX) return OMEN_NOMEM;
     int rc = omen__buf_ensure(m, &g->upper, (size_t)need * block,
                               (size_t)g->upper_blocks * block, 64 * block);
     if (rc) return rc;
-    first = (uint32_t)g->upper_blocks;
+    first = (uint32_t)g->upper_blocks + 1;
     g->upper_blocks = need;
   }
   ((uint8_t *)g->level.p)[slot] = (uint8_t)level;

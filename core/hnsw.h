@@ -27,9 +27,9 @@ typedef struct omen__graph {
   uint64_t seed;          /* for the levels */
   omen__buf links0;       /* (1 + m0) uint32 per slot */
   omen__buf level;        /* uint8 per slot */
-  omen__buf upper_at;     /* uint32 per slot: first block in upper, 0 = none */
-  omen__buf upper;        /* blocks of (1 + m) uint32; block 0 unused */
-  uint64_t upper_blocks;  /* blocks handed out, including block 0 */
+  omen__buf upper_at;     /* uint32 per slot: 1 + its first block, 0 = none */
+  omen__buf upper;        /* blocks of (1 + m) uint32 */
+  uint64_t upper_blocks;  /* blocks handed out */
   omen__buf locks;        /* one byte per slot, for parallel inserts */
   uint32_t entry;         /* OMEN__NO_SLOT while empty */
   uint32_t max_level;
@@ -78,7 +78,7 @@ static inline uint32_t *omen__links(const omen__graph *g, uint32_t slot,
                                     uint32_t level)
 {
   if (level == 0) return (uint32_t *)g->links0.p + (size_t)slot * (1 + g->m0);
-  uint32_t block = ((const uint32_t *)g->upper_at.p)[slot] + level - 1;
+  uint32_t block = ((const uint32_t *)g->upper_at.p)[slot] + level - 2;
   return (uint32_t *)g->upper.p + (size_t)block * (1 + g->m);
 }
 

@@ -438,7 +438,7 @@ static int check_counts(reader *r, const coll_head *h)
 {
   if (h->n_slots > UINT32_MAX - 1 || h->n_free > h->n_slots ||
       h->n_keys > OMEN__MAX_KEYS || h->max_level > OMEN__MAX_LEVEL ||
-      h->upper_blocks < 1 || h->upper_blocks > UINT32_MAX ||
+      h->upper_blocks >= UINT32_MAX ||
       h->heap > r->size || h->key_names > r->size ||
       (uint64_t)h->n_slots > r->size || h->upper_blocks > r->size)
     return damaged(r->db, "collection counters out of range");
@@ -531,12 +531,12 @@ static int check_graph(omen_coll *c)
   const omen__graph *g = &c->graph;
   const uint8_t *level = g->level.p;
   const uint32_t *upper_at = g->upper_at.p;
-  uint64_t next_block = 1;
+  uint64_t next_block = 0;
   for (uint32_t s = 0; s < c->n_slots; s++) {
     /* Levels are a function of the slot and blocks are handed out in slot
     ** order, so both are known exactly. */
     if (level[s] != omen__graph_level_of(g, s) ||
-        upper_at[s] != (level[s] ? next_block : 0))
+        upper_at[s] != (level[s] ? next_block + 1 : 0))
       return damaged(c->db, "bad graph levels");
     next_block += level[s];
   }

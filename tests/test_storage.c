@@ -1,0 +1,444 @@
+/*
+** Storage: databases survive close and reopen byte for byte; the writer lock
+** and read-only mode hold; damaged, truncated, foreign and newer files are
+** refused with a message and never crash (run under ASan by `make asan`).
+*/
+#include "testutil.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "crc32c.h"
+
+#define DIM 12
+#define N 1500
+
+static char path[256];
+
+static int setup(void **state)
+{
+  (void)state;
+  snprintf(path, sizeof path, "/tmp/omen-test-storage-%d.omen", (int)getpid());
+  unlink(path);
+  return 0;
+}
+
+static int teardown(void **state)
+{
+  (void)state;
+  char tmp[300];
+  unlink(path);
+  snprintf(tmp, sizeof tmp, "%s-tmp", path);
+  unlink(tmp);
+  return 0;
+}
+
+static void make_meta(size_t i, omen_field *f, omen_str *tags, char *buf)
+{
+  snprintf(buf, 32, "cat-%zu", i % 7);
+  tags[0] = (omen_str){"t", 1};
+  tags[1] = (omen_str){buf, strlen(buf)};
+  f[0] = (omen_field){{"cat", 3}, {.type = OMEN_STRING, .u.string = {buf, strlen(buf)}}};
+  f[1] = (omen_field){{"n", 1}, {.type = OMEN_NUMBER, .u.number = (double)i / 3}};
+  f[2] = (omen_field){{"odd", 3}, {.type = OMEN_BOOL, .u.boolean = (int)(i & 1)}};
+  f[3] = (omen_field){{"tags", 4}, {.type = OMEN_STRINGS, .u.strings = {tags, 2}}};
+}
+
+/* A file with two collections, metadata, and deleted slots. */
+static void build_file(const float *data)
+{
+  omen_db *db = tu_open(path, 0);
+  omen_coll_config cfg;
+  omen_coll_config_init(&cfg, DIM);
+  omen_coll *a, *b;
+  assert_int_equal(omen_coll_create(db, "alpha", &cfg, &a), OMEN_OK);
+  cfg.metric = OMEN_COSINE;
+  cfg.m = 8;
+  assert_int_equal(omen_coll_create(db, "beta", &cfg, &b), OMEN_OK);
+  char id[16], buf[32];
+  for (size_t i = 0; i < N; i++) {
+    omen_field f[4];
+    omen_str tags[2];
+    make_meta(i, f, tags, buf);
+    tu_id(id, sizeof id, i);
+    assert_int_equal(omen_upsert(a, id, strlen(id), data + i * DIM, f, 4), OMEN_OK);
+    assert_int_equal(omen_upsert(b, id, strlen(id), data + i * DIM, NULL, 0), OMEN_OK);
+  }
+  for (size_t i = 0; i < N; i += 5) {
+    tu_id(id, sizeof id, i);
+    assert_int_equal(omen_delete(a, id, strlen(id)), OMEN_OK);
+  }
+  omen_coll_close(a);
+  omen_coll_close(b);
+  assert_int_equal(omen_close(db), OMEN_OK);
+}
+
+/* Compare every record of "alpha" and a few searches with expectations. */
+static void check_alpha(omen_db *db, const float *data)
+{
+  omen_coll *a;
+  omen_result *r;
+  assert_int_equal(omen_coll_open(db, "alpha", &a), OMEN_OK);
+  assert_int_equal(omen_result_new(db, &r), OMEN_OK);
+  uint64_t n;
+  assert_int_equal(omen_count(a, &n), OMEN_OK);
+  assert_int_equal(n, N - N / 5);
+  char id[16], buf[32];
+  for (size_t i = 0; i < N; i++) {
+    tu_id(id, sizeof id, i);
+    int rc = omen_get(a, id, strlen(id), r);
+    if (i % 5 == 0) {
+      assert_int_equal(rc, OMEN_NOTFOUND);
+      continue;
+    }
+    assert_int_equal(rc, OMEN_OK);
+    const omen_hit *h = omen_result_hit(r, 0);
+    assert_memory_equal(h->vec, data + i * DIM, DIM * sizeof(float));
+    omen_field f[4];
+    omen_str tags[2];
+    make_meta(i, f, tags, buf);
+    assert_int_equal(h->n_meta, 4);
+    for (size_t j = 0; j < 4; j++) {
+      const omen_field *g = NULL;
+      for (size_t k = 0; k < 4; k++)
+        if (h->meta[k].key.len == f[j].key.len &&
+            !memcmp(h->meta[k].key.ptr, f[j].key.ptr, f[j].key.len))
+          g = &h->meta[k];
+      assert_non_null(g);
+      assert_int_equal(g->value.type, f[j].value.type);
+    }
+  }
+  omen_result_free(r);
+  omen_coll_close(a);
+}
+
+static void t_roundtrip(void **state)
+{
+  (void)state;
+  float *data = tu_clustered(N, DIM, 8, 3);
+  build_file(data);
+  omen_db *db = tu_open(path, 0);
+  size_t need, count;
+  char names[64];
+  assert_int_equal(omen_coll_names(db, names, sizeof names, &need, &count), OMEN_OK);
+  assert_int_equal(count, 2);
+  assert_string_equal(names, "alpha");
+  assert_string_equal(names + 6, "beta");
+  check_alpha(db, data);
+
+  /* Searches agree with a database built in memory the same way, and the
+  ** free slots are reused after the reopen. */
+  omen_coll *b;
+  assert_int_equal(omen_coll_open(db, "beta", &b), OMEN_OK);
+  omen_coll_info info;
+  assert_int_equal(omen_coll_info_get(b, &info), OMEN_OK);
+  assert_int_equal(info.config.metric, OMEN_COSINE);
+  assert_int_equal(info.config.m, 8);
+  assert_int_equal(info.count, N);
+  omen_result *r;
+  assert_int_equal(omen_result_new(db, &r), OMEN_OK);
+  omen_search_opts o;
+  omen_search_opts_init(&o, 10);
+  assert_int_equal(omen_search(b, data, &o, r), OMEN_OK);
+  assert_memory_equal(omen_result_hit(r, 0)->id.ptr, "id-0", 4);
+  omen_coll *a;
+  assert_int_equal(omen_coll_open(db, "alpha", &a), OMEN_OK);
+  assert_int_equal(omen_upsert(a, "again", 5, data, NULL, 0), OMEN_OK);
+  assert_int_equal(omen_coll_info_get(a, &info), OMEN_OK);
+  assert_int_equal(info.slots, N);
+  assert_int_equal(info.deleted, N / 5 - 1);
+  omen_result_free(r);
+  omen_coll_close(a);
+  omen_coll_close(b);
+  assert_int_equal(omen_close(db), OMEN_OK);
+
+  db = tu_open(path, 0); /* and once more, after a write */
+  assert_int_equal(omen_coll_open(db, "alpha", &a), OMEN_OK);
+  assert_int_equal(omen_coll_info_get(a, &info), OMEN_OK);
+  assert_int_equal(info.count, N - N / 5 + 1);
+  omen_coll_close(a);
+  omen_close(db);
+  free(data);
+}
+
+static void t_empty_and_new(void **state)
+{
+  (void)state;
+  omen_db *db = tu_open(path, 0); /* creates an empty file */
+  struct stat st;
+  assert_int_equal(stat(path, &st), 0);
+  assert_int_equal(omen_close(db), OMEN_OK);
+  db = tu_open(path, 0);
+  size_t need, count;
+  assert_int_equal(omen_coll_names(db, NULL, 0, &need, &count), OMEN_OK);
+  assert_int_equal(count, 0);
+  omen_coll_config cfg;
+  omen_coll_config_init(&cfg, 3);
+  omen_coll *c;
+  assert_int_equal(omen_coll_create(db, "empty", &cfg, &c), OMEN_OK);
+  omen_coll_close(c);
+  assert_int_equal(omen_close(db), OMEN_OK);
+  db = tu_open(path, 0);
+  assert_int_equal(omen_coll_open(db, "empty", &c), OMEN_OK);
+  uint64_t n = 9;
+  assert_int_equal(omen_count(c, &n), OMEN_OK);
+  assert_int_equal(n, 0);
+  omen_coll_close(c);
+  omen_close(db);
+}
+
+static int open_rc(unsigned flags, char *msg, size_t cap)
+{
+  omen_options o;
+  omen_options_init(&o);
+  o.alloc = tu_alloc;
+  o.flags = flags;
+  omen_db *db;
+  int rc = omen_open(path, &o, &db);
+  if (msg) snprintf(msg, cap, "%s", omen_errmsg(db));
+  omen_close(db);
+  return rc;
+}
+
+static void t_lock_and_readonly(void **state)
+{
+  (void)state;
+  float *data = tu_clustered(N, DIM, 8, 3);
+  build_file(data);
+  omen_db *w = tu_open(path, 0);
+  char msg[256];
+  assert_int_equal(open_rc(0, msg, sizeof msg), OMEN_LOCKED);
+  assert_non_null(strstr(msg, "locked"));
+  omen_db *ro = tu_open(path, OMEN_OPEN_READONLY); /* readers never wait */
+  check_alpha(ro, data);
+  omen_coll *a;
+  assert_int_equal(omen_coll_open(ro, "alpha", &a), OMEN_OK);
+  assert_int_equal(omen_upsert(a, "x", 1, data, NULL, 0), OMEN_READONLY);
+  assert_int_equal(omen_delete(a, "id-1", 4), OMEN_READONLY);
+  omen_coll_close(a);
+  assert_int_equal(omen_coll_drop(ro, "alpha"), OMEN_READONLY);
+  omen_close(ro);
+
+  /* A checkpoint replaces the file; the lock moves with it. */
+  assert_int_equal(omen_coll_open(w, "alpha", &a), OMEN_OK);
+  assert_int_equal(omen_upsert(a, "new", 3, data, NULL, 0), OMEN_OK);
+  assert_int_equal(omen_checkpoint(w), OMEN_OK);
+  assert_int_equal(open_rc(0, NULL, 0), OMEN_LOCKED);
+  ro = tu_open(path, OMEN_OPEN_READONLY);
+  omen_coll *a2;
+  omen_result *r;
+  assert_int_equal(omen_coll_open(ro, "alpha", &a2), OMEN_OK);
+  assert_int_equal(omen_result_new(ro, &r), OMEN_OK);
+  assert_int_equal(omen_get(a2, "new", 3, r), OMEN_OK);
+  omen_result_free(r);
+  omen_coll_close(a2);
+  omen_close(ro);
+  omen_coll_close(a);
+  assert_int_equal(omen_close(w), OMEN_OK);
+  assert_int_equal(open_rc(0, NULL, 0), OMEN_OK); /* unlocked */
+  assert_int_equal(open_rc(OMEN_OPEN_READONLY, NULL, 0), OMEN_OK);
+  free(data);
+}
+
+static void write_file(const void *p, size_t n)
+{
+  FILE *f = fopen(path, "wb");
+  assert_non_null(f);
+  assert_int_equal(fwrite(p, 1, n, f), n);
+  fclose(f);
+}
+
+static unsigned char *read_file(size_t *n)
+{
+  FILE *f = fopen(path, "rb");
+  assert_non_null(f);
+  fseek(f, 0, SEEK_END);
+  *n = (size_t)ftell(f);
+  fseek(f, 0, SEEK_SET);
+  unsigned char *p = malloc(*n);
+  assert_int_equal(fread(p, 1, *n, f), *n);
+  fclose(f);
+  return p;
+}
+
+static void t_foreign_and_newer(void **state)
+{
+  (void)state;
+  char msg[256];
+  write_file("hello, this is a text file\n", 27);
+  assert_int_equal(open_rc(0, msg, sizeof msg), OMEN_NOTOMEN);
+  assert_non_null(strstr(msg, "not an omen database"));
+  write_file("\x89OM", 3);
+  assert_int_equal(open_rc(0, NULL, 0), OMEN_NOTOMEN);
+  unlink(path);
+  assert_int_equal(open_rc(OMEN_OPEN_READONLY, msg, sizeof msg), OMEN_IOERR);
+  assert_non_null(strstr(msg, "No such file"));
+
+  float *data = tu_clustered(N, DIM, 8, 3);
+  build_file(data);
+  size_t n;
+  unsigned char *p = read_file(&n);
+  uint32_t version = 2, crc;
+  memcpy(p + 8, &version, 4);
+  crc = omen__crc32c(0, p, 60);
+  memcpy(p + 60, &crc, 4);
+  write_file(p, n);
+  assert_int_equal(open_rc(0, msg, sizeof msg), OMEN_FORMAT);
+  assert_non_null(strstr(msg, "version 2"));
+  free(p);
+  free(data);
+  assert_int_equal(open_rc(0, msg, sizeof msg), OMEN_FORMAT); /* untouched */
+}
+
+/* Every failure mode a damaged file can produce. */
+static int refused(int rc)
+{
+  return rc == OMEN_CORRUPT || rc == OMEN_NOTOMEN || rc == OMEN_FORMAT;
+}
+
+static void t_truncated(void **state)
+{
+  (void)state;
+  float *data = tu_clustered(N, DIM, 8, 3);
+  build_file(data);
+  size_t n;
+  unsigned char *p = read_file(&n);
+  for (size_t cut = 1; cut < n; cut += cut < 4200 ? 97 : n / 61) {
+    write_file(p, cut);
+    char msg[256];
+    int rc = open_rc(0, msg, sizeof msg);
+    if (!refused(rc)) fail_msg("truncated at %zu of %zu: rc %d (%s)", cut, n, rc, msg);
+  }
+  write_file(p, n);
+  assert_int_equal(open_rc(0, NULL, 0), OMEN_OK);
+  free(p);
+  free(data);
+}
+
+static void t_bit_flips(void **state)
+{
+  (void)state;
+  float *data = tu_clustered(N, DIM, 8, 3);
+  build_file(data);
+  size_t n;
+  unsigned char *p = read_file(&n);
+  uint64_t s = 99;
+  int refusals = 0;
+  for (int round = 0; round < 300; round++) {
+    unsigned char *q = malloc(n);
+    memcpy(q, p, n);
+    /* Half the flips in the header and catalog, where they matter most. */
+    size_t at = round % 2 ? tu_next(&s) % 64 : tu_next(&s) % n;
+    if (round % 4 == 2) at = n - 1 - tu_next(&s) % 400;
+    q[at] ^= (unsigned char)(1u << (tu_next(&s) % 8));
+    write_file(q, n);
+    omen_options o;
+    omen_options_init(&o);
+    o.alloc = tu_alloc;
+    omen_db *db;
+    int rc = omen_open(path, &o, &db);
+    if (rc) {
+      refusals++;
+      if (!refused(rc)) fail_msg("flip at %zu: rc %d (%s)", at, rc, omen_errmsg(db));
+    } else {
+      /* Only bytes no checksum covers (padding) may change unnoticed. */
+      check_alpha(db, data);
+    }
+    omen_close(db);
+    free(q);
+  }
+  print_message("  %d of 300 flipped files refused\n", refusals);
+  assert_true(refusals > 200);
+  free(p);
+  free(data);
+}
+
+/* Recompute every checksum after damage, so validation past the checksums
+** is exercised: the catalog layout is walked as storage.c writes it. */
+static void refresh_checksums(unsigned char *p, size_t n)
+{
+  uint64_t cat_off, cat_len;
+  uint32_t n_colls;
+  memcpy(&cat_off, p + 24, 8);
+  memcpy(&cat_len, p + 32, 8);
+  memcpy(&n_colls, p + 44, 4);
+  if (cat_off > n || cat_len > n - cat_off) return;
+  unsigned char *c = p + cat_off, *end = c + cat_len;
+  for (uint32_t i = 0; i < n_colls; i++) {
+    uint32_t name_len;
+    if (end - c < 4) return;
+    memcpy(&name_len, c, 4);
+    c += 4 + name_len + 10 * 4 + 5 * 8;
+    for (int sct = 0; sct < 12; sct++, c += 20) {
+      if (c + 20 > end) return;
+      uint64_t off, len;
+      memcpy(&off, c, 8);
+      memcpy(&len, c + 8, 8);
+      if (off > n || len > n - off) return;
+      uint32_t crc = omen__crc32c(0, p + off, (size_t)len);
+      memcpy(c + 16, &crc, 4);
+    }
+  }
+  uint32_t crc = omen__crc32c(0, p + cat_off, (size_t)cat_len);
+  memcpy(p + 40, &crc, 4);
+  crc = omen__crc32c(0, p, 60);
+  memcpy(p + 60, &crc, 4);
+}
+
+static void t_damage_behind_checksums(void **state)
+{
+  (void)state;
+  float *data = tu_clustered(N, DIM, 8, 3);
+  build_file(data);
+  size_t n;
+  unsigned char *p = read_file(&n);
+  uint64_t s = 5;
+  int refusals = 0, rounds = 400;
+  for (int round = 0; round < rounds; round++) {
+    unsigned char *q = malloc(n);
+    memcpy(q, p, n);
+    for (int k = 0; k < 1 + round % 3; k++) {
+      size_t at = 4096 + tu_next(&s) % (n - 4096);
+      q[at] = round % 5 == 0 ? 0xff : (unsigned char)(q[at] ^ (1u << (tu_next(&s) % 8)));
+    }
+    refresh_checksums(q, n);
+    write_file(q, n);
+    omen_options o;
+    omen_options_init(&o);
+    o.alloc = tu_alloc;
+    omen_db *db;
+    int rc = omen_open(path, &o, &db);
+    if (rc) {
+      refusals++;
+      if (!refused(rc)) fail_msg("rc %d (%s)", rc, omen_errmsg(db));
+    } else { /* accepted: it must still work */
+      omen_coll *a;
+      omen_result *r;
+      assert_int_equal(omen_coll_open(db, "alpha", &a), OMEN_OK);
+      assert_int_equal(omen_result_new(db, &r), OMEN_OK);
+      omen_search_opts so;
+      omen_search_opts_init(&so, 10);
+      assert_int_equal(omen_search(a, data, &so, r), OMEN_OK);
+      assert_int_equal(omen_upsert(a, "fresh", 5, data, NULL, 0), OMEN_OK);
+      omen_result_free(r);
+      omen_coll_close(a);
+    }
+    omen_close(db);
+    free(q);
+  }
+  print_message("  %d of %d damaged files refused past the checksums\n",
+                refusals, rounds);
+  free(p);
+  free(data);
+}
+
+int main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+  const struct CMUnitTest tests[] = {
+    T(t_roundtrip), T(t_empty_and_new), T(t_lock_and_readonly),
+    T(t_foreign_and_newer), T(t_truncated), T(t_bit_flips),
+    T(t_damage_behind_checksums),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
