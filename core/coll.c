@@ -428,19 +428,28 @@ static int batch_plan(batch *b)
   return b->link ? OMEN_OK : OMEN_NOMEM;
 }
 
-/* Take a deleted slot (repairing the graph around it) or a new one. */
+/* Take a deleted slot (repairing the graph around it) or a new one; it is
+** pending until its vector is in. */
 static uint32_t take_slot(omen_coll *c, omen__build *bld, omen__scratch *sc)
 {
   if (c->n_free) {
     uint32_t slot = ((uint32_t *)c->free_slots.p)[--c->n_free];
+    slot_state(c)[slot] = OMEN__SLOT_PENDING;
     omen__graph_unlink(bld, sc, slot, c->n_slots);
     return slot;
   }
   uint32_t slot = c->n_slots++;
   omen__graph_add_slot(&c->db->mem, &c->graph, slot); /* room reserved */
   omen__records_init_slot(&c->recs, slot);
-  slot_state(c)[slot] = OMEN__SLOT_DELETED; /* until its vector is in */
+  slot_state(c)[slot] = OMEN__SLOT_PENDING;
   return slot;
+}
+
+/* A graph write context for this collection. */
+static omen__build builder(omen_coll *c, const omen__space *sp)
+{
+  omen__build b = {&c->graph, sp, &c->db->mem, c->state.p, 0, NULL};
+  return b;
 }
 
 /* Apply the planned changes; cannot fail. Vectors are written only after
@@ -449,7 +458,7 @@ static void batch_apply(batch *b, omen__scratch *sc)
 {
   omen_coll *c = b->c;
   omen__space sp = omen__coll_space(c);
-  omen__build bld = {&c->graph, &sp, 0, NULL};
+  omen__build bld = builder(c, &sp);
   for (size_t i = 0; i < b->n; i++) {
     item *it = &b->items[i];
     if (it->skip) continue;
@@ -496,7 +505,7 @@ static void *link_worker(void *arg)
   for (;;) {
     size_t i = atomic_fetch_add(&lk->next, 1);
     if (i >= lk->n) break;
-    int rc = omen__graph_insert(&lk->bld, &lk->c->db->mem, w->sc, lk->slots[i]);
+    int rc = omen__graph_insert(&lk->bld, w->sc, lk->slots[i]);
     if (rc) atomic_store(&lk->rc, rc);
   }
   return NULL;
@@ -508,30 +517,30 @@ static unsigned default_threads(void)
   return n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : (unsigned)n;
 }
 
-/* Link slots[0..n) with up to `threads` threads (the caller is one). */
-static int link_slots(omen_coll *c, const uint32_t *slots, size_t n,
-                      unsigned threads, omen__scratch *first)
+/* Move the orphan notes of a worker's scratch into the caller's. */
+static void merge_orphans(omen_coll *c, omen__scratch *into, omen__scratch *from)
 {
-  omen__space sp = omen__coll_space(c);
-  size_t serial = 0;
-  uint32_t live = c->n_slots - c->n_free;
-  if (live - n < SERIAL_START) serial = SERIAL_START - (live - n);
-  if (serial > n) serial = n;
-  omen__build alone = {&c->graph, &sp, 0, NULL};
-  for (size_t i = 0; i < serial; i++) {
-    int rc = omen__graph_insert(&alone, &c->db->mem, first, slots[i]);
-    if (rc) return rc;
-  }
-  if (serial == n) return OMEN_OK;
+  for (size_t i = 0; i < from->n_orphans; i++)
+    omen__scratch_note_orphan(&c->db->mem, into, from->orphans[i]);
+  into->orphans_lost |= from->orphans_lost;
+  from->n_orphans = 0;
+  from->orphans_lost = 0;
+}
 
+/* Link slots with several threads, each with its own scratch. */
+static int link_parallel(omen_coll *c, const omen__space *sp,
+                         const uint32_t *slots, size_t n, unsigned threads,
+                         omen__scratch *first)
+{
   if (threads == 0) threads = default_threads();
   if (threads > MAX_THREADS) threads = MAX_THREADS;
-  size_t most = (n - serial) / MIN_PER_THREAD;
+  size_t most = n / MIN_PER_THREAD;
   if (threads > most) threads = most ? (unsigned)most : 1;
   pthread_mutex_t entry_mu;
   if (pthread_mutex_init(&entry_mu, NULL)) return OMEN_ERROR;
-  linker lk = {c, {&c->graph, &sp, threads > 1, &entry_mu}, slots + serial,
-               n - serial, 0, OMEN_OK};
+  linker lk = {c, builder(c, sp), slots, n, 0, OMEN_OK};
+  lk.bld.parallel = threads > 1;
+  lk.bld.entry_mu = &entry_mu;
   worker ws[MAX_THREADS];
   unsigned started = 0;
   ws[0] = (worker){&lk, first, 0};
@@ -551,10 +560,31 @@ static int link_slots(omen_coll *c, const uint32_t *slots, size_t n,
   link_worker(&ws[0]); /* fewer threads than asked is still correct */
   for (unsigned t = 1; t <= started; t++) {
     pthread_join(ws[t].thread, NULL);
+    merge_orphans(c, first, ws[t].sc);
     scratch_put(c, ws[t].sc);
   }
   pthread_mutex_destroy(&entry_mu);
   return atomic_load(&lk.rc);
+}
+
+/* Link slots[0..n) with up to `threads` threads (the caller is one), then
+** relink whatever the writes left unreachable. */
+static int link_slots(omen_coll *c, const uint32_t *slots, size_t n,
+                      unsigned threads, omen__scratch *first)
+{
+  omen__space sp = omen__coll_space(c);
+  omen__build alone = builder(c, &sp);
+  size_t serial = 0;
+  uint32_t live = c->n_slots - c->n_free;
+  if (live - n < SERIAL_START) serial = SERIAL_START - (live - n);
+  if (serial > n) serial = n;
+  int rc = OMEN_OK;
+  for (size_t i = 0; i < serial && !rc; i++)
+    rc = omen__graph_insert(&alone, first, slots[i]);
+  if (!rc && serial < n) rc = link_parallel(c, &sp, slots + serial, n - serial,
+                                            threads, first);
+  if (!rc) rc = omen__graph_repair(&alone, first, c->n_slots);
+  return rc;
 }
 
 int omen_upsert_batch(omen_coll *c, size_t n, const omen_str *ids,

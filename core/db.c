@@ -161,6 +161,10 @@ int omen_close(omen_db *db)
       atomic_load(&db->dirty))
     rc = omen__storage_save(db);
   db->closed = 1;
+  if (db->lock_fd >= 0) { /* another process may open it now */
+    close(db->lock_fd);
+    db->lock_fd = -1;
+  }
   for (size_t i = 0; i < db->n_colls; i++) {
     omen_coll *c = db->colls[i];
     c->in_catalog = 0;
@@ -322,7 +326,7 @@ int omen_coll_drop(omen_db *db, const char *name)
             (db->n_colls - at - 1) * sizeof(omen_coll *));
     db->n_colls--;
     c->in_catalog = 0;
-    if (c->handles) omen__coll_kill(c, OMEN_NOTFOUND);
+    if (c->handles) omen__coll_kill(c, OMEN_DROPPED);
     else omen__coll_free_shell(c);
     atomic_store(&db->dirty, 1);
   }

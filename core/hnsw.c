@@ -3,6 +3,15 @@
 ** Malkov and Yashunin (2016), with the neighbour selection heuristic of
 ** their paper (and hnswlib): a candidate is kept only if it is closer to the
 ** base node than to every neighbour already kept.
+**
+** Deleted slots are reused, which plain HNSW does not do. Reuse removes a
+** node from the graph, so the nodes it linked to could lose their only
+** incoming link and drop out of reach. The graph therefore counts, per node,
+** the level-0 lists that name it; a write notes every node whose count falls
+** to zero, and omen__graph_repair links it in again. Pruning can orphan a
+** node too; that is repaired for the true metrics only, since under inner
+** product many points are rightly nobody's neighbour and forcing them into
+** lists costs recall.
 */
 #include "port.h"
 
@@ -34,6 +43,7 @@ void omen__graph_free(const omen__mem *m, omen__graph *g)
   omen__buf_free(m, &g->level);
   omen__buf_free(m, &g->upper_at);
   omen__buf_free(m, &g->upper);
+  omen__buf_free(m, &g->indeg);
   omen__buf_free(m, &g->locks);
   g->upper_blocks = 0;
   g->entry = OMEN__NO_SLOT;
@@ -43,12 +53,12 @@ void omen__graph_free(const omen__mem *m, omen__graph *g)
 int omen__graph_reserve(const omen__mem *m, omen__graph *g, uint32_t cap,
                         uint32_t n_slots)
 {
-  size_t row = (1 + (size_t)g->m0) * sizeof(uint32_t);
+  size_t row = (1 + (size_t)g->m0) * sizeof(uint32_t), u32 = sizeof(uint32_t);
   int rc;
   if ((rc = omen__buf_reserve(m, &g->links0, cap * row, n_slots * row)) ||
       (rc = omen__buf_reserve(m, &g->level, cap, n_slots)) ||
-      (rc = omen__buf_reserve(m, &g->upper_at, cap * sizeof(uint32_t),
-                              n_slots * sizeof(uint32_t))) ||
+      (rc = omen__buf_reserve(m, &g->upper_at, cap * u32, n_slots * u32)) ||
+      (rc = omen__buf_reserve(m, &g->indeg, cap * u32, n_slots * u32)) ||
       (rc = omen__buf_reserve(m, &g->locks, cap, n_slots)))
     return rc;
   return OMEN_OK;
@@ -61,6 +71,11 @@ uint32_t omen__graph_level_of(const omen__graph *g, uint32_t slot)
   double u = (double)((h >> 11) + 1) * (1.0 / 9007199254740992.0); /* (0,1] */
   double level = -log(u) / log((double)g->m);
   return level >= OMEN__MAX_LEVEL ? OMEN__MAX_LEVEL : (uint32_t)level;
+}
+
+static inline atomic_uint *indeg_of(const omen__graph *g, uint32_t slot)
+{
+  return (atomic_uint *)g->indeg.p + slot;
 }
 
 int omen__graph_add_slot(const omen__mem *m, omen__graph *g, uint32_t slot)
@@ -79,6 +94,7 @@ int omen__graph_add_slot(const omen__mem *m, omen__graph *g, uint32_t slot)
   ((uint8_t *)g->level.p)[slot] = (uint8_t)level;
   ((uint8_t *)g->locks.p)[slot] = 0;
   ((uint32_t *)g->upper_at.p)[slot] = first;
+  ((uint32_t *)g->indeg.p)[slot] = 0;
   for (uint32_t l = 0; l <= level; l++) omen__links(g, slot, l)[0] = 0;
   return OMEN_OK;
 }
@@ -86,6 +102,16 @@ int omen__graph_add_slot(const omen__mem *m, omen__graph *g, uint32_t slot)
 static inline uint32_t level_at(const omen__graph *g, uint32_t slot)
 {
   return ((const uint8_t *)g->level.p)[slot];
+}
+
+void omen__graph_count_indeg(omen__graph *g, uint32_t n_slots)
+{
+  uint32_t *indeg = g->indeg.p;
+  if (n_slots) memset(indeg, 0, n_slots * sizeof(uint32_t));
+  for (uint32_t s = 0; s < n_slots; s++) {
+    const uint32_t *l = omen__links(g, s, 0);
+    for (uint32_t i = 1; i <= l[0]; i++) indeg[l[i]]++;
+  }
 }
 
 /* -- Locks ------------------------------------------------------------------ */
@@ -124,6 +150,32 @@ static uint32_t get_list(const omen__build *b, uint32_t slot, uint32_t level,
   return n;
 }
 
+/* Whether nodes that pruning leaves without in-links get relinked. */
+static int repairs_pruned(const omen__build *b)
+{
+  return b->sp->metric != OMEN_IP;
+}
+
+/* Replace the list of node (held locked by the caller when parallel). At
+** level 0 the in-degrees follow, new links counted before old ones are
+** dropped so a node in both lists never looks orphaned; nodes left with no
+** in-link are noted when `note` is set. */
+static void set_list(const omen__build *b, omen__scratch *sc, uint32_t node,
+                     uint32_t level, const omen__cand *c, size_t n, int note)
+{
+  uint32_t *l = omen__links(b->g, node, level);
+  if (level == 0) {
+    for (size_t i = 0; i < n; i++)
+      atomic_fetch_add_explicit(indeg_of(b->g, c[i].slot), 1, memory_order_relaxed);
+    for (uint32_t i = 1; i <= l[0]; i++)
+      if (atomic_fetch_sub_explicit(indeg_of(b->g, l[i]), 1,
+                                    memory_order_relaxed) == 1 && note)
+        omen__scratch_note_orphan(b->mem, sc, l[i]);
+  }
+  for (size_t i = 0; i < n; i++) l[1 + i] = c[i].slot;
+  l[0] = (uint32_t)n;
+}
+
 /* -- Search ----------------------------------------------------------------- */
 
 /* Greedy walk on one level towards q. */
@@ -148,9 +200,8 @@ static void greedy(const omen__build *b, omen__scratch *sc, const float *q,
 /* Best-first search of one level from ep, keeping the ef closest accepted
 ** nodes in the max-heap sc->top. Accepted: live (when state is given) and
 ** not `exclude`. Every node is still walked through. */
-static int search_layer(const omen__build *b, const omen__mem *m,
-                        omen__scratch *sc, const float *q, uint32_t ep,
-                        float ep_d, uint32_t ef, uint32_t level,
+static int search_layer(const omen__build *b, omen__scratch *sc, const float *q,
+                        uint32_t ep, float ep_d, uint32_t ef, uint32_t level,
                         const uint8_t *state, uint32_t exclude, size_t *n_top)
 {
   const omen__space *sp = b->sp;
@@ -178,7 +229,8 @@ static int search_layer(const omen__build *b, const omen__mem *m,
       visited[x] = epoch;
       float d = omen__dist_q(sp, q, x);
       if (nt >= ef && d >= bound) continue;
-      if (nc == sc->cand_cap && omen__scratch_grow_cand(m, sc)) return OMEN_NOMEM;
+      if (nc == sc->cand_cap && omen__scratch_grow_cand(b->mem, sc))
+        return OMEN_NOMEM;
       omen__minheap_push(sc->cand, &nc, (omen__cand){d, x});
       if (ACCEPT(x)) {
         omen__maxheap_push(sc->top, &nt, (omen__cand){d, x});
@@ -197,7 +249,7 @@ int omen__graph_search(const omen__graph *g, const omen__space *sp,
                        omen__scratch *sc, const float *q, uint32_t k,
                        uint32_t ef, omen__cand *out, size_t *n)
 {
-  omen__build b = {(omen__graph *)g, sp, 0, NULL};
+  omen__build b = {(omen__graph *)g, sp, m, state, 0, NULL};
   *n = 0;
   if (g->entry == OMEN__NO_SLOT) return OMEN_OK;
   if (ef < k) ef = k;
@@ -206,7 +258,7 @@ int omen__graph_search(const omen__graph *g, const omen__space *sp,
   for (uint32_t level = g->max_level; level > 0; level--)
     greedy(&b, sc, q, level, &cur, &d);
   size_t nt;
-  int rc = search_layer(&b, m, sc, q, cur, d, ef, 0, state, OMEN__NO_SLOT, &nt);
+  int rc = search_layer(&b, sc, q, cur, d, ef, 0, state, OMEN__NO_SLOT, &nt);
   if (rc) return rc;
   size_t found = omen__maxheap_drain(sc->top, &nt, out);
   *n = found < k ? found : k;
@@ -247,12 +299,6 @@ static uint32_t max_links(const omen__graph *g, uint32_t level)
   return level ? g->m : g->m0;
 }
 
-static void write_list(uint32_t *l, const omen__cand *c, size_t n)
-{
-  for (size_t i = 0; i < n; i++) l[1 + i] = c[i].slot;
-  l[0] = (uint32_t)n;
-}
-
 /* Add the link node -> s, pruning node's list by the heuristic when full. */
 static void connect(const omen__build *b, omen__scratch *sc, uint32_t node,
                     uint32_t s, uint32_t level, float d)
@@ -268,21 +314,23 @@ static void connect(const omen__build *b, omen__scratch *sc, uint32_t node,
   } else if (n < max) {
     l[1 + n] = s;
     l[0] = n + 1;
+    if (level == 0)
+      atomic_fetch_add_explicit(indeg_of(g, s), 1, memory_order_relaxed);
   } else {
     omen__cand *c = sc->sel;
     c[0] = (omen__cand){d, s};
     for (uint32_t i = 0; i < n; i++)
       c[1 + i] = (omen__cand){omen__dist_nodes(b->sp, node, l[1 + i]), l[1 + i]};
     sort_cands(c, n + 1);
-    write_list(l, c, select_neighbors(b->sp, c, n + 1, max));
+    set_list(b, sc, node, level, c, select_neighbors(b->sp, c, n + 1, max),
+             repairs_pruned(b));
   }
   unlock_node(b, node);
 }
 
 /* -- Insert ----------------------------------------------------------------- */
 
-int omen__graph_insert(omen__build *b, const omen__mem *m, omen__scratch *sc,
-                       uint32_t slot)
+int omen__graph_insert(omen__build *b, omen__scratch *sc, uint32_t slot)
 {
   omen__graph *g = b->g;
   const omen__space *sp = b->sp;
@@ -293,7 +341,7 @@ int omen__graph_insert(omen__build *b, const omen__mem *m, omen__scratch *sc,
 
   if (b->parallel) pthread_mutex_lock(b->entry_mu);
   uint32_t cur = g->entry, top = g->max_level;
-  if (cur == OMEN__NO_SLOT) {
+  if (cur == OMEN__NO_SLOT || cur == slot) {
     g->entry = slot;
     g->max_level = level;
     if (b->parallel) pthread_mutex_unlock(b->entry_mu);
@@ -310,8 +358,7 @@ int omen__graph_insert(omen__build *b, const omen__mem *m, omen__scratch *sc,
   int rc = OMEN_OK;
   for (uint32_t l = level < top ? level : top;; l--) {
     size_t nt;
-    rc = search_layer(b, m, sc, q, cur, d, g->ef_construction, l, NULL, slot,
-                      &nt);
+    rc = search_layer(b, sc, q, cur, d, g->ef_construction, l, NULL, slot, &nt);
     if (rc) break;
     omen__cand *c = sc->sel;
     size_t found = omen__maxheap_drain(sc->top, &nt, c);
@@ -323,7 +370,7 @@ int omen__graph_insert(omen__build *b, const omen__mem *m, omen__scratch *sc,
     size_t n = select_neighbors(sp, c, found, g->m);
     memcpy(chosen, c, n * sizeof *chosen);
     lock_node(b, slot);
-    write_list(omen__links(g, slot, l), chosen, n);
+    set_list(b, sc, slot, l, chosen, n, repairs_pruned(b));
     unlock_node(b, slot);
     for (size_t i = 0; i < n; i++)
       connect(b, sc, chosen[i].slot, slot, l, chosen[i].d);
@@ -336,18 +383,29 @@ int omen__graph_insert(omen__build *b, const omen__mem *m, omen__scratch *sc,
     }
     if (b->parallel) pthread_mutex_unlock(b->entry_mu);
   }
+  /* Every link back to it may have been pruned at once. */
+  if (!rc && !raises && repairs_pruned(b) &&
+      atomic_load_explicit(indeg_of(g, slot), memory_order_relaxed) == 0)
+    omen__scratch_note_orphan(b->mem, sc, slot);
   return rc;
 }
 
-/* -- Repair before reuse ---------------------------------------------------- */
+/* -- Repair ----------------------------------------------------------------- */
 
-/* The highest node other than slot, or OMEN__NO_SLOT. */
-static uint32_t highest_other(const omen__graph *g, uint32_t slot,
+static int usable(const omen__build *b, uint32_t slot)
+{
+  return b->state[slot] != OMEN__SLOT_PENDING;
+}
+
+/* The highest node other than slot that is not pending, or OMEN__NO_SLOT. */
+static uint32_t highest_other(const omen__build *b, uint32_t slot,
                               uint32_t n_slots)
 {
+  const omen__graph *g = b->g;
   uint32_t best = OMEN__NO_SLOT;
   for (uint32_t s = 0; s < n_slots; s++)
-    if (s != slot && (best == OMEN__NO_SLOT || level_at(g, s) > level_at(g, best)))
+    if (s != slot && usable(b, s) &&
+        (best == OMEN__NO_SLOT || level_at(g, s) > level_at(g, best)))
       best = s;
   return best;
 }
@@ -358,7 +416,7 @@ void omen__graph_unlink(omen__build *b, omen__scratch *sc, uint32_t slot,
   omen__graph *g = b->g;
   const omen__space *sp = b->sp;
   if (g->entry == slot) {
-    g->entry = highest_other(g, slot, n_slots);
+    g->entry = highest_other(b, slot, n_slots);
     g->max_level = g->entry == OMEN__NO_SLOT ? 0 : level_at(g, g->entry);
   }
   for (uint32_t l = 0; l <= level_at(g, slot); l++) {
@@ -369,7 +427,7 @@ void omen__graph_unlink(omen__build *b, omen__scratch *sc, uint32_t slot,
       int linked = 0;
       for (uint32_t j = 0; j < theirs[0] && !linked; j++)
         linked = theirs[1 + j] == slot;
-      if (node == slot || !linked) continue;
+      if (node == slot || !linked || !usable(b, node)) continue;
       /* Replace node's link to slot by the best of both lists. */
       uint32_t epoch = omen__visit_epoch(sc);
       sc->visited[node] = sc->visited[slot] = epoch;
@@ -379,14 +437,69 @@ void omen__graph_unlink(omen__build *b, omen__scratch *sc, uint32_t slot,
         const uint32_t *list = side ? mine : theirs;
         for (uint32_t j = 0; j < list[0]; j++) {
           uint32_t x = list[1 + j];
-          if (sc->visited[x] == epoch) continue;
+          if (sc->visited[x] == epoch || !usable(b, x)) continue;
           sc->visited[x] = epoch;
           c[n++] = (omen__cand){omen__dist_nodes(sp, node, x), x};
         }
       }
       sort_cands(c, n);
-      write_list(theirs, c, select_neighbors(sp, c, n, max_links(g, l)));
+      set_list(b, sc, node, l, c, select_neighbors(sp, c, n, max_links(g, l)), 1);
     }
-    mine[0] = 0;
+    set_list(b, sc, slot, l, NULL, 0, 1);
   }
+}
+
+/* A live node, not the entry, that no level-0 list names. */
+static int orphaned(const omen__build *b, uint32_t s)
+{
+  return b->state[s] == OMEN__SLOT_LIVE && s != b->g->entry &&
+         atomic_load_explicit(indeg_of(b->g, s), memory_order_relaxed) == 0;
+}
+
+/* Make node link to s at level 0 whatever the heuristic thinks, evicting
+** the link whose target has the most other incoming links (so the eviction
+** orphans nobody unless every target has only this one). */
+static void force_link(const omen__build *b, omen__scratch *sc, uint32_t node,
+                       uint32_t s)
+{
+  const omen__graph *g = b->g;
+  uint32_t *l = omen__links(g, node, 0);
+  omen__cand *c = sc->sel;
+  size_t n = 0, evict = 0;
+  uint32_t most = 0;
+  for (uint32_t i = 1; i <= l[0]; i++) {
+    if (l[i] == s) return;
+    uint32_t deg = atomic_load_explicit(indeg_of(g, l[i]), memory_order_relaxed);
+    if (deg > most) {
+      most = deg;
+      evict = n;
+    }
+    c[n++] = (omen__cand){0, l[i]};
+  }
+  if (n == g->m0) c[evict].slot = s;
+  else c[n++] = (omen__cand){0, s};
+  set_list(b, sc, node, 0, c, n, 1);
+}
+
+int omen__graph_repair(omen__build *b, omen__scratch *sc, uint32_t n_slots)
+{
+  if (sc->orphans_lost) { /* a note was lost: look at every node */
+    /* (under inner product this also relinks nodes pruning left alone) */
+    sc->orphans_lost = 0;
+    for (uint32_t s = 0; s < n_slots; s++)
+      if (orphaned(b, s)) omen__scratch_note_orphan(b->mem, sc, s);
+  }
+  /* Relinking prunes other lists and may orphan more nodes; each round
+  ** gives a node incoming links, and the budget bounds pathological cases. */
+  size_t budget = 4 * sc->n_orphans + 64;
+  while (sc->n_orphans && budget--) {
+    uint32_t s = sc->orphans[--sc->n_orphans];
+    if (!orphaned(b, s)) continue;
+    int rc = omen__graph_insert(b, sc, s);
+    if (rc) return rc;
+    const uint32_t *mine = omen__links(b->g, s, 0);
+    if (orphaned(b, s) && mine[0]) force_link(b, sc, mine[1], s);
+  }
+  sc->n_orphans = 0;
+  return OMEN_OK;
 }

@@ -30,15 +30,18 @@ typedef struct omen__graph {
   omen__buf upper_at;     /* uint32 per slot: 1 + its first block, 0 = none */
   omen__buf upper;        /* blocks of (1 + m) uint32 */
   uint64_t upper_blocks;  /* blocks handed out */
+  omen__buf indeg;        /* uint32 per slot: level-0 lists that name it */
   omen__buf locks;        /* one byte per slot, for parallel inserts */
   uint32_t entry;         /* OMEN__NO_SLOT while empty */
   uint32_t max_level;
 } omen__graph;
 
-/* Shared context of one insert run. */
+/* Shared context of one write to the graph. */
 typedef struct omen__build {
   omen__graph *g;
   const omen__space *sp;
+  const omen__mem *mem;
+  const uint8_t *state;      /* slot states (OMEN__SLOT_*) */
   int parallel;              /* several threads insert at once */
   pthread_mutex_t *entry_mu; /* guards entry and max_level when parallel */
 } omen__build;
@@ -56,15 +59,23 @@ uint32_t omen__graph_level_of(const omen__graph *g, uint32_t slot);
 /* Give a brand-new slot its level and blocks, with empty lists. */
 int omen__graph_add_slot(const omen__mem *m, omen__graph *g, uint32_t slot);
 
-/* Prepare a deleted slot for reuse: reconnect the neighbours that pointed to
-** it among themselves, empty its lists, and move the entry point away from
-** it (n_slots bounds the search for a new one). Runs alone. */
+/* Prepare a deleted slot, already marked OMEN__SLOT_PENDING, for reuse:
+** reconnect the nodes that linked to it with its neighbours, empty its
+** lists, and move the entry point to another node (n_slots bounds that
+** search). Runs alone. */
 void omen__graph_unlink(omen__build *b, omen__scratch *sc, uint32_t slot,
                         uint32_t n_slots);
 
-/* Link a slot whose vector is in place into the graph. */
-int omen__graph_insert(omen__build *b, const omen__mem *m, omen__scratch *sc,
-                       uint32_t slot);
+/* Link a slot whose vector is in place into the graph (or link it again:
+** its lists are replaced). */
+int omen__graph_insert(omen__build *b, omen__scratch *sc, uint32_t slot);
+
+/* Relink the live nodes that writes noted in sc->orphans as left without
+** any incoming level-0 link, so that live nodes stay reachable. Runs alone. */
+int omen__graph_repair(omen__build *b, omen__scratch *sc, uint32_t n_slots);
+
+/* Recount in-degrees from the lists (after loading them). */
+void omen__graph_count_indeg(omen__graph *g, uint32_t n_slots);
 
 /* The k live slots closest to a prepared query (fewer if the graph has
 ** fewer), ascending, into out, which needs room for max(ef, k) entries and

@@ -77,7 +77,8 @@ int omen__buf_reserve(const omen__mem *m, omen__buf *b, size_t size,
   if (size <= b->size) return OMEN_OK;
   unsigned char *p = aligned_alloc_raw(m, size);
   if (!p) return OMEN_NOMEM;
-  if (used) memcpy(p, b->p, used < b->size ? used : b->size);
+  size_t keep = used < b->size ? used : b->size;
+  if (keep) memcpy(p, b->p, keep);
   aligned_free_raw(m, b->p, b->size);
   b->p = p;
   b->size = size;

@@ -53,12 +53,19 @@ static int table_resize(const omen__mem *m, omen__keys *k, uint32_t size)
   if (rc) return rc;
   uint32_t *tab = fresh.p;
   memset(tab, 0, (size_t)size * sizeof(uint32_t));
-  for (uint32_t key = 0; key < k->n; key++) {
-    size_t len;
+  for (uint32_t key = 0; key < k->n && !rc; key++) {
+    size_t len, l2;
     const char *s = omen__keys_name(k, key, &len);
     uint32_t i = key_hash(s, len) & (size - 1);
-    while (tab[i]) i = (i + 1) & (size - 1);
+    for (; tab[i]; i = (i + 1) & (size - 1)) {
+      const char *t = omen__keys_name(k, tab[i] - 1, &l2);
+      if (l2 == len && !memcmp(s, t, len)) rc = OMEN_CORRUPT;
+    }
     tab[i] = key + 1;
+  }
+  if (rc) {
+    omen__buf_free(m, &fresh);
+    return rc;
   }
   omen__buf_free(m, &k->table);
   k->table = fresh;

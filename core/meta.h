@@ -47,7 +47,8 @@ int omen__keys_intern(const omen__mem *m, omen__keys *k, const char *name,
 
 const char *omen__keys_name(const omen__keys *k, uint32_t key, size_t *len);
 
-/* Rebuild the hash table from names and index (after loading them). */
+/* Rebuild the hash table from names and index (after loading them);
+** OMEN_CORRUPT if a name repeats. */
 int omen__keys_rehash(const omen__mem *m, omen__keys *k);
 
 /* -- Encoding -------------------------------------------------------------- */

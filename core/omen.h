@@ -51,7 +51,8 @@ const char *omen_version(void);
   X(FORMAT,   -9, "unsupported database format version")                  \
   X(LOCKED,  -10, "database is locked")                                   \
   X(READONLY,-11, "database is read-only")                                \
-  X(CLOSED,  -12, "database is closed")
+  X(CLOSED,  -12, "database is closed")                                  \
+  X(DROPPED, -13, "collection was dropped")
 
 enum {
 #define OMEN__CODE(name, value, msg) OMEN_##name = value,
@@ -88,10 +89,12 @@ void omen_options_init(omen_options *opts);
 int omen_open(const char *path, const omen_options *opts, omen_db **db);
 
 /* Write the database to its file (unless in memory or read-only), release
-** everything and invalidate its collection handles, whose later calls fail
-** with OMEN_CLOSED. The handle itself stays valid until its last open
-** collection handle is closed, so handles may be released in any order.
-** Closing an already closed database does nothing. */
+** the file and all data, and invalidate its collection handles, whose later
+** calls fail with OMEN_CLOSED. The memory of the handle itself lives until
+** its last collection handle is closed, so handles may be released in any
+** order; db must not be used after this call except through them. Returns
+** the error of the final write, if any (the data it could not write is lost;
+** call omen_checkpoint first to handle that case). */
 int omen_close(omen_db *db);
 
 /* Write every change so far to the database file (atomically: after a crash
@@ -146,7 +149,7 @@ int omen_coll_open(omen_db *db, const char *name, omen_coll **coll);
 void omen_coll_close(omen_coll *coll);
 
 /* Remove a collection and its data. Open handles on it then fail with
-** OMEN_NOTFOUND until closed. */
+** OMEN_DROPPED until closed. */
 int omen_coll_drop(omen_db *db, const char *name);
 
 /* Names of all collections, each followed by a NUL, in buf (sorted by name).

@@ -37,7 +37,7 @@ struct omen_coll {
   /* Data, under rw. */
   pthread_rwlock_t rw;
   int dead_rc;            /* nonzero once the data is released: the error
-                             calls get (OMEN_NOTFOUND dropped, OMEN_CLOSED) */
+                             calls get (OMEN_DROPPED or OMEN_CLOSED) */
   omen__kernels kern;
   uint32_t stride;        /* floats per stored vector */
   uint32_t n_slots;       /* slots ever handed out; the rest is capacity */

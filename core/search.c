@@ -100,6 +100,7 @@ void omen__scratch_free(const omen__mem *m, omen__scratch *s)
   omen__free(m, s->top, s->top_cap * sizeof(omen__cand));
   omen__free(m, s->sel, s->sel_cap * sizeof(omen__cand));
   omen__free(m, s->links, s->links_cap * sizeof(uint32_t));
+  omen__free(m, s->orphans, s->orphans_cap * sizeof(uint32_t));
   omen__buf b = {s->q, s->q_cap * sizeof(float)};
   omen__buf_free(m, &b);
   memset(s, 0, sizeof *s);
@@ -109,6 +110,16 @@ int omen__scratch_grow_cand(const omen__mem *m, omen__scratch *s)
 {
   return grow(m, (void **)&s->cand, &s->cand_cap, s->cand_cap + 1,
               sizeof(omen__cand));
+}
+
+void omen__scratch_note_orphan(const omen__mem *m, omen__scratch *s,
+                               uint32_t slot)
+{
+  if (grow(m, (void **)&s->orphans, &s->orphans_cap, s->n_orphans + 1,
+           sizeof(uint32_t)))
+    s->orphans_lost = 1;
+  else
+    s->orphans[s->n_orphans++] = slot;
 }
 
 const float *omen__prepare_query(omen__scratch *s, const omen__space *sp,

@@ -19,8 +19,10 @@
 #define OMEN__PREFETCH(p) ((void)0)
 #endif
 
-/* Slot states. A deleted slot stays in the graph as a route until reused. */
-enum { OMEN__SLOT_LIVE = 1, OMEN__SLOT_DELETED = 2 };
+/* Slot states. A deleted slot stays in the graph as a route until reused.
+** A pending slot is being (re)filled by the current write: its old links
+** are gone and its new ones not made yet, so nothing may lead to it. */
+enum { OMEN__SLOT_LIVE = 1, OMEN__SLOT_DELETED = 2, OMEN__SLOT_PENDING = 3 };
 
 /* -- Space ----------------------------------------------------------------- */
 
@@ -99,6 +101,9 @@ typedef struct omen__scratch {
   size_t links_cap;
   float *q;                   /* the query, padded and aligned */
   size_t q_cap;
+  uint32_t *orphans;          /* live nodes a write left without in-links */
+  size_t n_orphans, orphans_cap;
+  int orphans_lost;           /* a note could not be stored: check them all */
 } omen__scratch;
 
 /* Size the scratch for n_slots slots, stride-float queries, lists of up to
@@ -119,6 +124,10 @@ static inline uint32_t omen__visit_epoch(omen__scratch *s)
 
 /* Grow the candidate heap when full (the only growth during a search). */
 int omen__scratch_grow_cand(const omen__mem *m, omen__scratch *s);
+
+/* Note a node that may have lost its last incoming link. */
+void omen__scratch_note_orphan(const omen__mem *m, omen__scratch *s,
+                               uint32_t slot);
 
 /* Copy a query into s->q, zero-padded to the stride, normalized for
 ** cosine. Returns the prepared query. */

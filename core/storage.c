@@ -552,6 +552,7 @@ static int check_graph(omen_coll *c)
   if (g->entry != OMEN__NO_SLOT && g->max_level != level[g->entry])
     return damaged(c->db, "bad graph entry point");
   if (c->n_slots) memset(g->locks.p, 0, c->n_slots);
+  omen__graph_count_indeg(&c->graph, c->n_slots);
   return OMEN_OK;
 }
 
@@ -565,17 +566,8 @@ static int check_keys(omen_coll *c)
     if (len == 0 || off > k->names_used || len > k->names_used - off)
       return damaged(c->db, "bad metadata key");
   }
-  /* Build the table one key at a time to catch a repeated name. */
-  k->n = 0;
   int rc = omen__keys_rehash(&c->db->mem, k);
-  for (uint32_t i = 0; i < n && !rc; i++) {
-    size_t len;
-    const char *name = omen__keys_name(k, i, &len);
-    if (omen__keys_find(k, name, len) != UINT32_MAX)
-      return damaged(c->db, "repeated metadata key");
-    uint32_t key;
-    rc = omen__keys_intern(&c->db->mem, k, name, len, &key);
-  }
+  if (rc == OMEN_CORRUPT) return damaged(c->db, "repeated metadata key");
   if (rc) return omen__fail(c->db, rc, "out of memory loading '%s'", c->name);
   return OMEN_OK;
 }

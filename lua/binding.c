@@ -258,11 +258,26 @@ static void push_meta(lua_State *L, const omen_hit *h)
   }
 }
 
+/* A string argument that C will read up to its first NUL: refuse any NUL
+** inside, or "a\0b" would silently name "a". */
+static const char *check_cstring(lua_State *L, int idx, const char *what)
+{
+  size_t len;
+  const char *s = luaL_checklstring(L, idx, &len);
+  if (strlen(s) != len) luaL_error(L, "%s must not contain NUL bytes", what);
+  return s;
+}
+
+static const char *opt_cstring(lua_State *L, int idx, const char *what)
+{
+  return lua_isnoneornil(L, idx) ? NULL : check_cstring(L, idx, what);
+}
+
 /* -- Module functions --------------------------------------------------------- */
 
 static int l_open(lua_State *L)
 {
-  const char *path = luaL_optstring(L, 1, NULL);
+  const char *path = opt_cstring(L, 1, "path");
   omen_options o;
   omen_options_init(&o);
   if (!lua_isnoneornil(L, 2)) {
@@ -356,7 +371,7 @@ static int push_coll(lua_State *L, omen_coll *c)
 static int db_create_collection(lua_State *L)
 {
   ldb *d = check_ldb(L, 1);
-  const char *name = luaL_checkstring(L, 2);
+  const char *name = check_cstring(L, 2, "collection name");
   luaL_checktype(L, 3, LUA_TTABLE);
   static const char *const known[] = {"dim", "metric", "m", "ef_construction",
                                       "ef_search", NULL};
@@ -383,8 +398,7 @@ static int db_create_collection(lua_State *L)
   lua_pop(L, 1);
   omen_coll *c;
   int rc = omen_coll_create(d->db, name, &cfg, &c);
-  if (rc == OMEN_EXISTS || rc == OMEN_READONLY)
-    return push_fail(L, omen_errmsg(d->db));
+  if (rc == OMEN_EXISTS) return push_fail(L, omen_errmsg(d->db));
   if (rc) return luaL_error(L, "%s", omen_errmsg(d->db));
   return push_coll(L, c);
 }
@@ -392,7 +406,7 @@ static int db_create_collection(lua_State *L)
 static int db_collection(lua_State *L)
 {
   ldb *d = check_ldb(L, 1);
-  const char *name = luaL_checkstring(L, 2);
+  const char *name = check_cstring(L, 2, "collection name");
   omen_coll *c;
   int rc = omen_coll_open(d->db, name, &c);
   if (rc == OMEN_NOTFOUND) return push_fail(L, omen_errmsg(d->db));
@@ -426,7 +440,7 @@ static int db_collections(lua_State *L)
 static int db_drop_collection(lua_State *L)
 {
   ldb *d = check_ldb(L, 1);
-  int rc = omen_coll_drop(d->db, luaL_checkstring(L, 2));
+  int rc = omen_coll_drop(d->db, check_cstring(L, 2, "collection name"));
   if (rc && rc != OMEN_NOTFOUND) return luaL_error(L, "%s", omen_errmsg(d->db));
   lua_pushboolean(L, rc == OMEN_OK);
   return 1;
@@ -639,6 +653,14 @@ static int coll_search(lua_State *L)
   return 1;
 }
 
+/* The dimension cached in the handle, without touching the collection: for
+** lua/omen.lua to size-check FFI vectors (the call itself checks the rest). */
+static int coll_cached_dim(lua_State *L)
+{
+  lua_pushinteger(L, check_lcoll(L, 1)->dim);
+  return 1;
+}
+
 static int coll_info(lua_State *L)
 {
   lcoll *c = check_lcoll(L, 1);
@@ -664,15 +686,26 @@ static int coll_info(lua_State *L)
   return 1;
 }
 
+/* A collection handle whose collection still exists (not dropped, its
+** database not closed). */
+static lcoll *check_live(lua_State *L, int idx)
+{
+  lcoll *c = check_lcoll(L, idx);
+  uint64_t n;
+  int rc = omen_count(c->c, &n);
+  if (rc) coll_error(L, c, rc);
+  return c;
+}
+
 static int coll_name(lua_State *L)
 {
-  lua_pushstring(L, omen_coll_name(check_lcoll(L, 1)->c));
+  lua_pushstring(L, omen_coll_name(check_live(L, 1)->c));
   return 1;
 }
 
 static int coll_dim(lua_State *L)
 {
-  lua_pushinteger(L, check_lcoll(L, 1)->dim);
+  lua_pushinteger(L, check_live(L, 1)->dim);
   return 1;
 }
 
@@ -730,6 +763,8 @@ int luaopen_omen(lua_State *L)
   lua_setfield(L, -2, "coll_methods");
   lua_pushcfunction(L, l_open);
   lua_setfield(L, -2, "open");
+  lua_pushcfunction(L, coll_cached_dim);
+  lua_setfield(L, -2, "coll_dim");
   lua_pushstring(L, omen_version());
   lua_setfield(L, -2, "version");
   lua_call(L, 1, 1);

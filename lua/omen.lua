@@ -52,7 +52,7 @@ end
 
 local C = core.coll_methods
 local raw_upsert, raw_batch, raw_search = C.upsert, C.upsert_batch, C.search
-local raw_dim = C.dim
+local raw_dim = core.coll_dim
 
 function C.upsert(self, id, vec, meta)
   if type(vec) == "cdata" then vec = vec_arg(vec, raw_dim(self), "vector") end

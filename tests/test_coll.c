@@ -358,7 +358,7 @@ static void t_lifetimes(void **state)
   float v[2] = {1, 2};
   assert_int_equal(omen_upsert(a, "x", 1, v, NULL, 0), OMEN_OK);
   assert_int_equal(omen_coll_drop(d, "a"), OMEN_OK);
-  assert_int_equal(omen_upsert(a, "x", 1, v, NULL, 0), OMEN_NOTFOUND);
+  assert_int_equal(omen_upsert(a, "x", 1, v, NULL, 0), OMEN_DROPPED);
   assert_non_null(strstr(omen_errmsg(d), "dropped"));
   assert_int_equal(omen_coll_drop(d, "a"), OMEN_NOTFOUND);
   size_t need, n;
@@ -371,7 +371,7 @@ static void t_lifetimes(void **state)
   assert_int_equal(omen_close(d), OMEN_OK);
   uint64_t cnt;
   assert_int_equal(omen_count(b, &cnt), OMEN_CLOSED);
-  assert_int_equal(omen_count(a2, &cnt), OMEN_NOTFOUND);
+  assert_int_equal(omen_count(a2, &cnt), OMEN_DROPPED);
   omen_coll_close(b);
   omen_coll_close(a2); /* the last handle frees the database */
 }

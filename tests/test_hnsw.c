@@ -29,6 +29,21 @@ static void check_invariants(omen_coll *c)
       }
     }
   }
+  /* In-degrees match the lists; no live node but the entry lacks one. */
+  uint32_t *count = calloc(c->n_slots + 1, sizeof(uint32_t));
+  for (uint32_t s = 0; s < c->n_slots; s++) {
+    const uint32_t *list = omen__links(g, s, 0);
+    for (uint32_t i = 1; i <= list[0]; i++) count[list[i]]++;
+  }
+  const uint8_t *state = c->state.p;
+  for (uint32_t s = 0; s < c->n_slots; s++) {
+    assert_int_equal(count[s], ((const uint32_t *)g->indeg.p)[s]);
+    assert_true(state[s] == OMEN__SLOT_LIVE || state[s] == OMEN__SLOT_DELETED);
+    /* (inner product leaves nodes nobody needs unlinked, by design) */
+    if (state[s] == OMEN__SLOT_LIVE && s != g->entry && c->cfg.metric != OMEN_IP)
+      assert_true(count[s] > 0);
+  }
+  free(count);
   if (c->n_slots) {
     assert_true(g->entry < c->n_slots);
     assert_int_equal(g->max_level, level[g->entry]);
@@ -185,6 +200,67 @@ static void t_update_all(void **state)
   free(queries);
 }
 
+/* Every record stays reachable by the graph search through heavy churn:
+** delete everything, insert single records into the freed slots, then a
+** batch that reuses the rest of them; then random deletes and updates. */
+static void t_churn(void **state)
+{
+  (void)state;
+  omen_db *db = tu_open(NULL, 0);
+  float *data = tu_clustered(4000, DIM, 10, 31);
+  omen_coll *c = build(db, "g", OMEN_L2, data, 1500, 1);
+  char id[16];
+  for (size_t i = 0; i < 1500; i++) {
+    tu_id(id, sizeof id, i);
+    assert_int_equal(omen_delete(c, id, strlen(id)), OMEN_OK);
+  }
+  for (size_t i = 1500; i < 1510; i++) {
+    tu_id(id, sizeof id, i);
+    assert_int_equal(omen_upsert(c, id, strlen(id), data + i * DIM, NULL, 0), OMEN_OK);
+  }
+  omen_str ids[1490];
+  char names[1490][16];
+  for (size_t i = 0; i < 1490; i++) {
+    tu_id(names[i], sizeof names[i], 1510 + i);
+    ids[i] = (omen_str){names[i], strlen(names[i])};
+  }
+  assert_int_equal(omen_upsert_batch(c, 1490, ids, data + 1510 * DIM, NULL, 2), OMEN_OK);
+  check_invariants(c);
+  uint64_t s = 3;
+  for (int round = 0; round < 3000; round++) {
+    size_t i = 1500 + tu_next(&s) % 1500;
+    tu_id(id, sizeof id, i);
+    if (round % 3 == 0) omen_delete(c, id, strlen(id));
+    else omen_upsert(c, id, strlen(id), data + (i + 1000) * DIM, NULL, 0);
+  }
+  check_invariants(c);
+  /* Each live record is found by searching for its own vector. */
+  omen_result *r, *all;
+  assert_int_equal(omen_result_new(db, &r), OMEN_OK);
+  assert_int_equal(omen_result_new(db, &all), OMEN_OK);
+  omen_search_opts o, ex;
+  omen_search_opts_init(&o, 1);
+  omen_search_opts_init(&ex, 100000);
+  ex.exact = 1;
+  ex.with = OMEN_WITH_VECTOR;
+  assert_int_equal(omen_search(c, data, &ex, all), OMEN_OK);
+  size_t lost = 0;
+  for (size_t i = 0; i < omen_result_count(all); i++) {
+    const omen_hit *h = omen_result_hit(all, i);
+    assert_int_equal(omen_search(c, h->vec, &o, r), OMEN_OK);
+    const omen_hit *g = omen_result_hit(r, 0);
+    lost += g->distance > 0; /* another record at distance 0 is as good */
+  }
+  print_message("  %zu live records, %zu not found by their own vector\n",
+                omen_result_count(all), lost);
+  assert_int_equal(lost, 0);
+  omen_result_free(r);
+  omen_result_free(all);
+  omen_coll_close(c);
+  omen_close(db);
+  free(data);
+}
+
 /* Levels follow the geometric law P(level >= l) = m^-l. */
 static void t_levels(void **state)
 {
@@ -207,6 +283,7 @@ int main(void)
     cmocka_unit_test(t_recall_l2),     cmocka_unit_test(t_recall_cosine),
     cmocka_unit_test(t_recall_ip),     cmocka_unit_test(t_recall_threads),
     cmocka_unit_test(t_reuse),         cmocka_unit_test(t_update_all),
+    cmocka_unit_test(t_churn),
     cmocka_unit_test(t_levels),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,160 @@
+/*
+** scale: insert N clustered vectors (default 1,000,000 x 128) into one
+** in-memory collection with the batch API, then search it. Reports build
+** rate, resident memory against the raw vector and link bytes, query rate
+** and recall@10 against exact search.
+**
+**   build/bench/scale [N] [DIM] [THREADS]
+*/
+#include "port.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "omen.h"
+
+static double now(void)
+{
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static uint64_t next(uint64_t *s)
+{
+  uint64_t x = *s += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+static double gauss(uint64_t *s)
+{
+  double u = ((double)(next(s) >> 11) + 1) / 9007199254740993.0;
+  double v = (double)(next(s) >> 11) / 9007199254740992.0;
+  return sqrt(-2 * log(u)) * cos(6.283185307179586 * v);
+}
+
+/* Gaussian clusters around 1,000 centres, each spread along 16 directions. */
+static void fill(float *v, size_t n, size_t dim, uint64_t seed)
+{
+  enum { CLUSTERS = 1000, LATENT = 16 };
+  uint64_t s = 12345;
+  float *centre = malloc(CLUSTERS * dim * sizeof(float));
+  float *basis = malloc(CLUSTERS * dim * LATENT * sizeof(float));
+  for (size_t i = 0; i < CLUSTERS * dim; i++) centre[i] = (float)(4 * gauss(&s));
+  for (size_t i = 0; i < CLUSTERS * dim * LATENT; i++) basis[i] = (float)(gauss(&s) / 2);
+  s = seed;
+  for (size_t i = 0; i < n; i++) {
+    size_t c = next(&s) % CLUSTERS;
+    double z[LATENT];
+    for (int l = 0; l < LATENT; l++) z[l] = gauss(&s);
+    for (size_t j = 0; j < dim; j++) {
+      double x = centre[c * dim + j] + 0.05 * gauss(&s);
+      for (int l = 0; l < LATENT; l++) x += basis[(c * dim + j) * LATENT + l] * z[l];
+      v[i * dim + j] = (float)x;
+    }
+  }
+  free(centre);
+  free(basis);
+}
+
+static long rss_kib(void)
+{
+  FILE *f = fopen("/proc/self/status", "r");
+  char line[256];
+  long kib = -1;
+  while (f && fgets(line, sizeof line, f))
+    if (!strncmp(line, "VmRSS:", 6)) kib = atol(line + 6);
+  if (f) fclose(f);
+  return kib;
+}
+
+int main(int argc, char **argv)
+{
+  size_t n = argc > 1 ? strtoul(argv[1], NULL, 10) : 1000000;
+  size_t dim = argc > 2 ? strtoul(argv[2], NULL, 10) : 128;
+  unsigned threads = argc > 3 ? (unsigned)atoi(argv[3]) : 0;
+  size_t nq = 1000, k = 10;
+  float *data = malloc(n * dim * sizeof(float));
+  float *queries = malloc(nq * dim * sizeof(float));
+  omen_str *ids = malloc(n * sizeof *ids);
+  char *names = malloc(n * 16);
+  if (!data || !queries || !ids || !names) return 1;
+  fill(data, n, dim, 1);
+  fill(queries, nq, dim, 2);
+  for (size_t i = 0; i < n; i++) {
+    int len = snprintf(names + i * 16, 16, "v%zu", i);
+    ids[i] = (omen_str){names + i * 16, (size_t)len};
+  }
+  long rss0 = rss_kib();
+
+  omen_db *db;
+  omen_coll *c;
+  omen_result *r;
+  omen_coll_config cfg;
+  omen_coll_config_init(&cfg, (uint32_t)dim);
+  if (omen_open(NULL, NULL, &db) || omen_coll_create(db, "scale", &cfg, &c) ||
+      omen_result_new(db, &r))
+    return 1;
+  double t = now();
+  if (omen_upsert_batch(c, n, ids, data, NULL, threads)) {
+    fprintf(stderr, "insert: %s\n", omen_errmsg(db));
+    return 1;
+  }
+  double build = now() - t;
+  long rss1 = rss_kib();
+  omen_coll_info info;
+  omen_coll_info_get(c, &info);
+
+  omen_search_opts o;
+  omen_search_opts_init(&o, (uint32_t)k);
+  o.with = 0;
+  t = now();
+  for (size_t q = 0; q < nq; q++)
+    if (omen_search(c, queries + q * dim, &o, r)) return 1;
+  double qtime = now() - t;
+
+  /* Recall on the first 100 queries against exact search. */
+  size_t hits = 0, checked = 100;
+  omen_result *truth;
+  omen_result_new(db, &truth);
+  omen_search_opts ex = o;
+  ex.exact = 1;
+  for (size_t q = 0; q < checked; q++) {
+    omen_search(c, queries + q * dim, &o, r);
+    omen_search(c, queries + q * dim, &ex, truth);
+    for (size_t i = 0; i < omen_result_count(r); i++)
+      for (size_t j = 0; j < omen_result_count(truth); j++) {
+        const omen_hit *a = omen_result_hit(r, i), *b = omen_result_hit(truth, j);
+        if (a->id.len == b->id.len && !memcmp(a->id.ptr, b->id.ptr, a->id.len)) {
+          hits++;
+          break;
+        }
+      }
+  }
+  double raw = (double)n * dim * 4 / 1048576.0;
+  printf("scale: %zu x %zu, m = %u, ef_construction = %u\n", n, dim, cfg.m,
+         cfg.ef_construction);
+  printf("  build   %.1f s, %.0f vectors/s (%s threads)\n", build, n / build,
+         threads ? argv[3] : "all");
+  printf("  memory  %.0f MiB resident for the collection (raw vectors %.0f MiB); "
+         "engine reports %.0f MiB\n", (rss1 - rss0) / 1024.0, raw,
+         info.memory / 1048576.0);
+  printf("  search  %.0f queries/s (k = %zu, ef = %u, one thread)\n", nq / qtime, k,
+         cfg.ef_search);
+  printf("  recall@%zu = %.4f against exact search (%zu queries)\n", k,
+         (double)hits / (double)(checked * k), checked);
+  omen_result_free(truth);
+  omen_result_free(r);
+  omen_coll_close(c);
+  omen_close(db);
+  free(data);
+  free(queries);
+  free(ids);
+  free(names);
+  return 0;
+}
