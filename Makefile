@@ -2,9 +2,10 @@
 #
 #   make              build/libomen.a, build/libomen.so, build/omen.so (the Lua
 #                     module) and build/omen-lua
-#   make test         build and run every test; ends with one PASS/FAIL line
+#   make test         build and run every suite, normally and under
+#                     AddressSanitizer + UBSan; ends with one PASS/FAIL line
 #   make demo         index Fashion-MNIST and search it
-#   make asan         the test suites under AddressSanitizer + UBSan
+#   make asan         only the sanitizer run of the suites
 #   make deps         install the Debian packages the build needs (as root)
 #
 # Flags given in CFLAGS are added to omen's own, not substituted for them.
@@ -33,7 +34,7 @@ UNIT_BIN  = $(UNIT_SRC:tests/%.c=$(BUILD)/tests/%)
 
 DEPS_STAMP = $(BUILD)/.deps-ok
 
-.PHONY: all deps test unit lua-tests repl-test demo asan clean
+.PHONY: all deps suites test unit lua-tests repl-test demo asan clean
 .DELETE_ON_ERROR:
 .SECONDARY: $(LUA_HDR)
 
@@ -102,6 +103,9 @@ $(BUILD)/tests/%: tests/%.c tests/testutil.h $(CORE_OBJ) | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(OMEN_CFLAGS) -Icore -o $@ $< $(CORE_OBJ) $(CMOCKA_LIBS) $(LDLIBS_CORE)
 
+# Everything the suites need, in $(BUILD).
+suites: all $(UNIT_BIN)
+
 unit: $(UNIT_BIN)
 	@sh tests/run_unit.sh $(UNIT_BIN)
 
@@ -111,13 +115,17 @@ lua-tests: all
 repl-test: all
 	@sh tests/repl_test.sh $(BUILD)/omen-lua
 
-test: all $(UNIT_BIN)
-	@sh tests/run_all.sh "$(BUILD)" $(UNIT_BIN)
+ASAN_BUILD = $(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g" \
+  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" suites
 
-# The same suites under AddressSanitizer and UndefinedBehaviorSanitizer.
+test: suites
+	@$(ASAN_BUILD)
+	@sh tests/run_all.sh $(BUILD) build-asan
+
+# The suites under AddressSanitizer and UndefinedBehaviorSanitizer only.
 asan:
-	$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g" \
-	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" test
+	@$(ASAN_BUILD)
+	@sh tests/run_all.sh build-asan
 
 # -- Demo -----------------------------------------------------------------------
 

@@ -1,26 +1,34 @@
--- omen-lua's printer: how values entered at the prompt are shown. Search
--- hits come out as aligned rows (rank, id, distance, metadata); other tables
--- as nested literals, with cycles and long tables cut short.
+-- omen-lua's side of the prompt: how results are shown (search hits as
+-- aligned rows; other tables as nested literals, cut short at cycles, depth
+-- and length) and which names Tab completes. omen-lua.c calls show and
+-- complete.
 
 local M = {}
 
-local MAX_ITEMS, MAX_DEPTH, MAX_CELL = 40, 4, 60
+local MAX_ITEMS, MAX_DEPTH, MAX_WIDTH, MAX_CELL = 40, 4, 78, 60
 
-local function is_identifier(s)
-  return type(s) == "string" and s:match("^[%a_][%w_]*$") ~= nil
+local keywords = {}
+for w in ([[and break do else elseif end false for function goto if in local
+            nil not or repeat return then true until while]]):gmatch("%a+") do
+  keywords[w] = true
+end
+
+local function is_name(s)
+  return type(s) == "string" and s:match("^[%a_][%w_]*$") ~= nil and not keywords[s]
 end
 
 local function scalar(v)
   local t = type(v)
-  if t == "string" then return ("%q"):format(v):gsub("\\\n", "\\n") end
-  if t == "number" then
-    if v == math.floor(v) and math.abs(v) < 2^53 then return ("%d"):format(v) end
-    return ("%.7g"):format(v)
+  if t == "string" then return (("%q"):format(v):gsub("\\\n", "\\n")) end
+  if t == "number" and v == math.floor(v) and math.abs(v) < 2^53 then
+    return ("%d"):format(v) -- integral floats without an exponent
   end
+  if t == "number" then return ("%.14g"):format(v) end
   return tostring(v)
 end
 
--- Table keys in a stable order: array part first, then the rest sorted.
+-- Keys in a stable order: the array part (returned as its length), then the
+-- other keys sorted by type and value.
 local function sorted_keys(t)
   local n, keys = #t, {}
   for k in pairs(t) do
@@ -37,67 +45,61 @@ local function sorted_keys(t)
   return n, keys
 end
 
-local function literal(v, indent, seen, out)
-  if type(v) ~= "table" then
-    out[#out + 1] = scalar(v)
-    return
+-- Single-line items packed into lines of at most MAX_WIDTH columns.
+local function pack(items, indent)
+  local lines, line = {}, nil
+  for i, s in ipairs(items) do
+    if i < #items then s = s .. "," end
+    if line and #indent + #line + 1 + #s > MAX_WIDTH then
+      lines[#lines + 1], line = line, nil
+    end
+    line = line and line .. " " .. s or s
   end
-  if seen[v] then
-    out[#out + 1] = "<cycle>"
-    return
+  lines[#lines + 1] = line
+  return lines
+end
+
+local literal
+
+-- The rendered items of table t: array values, then `key = value`.
+local function items_of(t, indent, seen)
+  local n, keys = sorted_keys(t)
+  local items, total = {}, n + #keys
+  for i = 1, math.min(n, MAX_ITEMS) do items[i] = literal(t[i], indent, seen) end
+  for i = 1, math.min(#keys, MAX_ITEMS - #items) do
+    local k = keys[i]
+    local key = is_name(k) and k or "[" .. literal(k, indent, seen) .. "]"
+    items[#items + 1] = key .. " = " .. literal(t[k], indent, seen)
   end
-  if #indent / 2 >= MAX_DEPTH then
-    out[#out + 1] = "{...}"
-    return
-  end
-  seen[v] = true
-  local n, keys = sorted_keys(v)
-  if n == 0 and #keys == 0 then
-    out[#out + 1] = "{}"
-    seen[v] = nil
-    return
-  end
-  -- Short flat tables stay on one line.
-  local flat = true
-  for i = 1, n do if type(v[i]) == "table" then flat = false end end
-  for _, k in ipairs(keys) do if type(v[k]) == "table" then flat = false end end
+  if total > #items then items[#items + 1] = ("... (%d more)"):format(total - #items) end
+  return items
+end
+
+function literal(v, indent, seen)
+  if type(v) ~= "table" then return scalar(v) end
+  local mt = getmetatable(v)
+  if type(mt) == "table" and rawget(mt, "__tostring") then return tostring(v) end
+  if seen[v] then return "<cycle>" end
+  if #indent >= 2 * MAX_DEPTH then return "{...}" end
+  seen[v] = true -- only while inside v: a table met twice elsewhere is no cycle
   local inner = indent .. "  "
-  local sep = flat and ", " or (",\n" .. inner)
-  out[#out + 1] = flat and "{" or ("{\n" .. inner)
-  local count = 0
-  local function item(key, value)
-    if count > 0 then out[#out + 1] = sep end
-    count = count + 1
-    if count > MAX_ITEMS then
-      out[#out + 1] = "..."
-      return false
-    end
-    if key ~= nil then
-      out[#out + 1] = is_identifier(key) and key or ("[" .. scalar(key) .. "]")
-      out[#out + 1] = " = "
-    end
-    literal(value, inner, seen, out)
-    return true
-  end
-  local going = true
-  for i = 1, n do
-    going = item(nil, v[i])
-    if not going then break end
-  end
-  for _, k in ipairs(going and keys or {}) do
-    if not item(k, v[k]) then break end
-  end
-  out[#out + 1] = flat and "}" or ("\n" .. indent .. "}")
+  local items = items_of(v, inner, seen)
   seen[v] = nil
+  if #items == 0 then return "{}" end
+  local all = table.concat(items, ", ")
+  local nested = all:find("\n", 1, true)
+  if not nested and #indent + #all + 2 <= MAX_WIDTH then return "{" .. all .. "}" end
+  local lines = nested and items or pack(items, inner)
+  local sep = nested and ",\n" .. inner or "\n" .. inner
+  return "{\n" .. inner .. table.concat(lines, sep) .. "\n" .. indent .. "}"
 end
 
 function M.literal(v)
-  local out = {}
-  literal(v, "", {}, out)
-  return table.concat(out)
+  return literal(v, "", {})
 end
 
--- A hit list: an array of tables with a string id and a number distance.
+-- A hit list: a non-empty array of tables with a string id and a number
+-- distance, as collection:search returns.
 local function is_hits(t)
   if type(t) ~= "table" or #t == 0 then return false end
   for i = 1, #t do
@@ -114,14 +116,19 @@ local function cell(s, width)
   return s
 end
 
+-- A string bare, unless spaces or control characters would garble the row.
+local function bare(s)
+  return s:find("[%s%c=\"]") and scalar(s) or s
+end
+
+-- Metadata as `k=v` pairs.
 local function meta_line(meta)
   if type(meta) ~= "table" then return "" end
   local _, keys = sorted_keys(meta)
   local parts = {}
-  for _, k in ipairs(keys) do
+  for i, k in ipairs(keys) do
     local v = meta[k]
-    parts[#parts + 1] = tostring(k) .. "=" ..
-      (type(v) == "table" and "[" .. table.concat(v, ",") .. "]" or tostring(v))
+    parts[i] = tostring(k) .. "=" .. (type(v) == "string" and bare(v) or literal(v, "", {}))
   end
   return table.concat(parts, " ")
 end
@@ -129,17 +136,15 @@ end
 function M.hits(t)
   local rows, w = {}, {1, 2, 8}
   for i, h in ipairs(t) do
-    local r = {tostring(i), cell(h.id, MAX_CELL), ("%.6g"):format(h.distance),
+    local r = {tostring(i), cell(bare(h.id), MAX_CELL), ("%.6g"):format(h.distance),
                cell(meta_line(h.meta), 2 * MAX_CELL)}
     for c = 1, 3 do w[c] = math.max(w[c], #r[c]) end
     rows[i] = r
   end
   local fmt = ("%%%ds  %%-%ds  %%%ds  %%s"):format(w[1], w[2], w[3])
-  local out = {(fmt:format("#", "id", "distance", "meta")):gsub("%s+$", "")}
-  for _, r in ipairs(rows) do
-    out[#out + 1] = (fmt:format(r[1], r[2], r[3], r[4])):gsub("%s+$", "")
-  end
-  return table.concat(out, "\n")
+  local out = {fmt:format("#", "id", "distance", "meta")}
+  for i, r in ipairs(rows) do out[i + 1] = fmt:format(r[1], r[2], r[3], r[4]) end
+  return (table.concat(out, "\n"):gsub(" +\n", "\n"):gsub(" +$", ""))
 end
 
 function M.format(v)
@@ -147,13 +152,71 @@ function M.format(v)
   return M.literal(v)
 end
 
--- Print every value of a call's results, as the prompt does.
+-- Print each result of a chunk entered at the prompt on its own line.
 function M.show(...)
-  local n = select("#", ...)
-  for i = 1, n do
-    io.write(M.format((select(i, ...))), "\n")
+  for i = 1, select("#", ...) do
+    io.stdout:write(M.format((select(i, ...))), "\n")
   end
-  io.flush()
+  io.stdout:flush()
+end
+
+-- -- Completion -----------------------------------------------------------------
+
+-- Field `name` of v without running metamethods: raw fields, then those of
+-- the metatables' __index tables (how userdata such as omen handles, whose
+-- __metatable hides the real one, offer their methods).
+local function field(v, name)
+  for _ = 1, 10 do
+    if type(v) == "table" then
+      local x = rawget(v, name)
+      if x ~= nil then return x end
+    end
+    local mt = debug.getmetatable(v)
+    v = mt and rawget(mt, "__index")
+    if type(v) ~= "table" then return nil end
+  end
+end
+
+-- The names field() can reach from v.
+local function field_names(v)
+  local names = {}
+  for _ = 1, 10 do
+    if type(v) == "table" then
+      for k in pairs(v) do
+        if is_name(k) then names[k] = true end
+      end
+    end
+    local mt = debug.getmetatable(v)
+    v = mt and rawget(mt, "__index")
+    if type(v) ~= "table" then break end
+  end
+  return names
+end
+
+-- Completions of text, a name or a path such as `omen.op` or `db:col`: the
+-- full texts, sorted. After ':' only methods are offered.
+function M.complete(text)
+  local path, sep, partial = text:match("^(.-)([.:]?)([%w_]*)$")
+  local v, names = _G, nil
+  if sep == "" then
+    names = field_names(_G)
+    for k in pairs(keywords) do names[k] = true end
+  else
+    for name in (path .. "."):gmatch("(.-)%.") do
+      if not is_name(name) then return {} end
+      v = field(v, name)
+    end
+    if v == nil then return {} end
+    names = field_names(v)
+  end
+  local out = {}
+  for k in pairs(names) do
+    if k:sub(1, #partial) == partial and (sep ~= ":" or type(field(v, k)) == "function") then
+      out[#out + 1] = path .. sep .. k
+    end
+  end
+  table.sort(out)
+  return out
 end
 
 return M

@@ -1,18 +1,24 @@
 #!/bin/sh
-# Run every suite of `make test` and end with one PASS/FAIL line.
-# usage: run_all.sh BUILD unit-test-binaries...
-build=$1; shift
+# Run every suite against each build directory given (build, build-asan, ...)
+# and end with one PASS/FAIL line. Suites: the cmocka binaries in
+# BUILD/tests, the Lua contract tests, the omen-lua prompt test.
 failed=""
-run() { # name, command...
-  name=$1; shift
-  printf '== %s\n' "$name"
-  if "$@"; then :; else failed="$failed $name"; fi
+total=0
+run() { # label, command...
+  label=$1; shift
+  total=$((total + 1))
+  printf '== %s\n' "$label"
+  if ! "$@"; then failed="$failed $label"; fi
 }
-for t in "$@"; do run "$(basename "$t")" "$t"; done
-run lua "$build/omen-lua" tests/lua/run.lua
-run repl sh tests/repl_test.sh "$build/omen-lua"
+for build in "$@"; do
+  for t in "$build"/tests/test_*; do
+    [ -x "$t" ] && run "$build: $(basename "$t")" "$t"
+  done
+  run "$build: lua" "$build/omen-lua" tests/lua/run.lua
+  run "$build: repl" sh tests/repl_test.sh "$build/omen-lua"
+done
 if [ -z "$failed" ]; then
-  echo "PASS: all suites passed"
+  echo "PASS: all $total suites passed ($*)"
 else
   echo "FAIL:$failed"
   exit 1

@@ -198,7 +198,7 @@ static void t_metrics(void **state)
     omen_coll_config_init(&cfg, 3);
     cfg.metric = (omen_metric)m;
     omen_coll *c;
-    char name[8];
+    char name[16];
     snprintf(name, sizeof name, "m%d", m);
     assert_int_equal(omen_coll_create(db, name, &cfg, &c), OMEN_OK);
     assert_int_equal(omen_upsert(c, "a", 1, a, NULL, 0), OMEN_OK);
@@ -226,7 +226,7 @@ static void t_exact_is_brute_force(void **state)
     omen_coll_config_init(&cfg, DIM);
     cfg.metric = (omen_metric)m;
     omen_coll *c;
-    char name[8], id[16];
+    char name[16], id[16];
     snprintf(name, sizeof name, "e%d", m);
     assert_int_equal(omen_coll_create(db, name, &cfg, &c), OMEN_OK);
     for (size_t i = 0; i < n; i++) {

@@ -157,7 +157,7 @@ static inline void tu_brute(omen_metric m, const float *data, size_t n,
 
 static inline void tu_id(char *buf, size_t cap, size_t i)
 {
-  snprintf(buf, cap, "id-%zu", i);
+  snprintf(buf, cap, "id-%u", (unsigned)i);
 }
 
 #endif
