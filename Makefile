@@ -6,6 +6,7 @@
 #                     AddressSanitizer + UBSan; ends with one PASS/FAIL line
 #   make demo         index Fashion-MNIST and search it
 #   make asan         only the sanitizer run of the suites
+#   make scale        insert and search 1,000,000 x 128 vectors in memory
 #   make deps         install the Debian packages the build needs (as root)
 #
 # Flags given in CFLAGS are added to omen's own, not substituted for them.
@@ -34,7 +35,7 @@ UNIT_BIN  = $(UNIT_SRC:tests/%.c=$(BUILD)/tests/%)
 
 DEPS_STAMP = $(BUILD)/.deps-ok
 
-.PHONY: all deps suites test unit lua-tests repl-test demo asan clean
+.PHONY: all deps suites test unit lua-tests repl-test demo asan scale clean
 .DELETE_ON_ERROR:
 .SECONDARY: $(LUA_HDR)
 
@@ -133,6 +134,15 @@ demo: all
 	@[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || \
 	  $(MAKE) --no-print-directory deps EXTRA_PKGS="$(DEMO_PKGS)"
 	$(BUILD)/omen-lua scripts/demo.lua
+
+# -- Benchmarks -------------------------------------------------------------------
+
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libomen.a
+	@mkdir -p $(@D)
+	$(CC) $(OMEN_CFLAGS) -Icore -o $@ $< $(BUILD)/libomen.a $(LDLIBS_CORE)
+
+scale: $(BUILD)/bench/scale
+	$(BUILD)/bench/scale 1000000 128
 
 clean:
 	rm -rf build build-asan build-tsan

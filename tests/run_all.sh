@@ -15,6 +15,7 @@ for build in "$@"; do
     [ -x "$t" ] && run "$build: $(basename "$t")" "$t"
   done
   run "$build: lua" "$build/omen-lua" tests/lua/run.lua
+  run "$build: examples" sh tests/examples_test.sh "$build"
   run "$build: repl" sh tests/repl_test.sh "$build/omen-lua"
 done
 if [ -z "$failed" ]; then
