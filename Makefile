@@ -49,7 +49,8 @@ DEMO_PKGS = dataset-fashion-mnist
 # Install missing Debian packages (idempotent); elsewhere say what is needed.
 deps:
 	@missing=""; for p in $(DEB_PKGS) $(EXTRA_PKGS); do \
-	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q '^install ok installed' \
+	    || missing="$$missing $$p"; done; \
 	if [ -z "$$missing" ]; then echo "deps: all installed"; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  echo "deps: installing$$missing"; \
