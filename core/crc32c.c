@@ -83,6 +83,11 @@ __attribute__((target("sse4.2"))) static uint32_t crc_hw(uint32_t crc,
 }
 #endif
 
+uint32_t omen__crc32c_portable(uint32_t crc, const void *data, size_t n)
+{
+  return ~crc_table(~crc, data, n);
+}
+
 uint32_t omen__crc32c(uint32_t crc, const void *data, size_t n)
 {
   crc = ~crc;

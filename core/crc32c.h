@@ -10,4 +10,7 @@
 
 uint32_t omen__crc32c(uint32_t crc, const void *data, size_t n);
 
+/* The same with the table only, whatever the CPU (for the tests). */
+uint32_t omen__crc32c_portable(uint32_t crc, const void *data, size_t n);
+
 #endif

@@ -39,33 +39,31 @@ static inline const float *omen__vec(const omen__space *s, uint32_t slot)
   return s->vecs + (size_t)slot * s->stride;
 }
 
+/* A kernel result as a distance: l2 as is, ip negated, cosine from the dot
+** product and `inv`, the product of the inverse norms involved. */
+static inline float omen__distance(omen_metric metric, float r, float inv)
+{
+  return metric == OMEN_L2 ? r : metric == OMEN_IP ? -r : 1.0f - r * inv;
+}
+
+static inline float omen__inv_norm(const omen__space *s, uint32_t slot)
+{
+  return s->metric == OMEN_COSINE ? s->inv_norm[slot] : 1.0f;
+}
+
 /* Distance from a prepared query (see omen__prepare_query) to a slot. */
 static inline float omen__dist_q(const omen__space *s, const float *q,
                                  uint32_t slot)
 {
   float r = s->fn(q, omen__vec(s, slot), s->stride);
-  switch (s->metric) {
-  case OMEN_L2:
-    return r;
-  case OMEN_IP:
-    return -r;
-  default:
-    return 1.0f - r * s->inv_norm[slot];
-  }
+  return omen__distance(s->metric, r, omen__inv_norm(s, slot));
 }
 
 static inline float omen__dist_nodes(const omen__space *s, uint32_t a,
                                      uint32_t b)
 {
   float r = s->fn(omen__vec(s, a), omen__vec(s, b), s->stride);
-  switch (s->metric) {
-  case OMEN_L2:
-    return r;
-  case OMEN_IP:
-    return -r;
-  default:
-    return 1.0f - r * s->inv_norm[a] * s->inv_norm[b];
-  }
+  return omen__distance(s->metric, r, omen__inv_norm(s, a) * omen__inv_norm(s, b));
 }
 
 /* -- Candidates ------------------------------------------------------------ */
