@@ -103,6 +103,9 @@ static void free_data(omen_coll *c)
   omen__idmap_free(m, &c->ids);
   omen__records_free(m, &c->recs);
   omen__keys_free(m, &c->keys);
+  if (c->lazy.done) omen__free(m, c->lazy.done, (c->n_slots + OMEN__CHUNK - 1) / OMEN__CHUNK);
+  memset(&c->lazy, 0, sizeof c->lazy);
+  c->lazy_on = 0;
   for (omen__scratch *s = c->pool, *next; s; s = next) {
     next = s->next;
     omen__scratch_free(m, s);
@@ -138,7 +141,8 @@ const char *omen_coll_name(omen_coll *c) { return c ? c->name : NULL; }
 omen__space omen__coll_space(const omen_coll *c)
 {
   omen__space sp = {c->cfg.metric == OMEN_L2 ? c->kern.l2sq : c->kern.dot,
-                    c->cfg.metric, c->vecs.p, c->stride, c->inv_norm.p};
+                    c->cfg.metric, c->vecs.p, c->stride, c->inv_norm.p,
+                    c->lazy_on ? &c->lazy : NULL};
   return sp;
 }
 
@@ -288,7 +292,10 @@ static int lock_coll(omen_coll *c, int write)
                                                    : "collection '%s' was dropped",
                       c->name);
   }
-  return OMEN_OK;
+  /* A write may change any chunk: check the file's bulk before. */
+  int rc = write ? omen__storage_check_all(c) : OMEN_OK;
+  if (rc) pthread_rwlock_unlock(&c->rw);
+  return rc;
 }
 
 /* -- Upsert ----------------------------------------------------------------- */
@@ -762,6 +769,15 @@ static int add_hit(omen_result *r, const omen_coll *c, uint32_t slot, float d,
 
 /* -- Get and search --------------------------------------------------------- */
 
+static int damaged_chunk(omen_coll *c, uint32_t slot)
+{
+  uint32_t first = slot / OMEN__CHUNK * OMEN__CHUNK;
+  return omen__fail(c->db, OMEN_CORRUPT,
+                    "database file '%s' is damaged: checksum mismatch in "
+                    "collection '%s', slots %u to %u", c->db->path, c->name,
+                    first, first + OMEN__CHUNK - 1);
+}
+
 int omen_get(omen_coll *c, const char *id, size_t id_len, omen_result *r)
 {
   if (!c || !r) return OMEN_INVALID;
@@ -769,9 +785,12 @@ int omen_get(omen_coll *c, const char *id, size_t id_len, omen_result *r)
   if (rc || (rc = lock_coll(c, 0))) return rc;
   omen__result_reset(r);
   uint32_t slot = find_id(c, id, id_len, omen__idmap_hash(&c->ids, id, id_len));
+  omen__space sp = omen__coll_space(c);
   if (slot == OMEN__NO_SLOT)
     rc = omen__fail(c->db, OMEN_NOTFOUND, "no record with id '%.*s'",
                     (int)(id_len > 64 ? 64 : id_len), id);
+  else if (omen__touch(&sp, slot))
+    rc = damaged_chunk(c, slot);
   else
     rc = add_hit(r, c, slot, 0.0f, OMEN_WITH_META | OMEN_WITH_VECTOR);
   pthread_rwlock_unlock(&c->rw);
@@ -795,7 +814,7 @@ static int search_locked(omen_coll *c, omen__scratch *sc, const float *query,
     if (rc) return rc;
   }
   if (n < want) /* small, asked for, or the graph came up short */
-    omen__exact_search(&sp, slot_state(c), c->n_slots, q, k, sc, sc->sel, &n);
+    rc = omen__exact_search(&sp, slot_state(c), c->n_slots, q, k, sc, sc->sel, &n);
   for (size_t i = 0; i < n && !rc; i++)
     rc = add_hit(r, c, sc->sel[i].slot, sc->sel[i].d, o->with);
   return rc;
@@ -819,7 +838,11 @@ int omen_search(omen_coll *c, const float *query, const omen_search_opts *o,
   pthread_rwlock_unlock(&c->rw);
   if (rc) {
     omen__result_reset(r);
-    omen__fail(c->db, rc, "search failed: %s", omen_strerror(rc));
+    if (rc == OMEN_CORRUPT)
+      omen__fail(c->db, rc, "database file '%s' is damaged: collection '%s' "
+                 "failed a checksum or bounds check", c->db->path, c->name);
+    else
+      omen__fail(c->db, rc, "search failed: %s", omen_strerror(rc));
   }
   return rc;
 }

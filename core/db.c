@@ -72,11 +72,14 @@ const char *omen_path(omen_db *db)
   return db && db->path ? db->path : ":memory:";
 }
 
+static int lock_catalog(omen_db *db, int write);
+
 /* -- Open and close --------------------------------------------------------- */
 
 static void free_db(omen_db *db)
 {
   omen__mem mem = db->mem;
+  omen__storage_unmap(db);
   omen__free(&mem, db->colls, db->cap_colls * sizeof(omen_coll *));
   if (db->path) omen__free(&mem, db->path, strlen(db->path) + 1);
   if (db->lock_fd >= 0) close(db->lock_fd);
@@ -123,12 +126,39 @@ int omen_open(const char *path, const omen_options *opts, omen_db **out)
   }
   memcpy(db->path, path, len + 1);
   int rc = omen__storage_load(db);
+  if (!rc && (opts->flags & OMEN_OPEN_VERIFY)) rc = omen_verify(db);
   if (rc) {
     /* Leave a closed handle that only reports why. */
     for (size_t i = 0; i < db->n_colls; i++) omen__coll_free_shell(db->colls[i]);
     db->n_colls = 0;
     db->closed = 1;
   }
+  return rc;
+}
+
+/* Write a checkpoint with every collection held still for it. */
+static int save_locked(omen_db *db)
+{
+  for (size_t i = 0; i < db->n_colls; i++)
+    pthread_rwlock_rdlock(&db->colls[i]->rw);
+  int rc = omen__storage_save(db, db->generation + 1);
+  for (size_t i = 0; i < db->n_colls; i++)
+    pthread_rwlock_unlock(&db->colls[i]->rw);
+  return rc;
+}
+
+int omen_verify(omen_db *db)
+{
+  if (!db) return OMEN_INVALID;
+  int rc = lock_catalog(db, 0);
+  if (rc) return rc;
+  for (size_t i = 0; i < db->n_colls && !rc; i++) {
+    omen_coll *c = db->colls[i];
+    pthread_rwlock_wrlock(&c->rw);
+    rc = omen__storage_check_all(c);
+    pthread_rwlock_unlock(&c->rw);
+  }
+  pthread_mutex_unlock(&db->mu);
   return rc;
 }
 
@@ -140,7 +170,8 @@ int omen_checkpoint(omen_db *db)
   if (db->closed)
     rc = omen__fail(db, OMEN_CLOSED, "database is closed");
   else if (db->path && !(db->flags & OMEN_OPEN_READONLY) &&
-           atomic_exchange(&db->dirty, 0) && (rc = omen__storage_save(db)))
+           atomic_exchange(&db->dirty, 0) &&
+           (rc = save_locked(db)))
     atomic_store(&db->dirty, 1);
   pthread_mutex_unlock(&db->mu);
   return rc;
@@ -159,7 +190,7 @@ int omen_close(omen_db *db)
   int rc = OMEN_OK;
   if (db->path && !(db->flags & OMEN_OPEN_READONLY) &&
       atomic_load(&db->dirty))
-    rc = omen__storage_save(db);
+    rc = save_locked(db);
   db->closed = 1;
   if (db->lock_fd >= 0) { /* another process may open it now */
     close(db->lock_fd);
@@ -172,6 +203,7 @@ int omen_close(omen_db *db)
     else omen__coll_free_shell(c);
   }
   db->n_colls = 0;
+  omen__storage_unmap(db); /* no collection points into it any more */
   int gone = db->handles == 0;
   pthread_mutex_unlock(&db->mu);
   if (gone) free_db(db);

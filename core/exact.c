@@ -7,13 +7,15 @@
 
 #include "omen_int.h"
 
-void omen__exact_search(const omen__space *sp, const uint8_t *state,
-                        uint32_t n_slots, const float *q, uint32_t k,
-                        omen__scratch *sc, omen__cand *out, size_t *n)
+int omen__exact_search(const omen__space *sp, const uint8_t *state,
+                       uint32_t n_slots, const float *q, uint32_t k,
+                       omen__scratch *sc, omen__cand *out, size_t *n)
 {
   omen__cand *heap = sc->top;
   size_t nh = 0;
+  *n = 0;
   for (uint32_t s = 0; s < n_slots; s++) {
+    if (s % OMEN__CHUNK == 0 && omen__touch(sp, s)) return OMEN_CORRUPT;
     if (state[s] != OMEN__SLOT_LIVE) continue;
     float d = omen__dist_q(sp, q, s);
     if (nh < k) {
@@ -24,4 +26,5 @@ void omen__exact_search(const omen__space *sp, const uint8_t *state,
     }
   }
   *n = omen__maxheap_drain(heap, &nh, out);
+  return OMEN_OK;
 }

@@ -179,14 +179,15 @@ static void set_list(const omen__build *b, omen__scratch *sc, uint32_t node,
 /* -- Search ----------------------------------------------------------------- */
 
 /* Greedy walk on one level towards q. */
-static void greedy(const omen__build *b, omen__scratch *sc, const float *q,
-                   uint32_t level, uint32_t *cur, float *cur_d)
+static int greedy(const omen__build *b, omen__scratch *sc, const float *q,
+                  uint32_t level, uint32_t *cur, float *cur_d)
 {
   for (int changed = 1; changed;) {
     changed = 0;
     const uint32_t *nb;
     uint32_t n = get_list(b, *cur, level, sc->links, &nb);
     for (uint32_t j = 0; j < n; j++) {
+      if (omen__touch(b->sp, nb[j])) return OMEN_CORRUPT;
       float d = omen__dist_q(b->sp, q, nb[j]);
       if (d < *cur_d) {
         *cur_d = d;
@@ -195,6 +196,7 @@ static void greedy(const omen__build *b, omen__scratch *sc, const float *q,
       }
     }
   }
+  return OMEN_OK;
 }
 
 /* Best-first search of one level from ep, keeping the ef closest accepted
@@ -227,6 +229,7 @@ static int search_layer(const omen__build *b, omen__scratch *sc, const float *q,
       }
       if (visited[x] == epoch) continue;
       visited[x] = epoch;
+      if (omen__touch(sp, x)) return OMEN_CORRUPT;
       float d = omen__dist_q(sp, q, x);
       if (nt >= ef && d >= bound) continue;
       if (nc == sc->cand_cap && omen__scratch_grow_cand(b->mem, sc))
@@ -254,11 +257,13 @@ int omen__graph_search(const omen__graph *g, const omen__space *sp,
   if (g->entry == OMEN__NO_SLOT) return OMEN_OK;
   if (ef < k) ef = k;
   uint32_t cur = g->entry;
+  if (omen__touch(sp, cur)) return OMEN_CORRUPT;
   float d = omen__dist_q(sp, q, cur);
-  for (uint32_t level = g->max_level; level > 0; level--)
-    greedy(&b, sc, q, level, &cur, &d);
+  int rc = OMEN_OK;
+  for (uint32_t level = g->max_level; level > 0 && !rc; level--)
+    rc = greedy(&b, sc, q, level, &cur, &d);
   size_t nt;
-  int rc = search_layer(&b, sc, q, cur, d, ef, 0, state, OMEN__NO_SLOT, &nt);
+  if (!rc) rc = search_layer(&b, sc, q, cur, d, ef, 0, state, OMEN__NO_SLOT, &nt);
   if (rc) return rc;
   size_t found = omen__maxheap_drain(sc->top, &nt, out);
   *n = found < k ? found : k;
@@ -353,10 +358,10 @@ int omen__graph_insert(omen__build *b, omen__scratch *sc, uint32_t slot)
   if (b->parallel && !raises) pthread_mutex_unlock(b->entry_mu);
 
   float d = omen__dist_q(sp, q, cur);
-  for (uint32_t l = top; l > level; l--) greedy(b, sc, q, l, &cur, &d);
-
   int rc = OMEN_OK;
-  for (uint32_t l = level < top ? level : top;; l--) {
+  for (uint32_t l = top; l > level && !rc; l--) rc = greedy(b, sc, q, l, &cur, &d);
+
+  for (uint32_t l = level < top ? level : top; !rc; l--) {
     size_t nt;
     rc = search_layer(b, sc, q, cur, d, g->ef_construction, l, NULL, slot, &nt);
     if (rc) break;

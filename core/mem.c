@@ -79,17 +79,19 @@ int omen__buf_reserve(const omen__mem *m, omen__buf *b, size_t size,
   if (!p) return OMEN_NOMEM;
   size_t keep = used < b->size ? used : b->size;
   if (keep) memcpy(p, b->p, keep);
-  aligned_free_raw(m, b->p, b->size);
+  if (!b->mapped) aligned_free_raw(m, b->p, b->size);
   b->p = p;
   b->size = size;
+  b->mapped = 0;
   return OMEN_OK;
 }
 
 void omen__buf_free(const omen__mem *m, omen__buf *b)
 {
-  aligned_free_raw(m, b->p, b->size);
+  if (!b->mapped) aligned_free_raw(m, b->p, b->size);
   b->p = NULL;
   b->size = 0;
+  b->mapped = 0;
 }
 
 int omen__buf_ensure(const omen__mem *m, omen__buf *b, size_t need,

@@ -29,11 +29,21 @@ void omen__free(const omen__mem *m, void *p, size_t n);
 
 /* A flat, 64-byte-aligned block of `size` bytes. Growth copies only the
 ** bytes in use and leaves the rest untouched (so unused capacity costs no
-** resident memory); callers initialize what they add. */
+** resident memory); callers initialize what they add. A block may instead
+** lie in a mapped database file (`mapped`): it is then never freed or
+** resized in place, and its first growth moves it to the heap. */
 typedef struct omen__buf {
   void *p;
   size_t size;
+  int mapped;
 } omen__buf;
+
+/* A block inside a mapping. */
+static inline omen__buf omen__buf_mapped(void *p, size_t size)
+{
+  omen__buf b = {p, size, 1};
+  return b;
+}
 
 /* Grow b to at least `size` bytes, keeping its first `used` bytes.
 ** OMEN_NOMEM leaves b as it was. */

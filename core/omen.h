@@ -73,6 +73,7 @@ typedef struct omen_coll omen_coll;
 typedef void *(*omen_alloc_fn)(void *ud, void *ptr, size_t osize, size_t nsize);
 
 #define OMEN_OPEN_READONLY 0x1u /* reject every write with OMEN_READONLY */
+#define OMEN_OPEN_VERIFY   0x2u /* check every checksum while opening */
 
 typedef struct omen_options {
   omen_alloc_fn alloc;   /* NULL: the C library's malloc/realloc/free */
@@ -101,6 +102,11 @@ int omen_close(omen_db *db);
 ** the file holds either the previous or the new state). Also done by
 ** omen_close. Does nothing for in-memory or read-only databases. */
 int omen_checkpoint(omen_db *db);
+
+/* Check the whole database against its checksums and bounds now (opening
+** checks everything but the bulk of vectors and links, which is otherwise
+** checked as it is first used): OMEN_OK or OMEN_CORRUPT. */
+int omen_verify(omen_db *db);
 
 /* Message of the last failed call made by this thread on db or on one of its
 ** collections. Never NULL. */

@@ -51,6 +51,8 @@ struct omen_coll {
   omen__idmap ids;
   omen__records recs;
   omen__keys keys;
+  omen__lazy lazy;        /* first-use checks of the mapped bulk */
+  int lazy_on;            /* some chunks are unchecked (reads only) */
 
   /* Search scratch, one per concurrent searcher. */
   pthread_mutex_t pool_mu;
@@ -68,6 +70,9 @@ struct omen_db {
   int closed;
   atomic_int dirty;       /* changed since the last write to the file */
   int lock_fd;            /* holds the writer lock on the file, or -1 */
+  void *map;              /* the file as opened, mapped private */
+  size_t map_len;
+  uint64_t generation;    /* of the file's checkpoint */
   omen__errs errs;
 };
 
@@ -105,16 +110,26 @@ omen_hit *omen__result_push(omen_result *r);
 
 /* -- Exact search (exact.c) ------------------------------------------------- */
 
-/* The k live slots closest to a prepared query, ascending, into out. */
-void omen__exact_search(const omen__space *sp, const uint8_t *state,
-                        uint32_t n_slots, const float *q, uint32_t k,
-                        omen__scratch *sc, omen__cand *out, size_t *n);
+/* The k live slots closest to a prepared query, ascending, into out;
+** OMEN_CORRUPT if a chunk it reads fails its first-use check. */
+int omen__exact_search(const omen__space *sp, const uint8_t *state,
+                       uint32_t n_slots, const float *q, uint32_t k,
+                       omen__scratch *sc, omen__cand *out, size_t *n);
 
 /* -- Storage (storage.c) ---------------------------------------------------- */
 
-/* Open (creating if missing) and lock db->path, and read its collections. */
+/* Open (creating if missing) and lock db->path, map it and attach its
+** collections. */
 int omen__storage_load(omen_db *db);
-/* Write every collection to the file, atomically replacing it. */
-int omen__storage_save(omen_db *db);
+/* Write every collection to a new file of the given generation and put it
+** in place of the old one. Every collection's lock is held for reading. */
+int omen__storage_save(omen_db *db, uint64_t generation);
+/* Release the mapping once no collection points into it. */
+void omen__storage_unmap(omen_db *db);
+/* Check every chunk of a collection mapped from the file (before a write
+** changes them); the collection's lock is held for writing. */
+int omen__storage_check_all(omen_coll *c);
+/* fsync the directory of path (so a rename in it is durable). */
+int omen__sync_dir(const char *path);
 
 #endif

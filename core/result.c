@@ -43,7 +43,7 @@ void omen_result_free(omen_result *r)
   omen__mem mem = r->mem;
   for (block *b = r->first, *next; b; b = next) {
     next = b->next;
-    omen__buf buf = {b, BLOCK_HEAD + b->cap};
+    omen__buf buf = {b, BLOCK_HEAD + b->cap, 0};
     omen__buf_free(&mem, &buf);
   }
   omen__free(&mem, r->hits, r->cap * sizeof(omen_hit));

@@ -8,6 +8,32 @@
 #include <math.h>
 #include <string.h>
 
+#include "crc32c.h"
+
+/* -- Checks on first use ------------------------------------------------------- */
+
+int omen__lazy_check(const omen__space *sp, uint32_t chunk)
+{
+  const omen__lazy *z = sp->lazy;
+  uint32_t first = chunk * OMEN__CHUNK, end = first + OMEN__CHUNK;
+  if (end > z->n_slots) end = z->n_slots;
+  size_t rows = end - first, row0 = 1 + (size_t)z->m0;
+  const uint32_t *links = z->links0 + first * row0;
+  if (omen__crc32c(0, omen__vec(sp, first), rows * sp->stride * sizeof(float)) !=
+          z->crc[2 * chunk] ||
+      omen__crc32c(0, links, rows * row0 * sizeof(uint32_t)) != z->crc[2 * chunk + 1])
+    return OMEN_CORRUPT;
+  /* The checksum says these are the bytes written; the bounds say they are
+  ** safe to follow even if a damaged file was given a fitting checksum. */
+  for (size_t r = 0; r < rows; r++, links += row0) {
+    if (links[0] > z->m0) return OMEN_CORRUPT;
+    for (uint32_t i = 1; i <= links[0]; i++)
+      if (links[i] >= z->n_slots) return OMEN_CORRUPT;
+  }
+  atomic_store_explicit(&z->done[chunk], 1, memory_order_release);
+  return OMEN_OK;
+}
+
 /* -- Heaps ------------------------------------------------------------------ */
 
 #define HEAP_FNS(name, before)                                              \
@@ -84,7 +110,7 @@ int omen__scratch_prepare(const omen__mem *m, omen__scratch *s, size_t n_slots,
                  sizeof(uint32_t))))
     return rc;
   if (stride > s->q_cap) { /* aligned, so kernels read whole lines */
-    omen__buf b = {s->q, s->q_cap * sizeof(float)};
+    omen__buf b = {s->q, s->q_cap * sizeof(float), 0};
     rc = omen__buf_reserve(m, &b, stride * sizeof(float), 0);
     if (rc) return rc;
     s->q = b.p;
@@ -101,7 +127,7 @@ void omen__scratch_free(const omen__mem *m, omen__scratch *s)
   omen__free(m, s->sel, s->sel_cap * sizeof(omen__cand));
   omen__free(m, s->links, s->links_cap * sizeof(uint32_t));
   omen__free(m, s->orphans, s->orphans_cap * sizeof(uint32_t));
-  omen__buf b = {s->q, s->q_cap * sizeof(float)};
+  omen__buf b = {s->q, s->q_cap * sizeof(float), 0};
   omen__buf_free(m, &b);
   memset(s, 0, sizeof *s);
 }

@@ -6,6 +6,7 @@
 #ifndef OMEN_SEARCH_H
 #define OMEN_SEARCH_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,6 +25,20 @@
 ** are gone and its new ones not made yet, so nothing may lead to it. */
 enum { OMEN__SLOT_LIVE = 1, OMEN__SLOT_DELETED = 2, OMEN__SLOT_PENDING = 3 };
 
+/* -- Checks on first use -----------------------------------------------------
+** The vectors and level-0 links of a collection opened from a file are its
+** bulk, so opening does not read them: each run of OMEN__CHUNK slots is
+** checked (checksums, link targets) the first time a search touches it. */
+
+#define OMEN__CHUNK 1024u
+
+typedef struct omen__lazy {
+  const uint32_t *crc;    /* per chunk: CRC of its vectors, of its links */
+  atomic_uchar *done;     /* per chunk: checked */
+  const uint32_t *links0; /* the level-0 lists */
+  uint32_t n_slots, m0;
+} omen__lazy;
+
 /* -- Space ----------------------------------------------------------------- */
 
 typedef struct omen__space {
@@ -32,7 +47,20 @@ typedef struct omen__space {
   const float *vecs;      /* stride floats per slot, 64-byte aligned */
   size_t stride;
   const float *inv_norm;  /* cosine: 1 / |v| per slot */
+  const omen__lazy *lazy; /* chunks still to check on first use, or NULL */
 } omen__space;
+
+/* Check a chunk: OMEN_OK, or OMEN_CORRUPT if it does not match its file. */
+int omen__lazy_check(const omen__space *sp, uint32_t chunk);
+
+/* Make sure the chunk of slot has been checked before it is read. */
+static inline int omen__touch(const omen__space *sp, uint32_t slot)
+{
+  const omen__lazy *z = sp->lazy;
+  if (!z || atomic_load_explicit(&z->done[slot / OMEN__CHUNK], memory_order_acquire))
+    return OMEN_OK;
+  return omen__lazy_check(sp, slot / OMEN__CHUNK);
+}
 
 static inline const float *omen__vec(const omen__space *s, uint32_t slot)
 {

@@ -1,20 +1,21 @@
 /*
 ** Storage: the database file. A checkpoint writes the whole database to a
-** side file ("<path>-tmp"), syncs it and renames it over the old one, so the
-** file on disk always holds one complete checkpoint. Loading checks every
-** checksum, length, offset and cross-reference before any of it is used.
+** side file ("<path>-tmp"), syncs it, and renames it over the old one, so
+** the file always holds one complete checkpoint. Opening maps the file and
+** uses its arrays where they lie: nothing is rebuilt, and the bulk (vectors
+** and level-0 links) is not even read until a search touches it.
 **
 ** Layout (native byte order; a marker in the header refuses other orders):
 **   0      header, HEADER_SIZE bytes (fields below, then a CRC of them)
-**   4096   per collection, its sections, each 64-byte aligned:
-**          vectors, inverse norms (cosine), slot states, free slots,
-**          level-0 links, levels, upper-block index, upper links,
-**          record references, record heap, key names, key index
+**   4096   per collection, its arrays exactly as in memory, each 64-byte
+**          aligned (see `enum sections`)
 **   ...    the catalog: per collection its name, configuration, counters
-**          and the offset, length and CRC-32C of each section
+**          and the offset, length and CRC-32C of each array
 **
-** The arrays are stored exactly as they live in memory, so a later version
-** can map them instead of reading them.
+** Every array but the bulk is checked when the file is opened: its CRC, and
+** every count, offset and reference against the others. The bulk carries a
+** CRC per run of OMEN__CHUNK slots, checked on first use (search.c) and in
+** full before the first write to the collection.
 **
 ** The writer lock is a flock() on the file. Readers take no lock: a
 ** checkpoint never changes a file in place, it replaces it.
@@ -23,10 +24,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -40,10 +41,29 @@
 #define HEADER_USED 64u
 #define ALIGN 64u
 
-enum {
-  S_VECS, S_INVNORM, S_STATE, S_FREE, S_LINKS0, S_LEVEL, S_UPPER_AT, S_UPPER,
-  S_REFS, S_HEAP, S_KEYNAMES, S_KEYINDEX, N_SECTIONS
+enum sections {
+  S_VECS,     /* stride floats per slot (checked by chunk) */
+  S_INVNORM,  /* float per slot, cosine only */
+  S_STATE,    /* byte per slot */
+  S_FREE,     /* uint32 per deleted slot */
+  S_LINKS0,   /* (1 + m0) uint32 per slot (checked by chunk) */
+  S_LEVEL,    /* byte per slot */
+  S_UPPER_AT, /* uint32 per slot */
+  S_UPPER,    /* upper-level blocks */
+  S_INDEG,    /* uint32 per slot */
+  S_REFS,     /* record reference per slot */
+  S_HEAP,     /* ids and encoded metadata */
+  S_KEYNAMES, /* metadata key names */
+  S_KEYINDEX, /* uint64 per key */
+  S_IDMAP,    /* the id map's table */
+  S_CHUNKS,   /* two CRCs per chunk: its vectors, its level-0 links */
+  N_SECTIONS
 };
+
+static const char *const section_name[N_SECTIONS] = {
+  "vectors", "norms", "states", "free slots", "links", "levels",
+  "upper index", "upper links", "in-degrees", "records", "record heap",
+  "key names", "key index", "id map", "chunk checksums"};
 
 typedef struct section {
   uint64_t off, len;
@@ -68,6 +88,11 @@ static void put32(unsigned char *p, uint32_t v) { memcpy(p, &v, 4); }
 static void put64(unsigned char *p, uint64_t v) { memcpy(p, &v, 8); }
 static uint32_t get32(const unsigned char *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 static uint64_t get64(const unsigned char *p) { uint64_t v; memcpy(&v, p, 8); return v; }
+
+static uint32_t n_chunks(uint32_t n_slots)
+{
+  return (n_slots + OMEN__CHUNK - 1) / OMEN__CHUNK;
+}
 
 /* -- Writing ---------------------------------------------------------------- */
 
@@ -111,15 +136,10 @@ static void w_bytes(writer *w, const void *p, size_t n)
   w_raw(w, p, n);
 }
 
-static void w_pad(writer *w)
+static void w_begin(writer *w, section *s)
 {
   static const unsigned char zeros[ALIGN];
   if (w->off % ALIGN) w_raw(w, zeros, ALIGN - w->off % ALIGN);
-}
-
-static void w_begin(writer *w, section *s)
-{
-  w_pad(w);
   s->off = w->off;
   w->crc = 0;
 }
@@ -135,6 +155,22 @@ static void w_section(writer *w, section *s, const void *p, size_t n)
   w_begin(w, s);
   if (n) w_bytes(w, p, n);
   w_end(w, s);
+}
+
+/* A bulk array: checksummed per chunk of slots instead of as a whole. */
+static void w_chunked(writer *w, section *s, const void *base, size_t row,
+                      uint32_t n_slots, uint32_t *crc)
+{
+  w_begin(w, s);
+  for (uint32_t c = 0; c < n_chunks(n_slots); c++) {
+    uint32_t first = c * OMEN__CHUNK;
+    uint32_t rows = n_slots - first < OMEN__CHUNK ? n_slots - first : OMEN__CHUNK;
+    const unsigned char *p = (const unsigned char *)base + first * row;
+    crc[2 * c] = omen__crc32c(0, p, rows * row);
+    w_raw(w, p, rows * row);
+  }
+  w_end(w, s);
+  s->crc = 0;
 }
 
 /* The catalog is built in memory: a few hundred bytes per collection. */
@@ -188,36 +224,20 @@ static uint64_t write_records(writer *w, const omen_coll *c, section *refs,
   return at;
 }
 
-static void write_coll(writer *w, bytes *cat, const omen_coll *c)
+static void catalog_entry(bytes *cat, const omen_coll *c, uint64_t heap,
+                          const section *s)
 {
-  section s[N_SECTIONS];
-  size_t n = c->n_slots, row = (1 + (size_t)c->graph.m0) * sizeof(uint32_t);
   const omen__graph *g = &c->graph;
-  w_section(w, &s[S_VECS], c->vecs.p, n * c->stride * sizeof(float));
-  w_section(w, &s[S_INVNORM], c->inv_norm.p,
-            c->cfg.metric == OMEN_COSINE ? n * sizeof(float) : 0);
-  w_section(w, &s[S_STATE], c->state.p, n);
-  w_section(w, &s[S_FREE], c->free_slots.p, c->n_free * sizeof(uint32_t));
-  w_section(w, &s[S_LINKS0], g->links0.p, n * row);
-  w_section(w, &s[S_LEVEL], g->level.p, n);
-  w_section(w, &s[S_UPPER_AT], g->upper_at.p, n * sizeof(uint32_t));
-  w_section(w, &s[S_UPPER], g->upper.p,
-            (size_t)g->upper_blocks * (1 + g->m) * sizeof(uint32_t));
-  uint64_t heap = write_records(w, c, &s[S_REFS], &s[S_HEAP]);
-  w_section(w, &s[S_KEYNAMES], c->keys.names.p, (size_t)c->keys.names_used);
-  w_section(w, &s[S_KEYINDEX], c->keys.index.p, c->keys.n * sizeof(uint64_t));
-
   b_u32(cat, (uint32_t)c->name_len);
   b_put(cat, c->name, c->name_len);
-  uint32_t cfg[] = {c->cfg.dim, (uint32_t)c->cfg.metric, c->cfg.m,
-                    c->cfg.ef_construction, c->cfg.ef_search,
-                    c->n_slots, c->n_free, g->entry, g->max_level, c->keys.n};
-  for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++) b_u32(cat, cfg[i]);
-  b_u64(cat, g->seed);
-  b_u64(cat, c->ids.seed);
-  b_u64(cat, g->upper_blocks);
-  b_u64(cat, heap);
-  b_u64(cat, c->keys.names_used);
+  uint32_t u32s[] = {c->cfg.dim, (uint32_t)c->cfg.metric, c->cfg.m,
+                     c->cfg.ef_construction, c->cfg.ef_search,
+                     c->n_slots, c->n_free, g->entry, g->max_level, c->keys.n};
+  for (size_t i = 0; i < sizeof u32s / sizeof u32s[0]; i++) b_u32(cat, u32s[i]);
+  uint64_t u64s[] = {g->seed, c->ids.seed, g->upper_blocks, heap,
+                     c->keys.names_used, c->ids.mask ? c->ids.mask + 1 : 0,
+                     c->ids.removed};
+  for (size_t i = 0; i < sizeof u64s / sizeof u64s[0]; i++) b_u64(cat, u64s[i]);
   for (int i = 0; i < N_SECTIONS; i++) {
     b_u64(cat, s[i].off);
     b_u64(cat, s[i].len);
@@ -225,8 +245,40 @@ static void write_coll(writer *w, bytes *cat, const omen_coll *c)
   }
 }
 
+static int write_coll(writer *w, bytes *cat, const omen_coll *c,
+                      const omen__mem *mem)
+{
+  section s[N_SECTIONS];
+  size_t n = c->n_slots, u32 = sizeof(uint32_t);
+  size_t row0 = (1 + (size_t)c->graph.m0) * u32;
+  size_t crc_size = (size_t)n_chunks(c->n_slots) * 2 * u32;
+  uint32_t *crc = omen__malloc(mem, crc_size ? crc_size : 1);
+  if (!crc) return OMEN_NOMEM;
+  const omen__graph *g = &c->graph;
+  w_chunked(w, &s[S_VECS], c->vecs.p, c->stride * sizeof(float), c->n_slots, crc);
+  w_section(w, &s[S_INVNORM], c->inv_norm.p,
+            c->cfg.metric == OMEN_COSINE ? n * sizeof(float) : 0);
+  w_section(w, &s[S_STATE], c->state.p, n);
+  w_section(w, &s[S_FREE], c->free_slots.p, c->n_free * u32);
+  w_chunked(w, &s[S_LINKS0], g->links0.p, row0, c->n_slots, crc + 1);
+  w_section(w, &s[S_LEVEL], g->level.p, n);
+  w_section(w, &s[S_UPPER_AT], g->upper_at.p, n * u32);
+  w_section(w, &s[S_UPPER], g->upper.p, (size_t)g->upper_blocks * (1 + g->m) * u32);
+  w_section(w, &s[S_INDEG], g->indeg.p, n * u32);
+  uint64_t heap = write_records(w, c, &s[S_REFS], &s[S_HEAP]);
+  w_section(w, &s[S_KEYNAMES], c->keys.names.p, (size_t)c->keys.names_used);
+  w_section(w, &s[S_KEYINDEX], c->keys.index.p, c->keys.n * sizeof(uint64_t));
+  w_section(w, &s[S_IDMAP], c->ids.tab.p,
+            c->ids.mask ? (size_t)(c->ids.mask + 1) * sizeof(uint64_t) : 0);
+  w_section(w, &s[S_CHUNKS], crc, crc_size);
+  omen__free(mem, crc, crc_size ? crc_size : 1);
+  catalog_entry(cat, c, heap, s);
+  return OMEN_OK;
+}
+
 static void encode_header(unsigned char *h, uint64_t file_size,
-                          const section *cat, uint32_t n_colls)
+                          const section *cat, uint32_t n_colls,
+                          uint64_t generation)
 {
   memset(h, 0, HEADER_USED);
   memcpy(h, MAGIC, 8);
@@ -237,10 +289,11 @@ static void encode_header(unsigned char *h, uint64_t file_size,
   put64(h + 32, cat->len);
   put32(h + 40, cat->crc);
   put32(h + 44, n_colls);
+  put64(h + 48, generation);
   put32(h + HEADER_USED - 4, omen__crc32c(0, h, HEADER_USED - 4));
 }
 
-static int sync_dir(const char *path)
+int omen__sync_dir(const char *path)
 {
   const char *slash = strrchr(path, '/');
   char dir[4096];
@@ -257,31 +310,29 @@ static int sync_dir(const char *path)
   return rc;
 }
 
-/* Write everything to fd; returns OMEN_OK or sets errno / OMEN_NOMEM. */
-static int write_all(omen_db *db, writer *w)
+/* Write everything to w; OMEN_OK, or OMEN_NOMEM, or w->err set. The caller
+** holds every collection's lock for reading. */
+static int write_all(omen_db *db, writer *w, uint64_t generation)
 {
   unsigned char header[HEADER_SIZE] = {0};
   bytes cat = {&db->mem, NULL, 0, 0, 0};
+  int rc = OMEN_OK;
   w_raw(w, header, HEADER_SIZE);
-  for (size_t i = 0; i < db->n_colls; i++) {
-    omen_coll *c = db->colls[i];
-    pthread_rwlock_rdlock(&c->rw); /* searches go on; writers wait */
-    write_coll(w, &cat, c);
-    pthread_rwlock_unlock(&c->rw);
-  }
+  for (size_t i = 0; i < db->n_colls && !rc; i++)
+    rc = write_coll(w, &cat, db->colls[i], &db->mem);
   section cs;
   w_section(w, &cs, cat.p, cat.n);
   omen__free(&db->mem, cat.p, cat.cap);
-  if (cat.nomem) return OMEN_NOMEM;
+  if (rc || cat.nomem) return OMEN_NOMEM;
   w_flush(w);
-  encode_header(header, w->off, &cs, (uint32_t)db->n_colls);
+  encode_header(header, w->off, &cs, (uint32_t)db->n_colls, generation);
   if (!w->err && pwrite(w->fd, header, HEADER_SIZE, 0) != HEADER_SIZE)
     w->err = errno ? errno : EIO;
   if (!w->err && fsync(w->fd)) w->err = errno;
   return OMEN_OK;
 }
 
-int omen__storage_save(omen_db *db)
+int omen__storage_save(omen_db *db, uint64_t generation)
 {
   size_t len = strlen(db->path);
   char *tmp = omen__malloc(&db->mem, len + 5);
@@ -303,7 +354,7 @@ int omen__storage_save(omen_db *db)
   w->n = 0;
   /* Lock the new file before it takes the name, so no writer slips in. */
   if (flock(w->fd, LOCK_EX | LOCK_NB)) w->err = errno;
-  if (!w->err && (rc = write_all(db, w)))
+  if (!w->err && (rc = write_all(db, w, generation)))
     omen__fail(db, rc, "out of memory");
   if (!rc && !w->err && rename(tmp, db->path)) w->err = errno;
   if (rc || w->err) {
@@ -315,9 +366,10 @@ int omen__storage_save(omen_db *db)
     unlink(tmp);
     goto done;
   }
-  sync_dir(db->path); /* best effort: the data itself is already synced */
+  omen__sync_dir(db->path); /* best effort: the data itself is synced */
   if (db->lock_fd >= 0) close(db->lock_fd);
   db->lock_fd = w->fd;
+  db->generation = generation;
 done:
   if (tmp) omen__free(&db->mem, tmp, len + 5);
   if (w) omen__free(&db->mem, w, sizeof *w);
@@ -326,11 +378,11 @@ done:
 
 /* -- Reading ---------------------------------------------------------------- */
 
-typedef struct reader {
+typedef struct loader {
   omen_db *db;
-  int fd;
+  unsigned char *map;
   uint64_t size;
-} reader;
+} loader;
 
 /* A cursor over the catalog bytes. */
 typedef struct cursor {
@@ -361,44 +413,11 @@ static uint64_t c_u64(cursor *c)
   return p ? get64(p) : 0;
 }
 
-static int read_at(reader *r, void *dst, uint64_t off, size_t n)
-{
-  unsigned char *p = dst;
-  while (n) {
-    ssize_t k = pread(r->fd, p, n, (off_t)off);
-    if (k < 0 && errno == EINTR) continue;
-    if (k < 0) return io_fail(r->db, "read");
-    if (k == 0) return damaged(r->db, "file ends early");
-    p += k;
-    off += (uint64_t)k;
-    n -= (size_t)k;
-  }
-  return OMEN_OK;
-}
-
-/* Read a section whose length must be exactly `len` into dst. */
-static int read_section(reader *r, const section *s, uint64_t len, void *dst,
-                        const char *name)
-{
-  char why[96];
-  if (s->len != len || s->off % ALIGN || s->off < HEADER_SIZE ||
-      s->off > r->size || s->len > r->size - s->off) {
-    snprintf(why, sizeof why, "section '%s' has a bad size or place", name);
-    return damaged(r->db, why);
-  }
-  int rc = len ? read_at(r, dst, s->off, (size_t)len) : OMEN_OK;
-  if (rc) return rc;
-  if (omen__crc32c(0, dst, (size_t)len) != s->crc) {
-    snprintf(why, sizeof why, "checksum mismatch in section '%s'", name);
-    return damaged(r->db, why);
-  }
-  return OMEN_OK;
-}
-
 typedef struct coll_head {
   omen_coll_config cfg;
   uint32_t n_slots, n_free, entry, max_level, n_keys;
-  uint64_t graph_seed, ids_seed, upper_blocks, heap, key_names;
+  uint64_t graph_seed, ids_seed, upper_blocks, heap, key_names, id_entries,
+      id_removed;
   section s[N_SECTIONS];
 } coll_head;
 
@@ -424,6 +443,8 @@ static int parse_head(cursor *cur, coll_head *h, char *name, size_t *name_len)
   h->upper_blocks = c_u64(cur);
   h->heap = c_u64(cur);
   h->key_names = c_u64(cur);
+  h->id_entries = c_u64(cur);
+  h->id_removed = c_u64(cur);
   for (int i = 0; i < N_SECTIONS; i++) {
     h->s[i].off = c_u64(cur);
     h->s[i].len = c_u64(cur);
@@ -434,60 +455,98 @@ static int parse_head(cursor *cur, coll_head *h, char *name, size_t *name_len)
 
 /* Counts that bound every allocation: nothing may claim more than the file
 ** could hold. */
-static int check_counts(reader *r, const coll_head *h)
+static int check_counts(loader *L, const coll_head *h)
 {
+  uint64_t e = h->id_entries;
   if (h->n_slots > UINT32_MAX - 1 || h->n_free > h->n_slots ||
       h->n_keys > OMEN__MAX_KEYS || h->max_level > OMEN__MAX_LEVEL ||
-      h->upper_blocks >= UINT32_MAX ||
-      h->heap > r->size || h->key_names > r->size ||
-      (uint64_t)h->n_slots > r->size || h->upper_blocks > r->size)
-    return damaged(r->db, "collection counters out of range");
+      h->upper_blocks >= UINT32_MAX || h->heap > L->size ||
+      h->key_names > L->size || (uint64_t)h->n_slots > L->size ||
+      h->upper_blocks > L->size || e > L->size || (e & (e - 1)) ||
+      (e && e < 16) || (e == 0 && h->n_slots > h->n_free) ||
+      h->id_removed > e)
+    return damaged(L->db, "collection counters out of range");
   if (h->n_slots == 0 ? h->entry != OMEN__NO_SLOT
                       : (h->entry != OMEN__NO_SLOT && h->entry >= h->n_slots))
-    return damaged(r->db, "bad graph entry point");
+    return damaged(L->db, "bad graph entry point");
   return OMEN_OK;
 }
 
-static int load_sections(reader *r, omen_coll *c, const coll_head *h)
+/* Point b at section i, which must be exactly len bytes; its CRC is checked
+** now unless the bulk is checked by chunk. */
+static int attach(loader *L, const coll_head *h, int i, uint64_t len,
+                  omen__buf *b)
 {
-  const omen__mem *m = &c->db->mem;
+  const section *s = &h->s[i];
+  char why[96];
+  if (s->len != len || s->off % ALIGN || s->off < HEADER_SIZE ||
+      s->off > L->size || s->len > L->size - s->off) {
+    snprintf(why, sizeof why, "array '%s' has a bad size or place", section_name[i]);
+    return damaged(L->db, why);
+  }
+  if (i != S_VECS && i != S_LINKS0 &&
+      omen__crc32c(0, L->map + s->off, (size_t)len) != s->crc) {
+    snprintf(why, sizeof why, "checksum mismatch in '%s'", section_name[i]);
+    return damaged(L->db, why);
+  }
+  *b = omen__buf_mapped(L->map + s->off, (size_t)len);
+  return OMEN_OK;
+}
+
+static int attach_all(loader *L, omen_coll *c, const coll_head *h,
+                      omen__buf *chunks)
+{
   omen__graph *g = &c->graph;
-  uint64_t n = h->n_slots, row = (1 + (uint64_t)g->m0) * 4;
-  uint64_t block = (1 + (uint64_t)g->m) * 4;
-  int rc;
-  if ((rc = omen__coll_reserve(c, h->n_slots)) ||
-      (rc = omen__buf_reserve(m, &c->free_slots, h->n_free * 4u + 4, 0)) ||
-      (rc = omen__buf_reserve(m, &g->upper, (size_t)(h->upper_blocks * block), 0)) ||
-      (rc = omen__buf_reserve(m, &c->recs.heap, (size_t)h->heap + 1, 0)) ||
-      (rc = omen__buf_reserve(m, &c->keys.names, (size_t)h->key_names + 1, 0)) ||
-      (rc = omen__buf_reserve(m, &c->keys.index, h->n_keys * 8u + 8, 0)))
-    return omen__fail(c->db, rc, "out of memory loading '%s'", c->name);
-  int cosine = c->cfg.metric == OMEN_COSINE;
-  if ((rc = read_section(r, &h->s[S_VECS], n * c->stride * 4, c->vecs.p, "vectors")) ||
-      (rc = read_section(r, &h->s[S_INVNORM], cosine ? n * 4 : 0, c->inv_norm.p, "norms")) ||
-      (rc = read_section(r, &h->s[S_STATE], n, c->state.p, "states")) ||
-      (rc = read_section(r, &h->s[S_FREE], h->n_free * 4u, c->free_slots.p, "free slots")) ||
-      (rc = read_section(r, &h->s[S_LINKS0], n * row, g->links0.p, "links")) ||
-      (rc = read_section(r, &h->s[S_LEVEL], n, g->level.p, "levels")) ||
-      (rc = read_section(r, &h->s[S_UPPER_AT], n * 4, g->upper_at.p, "upper index")) ||
-      (rc = read_section(r, &h->s[S_UPPER], h->upper_blocks * block, g->upper.p, "upper links")) ||
-      (rc = read_section(r, &h->s[S_REFS], n * sizeof(omen__recref), c->recs.refs.p, "records")) ||
-      (rc = read_section(r, &h->s[S_HEAP], h->heap, c->recs.heap.p, "record heap")) ||
-      (rc = read_section(r, &h->s[S_KEYNAMES], h->key_names, c->keys.names.p, "key names")) ||
-      (rc = read_section(r, &h->s[S_KEYINDEX], h->n_keys * 8u, c->keys.index.p, "key index")))
+  uint64_t n = h->n_slots, u32 = 4, row0 = (1 + (uint64_t)g->m0) * u32;
+  uint64_t block = (1 + (uint64_t)g->m) * u32;
+  int cosine = c->cfg.metric == OMEN_COSINE, rc;
+  if ((rc = attach(L, h, S_VECS, n * c->stride * 4, &c->vecs)) ||
+      (rc = attach(L, h, S_INVNORM, cosine ? n * 4 : 0, &c->inv_norm)) ||
+      (rc = attach(L, h, S_STATE, n, &c->state)) ||
+      (rc = attach(L, h, S_FREE, h->n_free * u32, &c->free_slots)) ||
+      (rc = attach(L, h, S_LINKS0, n * row0, &g->links0)) ||
+      (rc = attach(L, h, S_LEVEL, n, &g->level)) ||
+      (rc = attach(L, h, S_UPPER_AT, n * u32, &g->upper_at)) ||
+      (rc = attach(L, h, S_UPPER, h->upper_blocks * block, &g->upper)) ||
+      (rc = attach(L, h, S_INDEG, n * u32, &g->indeg)) ||
+      (rc = attach(L, h, S_REFS, n * sizeof(omen__recref), &c->recs.refs)) ||
+      (rc = attach(L, h, S_HEAP, h->heap, &c->recs.heap)) ||
+      (rc = attach(L, h, S_KEYNAMES, h->key_names, &c->keys.names)) ||
+      (rc = attach(L, h, S_KEYINDEX, h->n_keys * 8ull, &c->keys.index)) ||
+      (rc = attach(L, h, S_IDMAP, h->id_entries * 8, &c->ids.tab)) ||
+      (rc = attach(L, h, S_CHUNKS, n_chunks(h->n_slots) * 2ull * u32, chunks)))
     return rc;
-  c->n_slots = h->n_slots;
+  c->n_slots = c->cap = h->n_slots;
   c->n_free = h->n_free;
   g->upper_blocks = h->upper_blocks;
   g->entry = h->entry;
   g->max_level = h->max_level;
+  g->seed = h->graph_seed;
   c->recs.used = h->heap;
   c->keys.names_used = h->key_names;
   c->keys.n = h->n_keys;
+  c->ids.seed = h->ids_seed;
+  c->ids.mask = h->id_entries ? h->id_entries - 1 : 0;
+  c->ids.live = h->n_slots - h->n_free;
+  c->ids.removed = h->id_removed;
   return OMEN_OK;
 }
 
-/* -- Validation of what was read -------------------------------------------- */
+/* Memory a collection needs beside its mapped arrays. */
+static int allocate_rest(omen_coll *c)
+{
+  const omen__mem *m = &c->db->mem;
+  int rc = omen__buf_reserve(m, &c->graph.locks, c->n_slots ? c->n_slots : 1, 0);
+  if (!rc && c->n_slots) memset(c->graph.locks.p, 0, c->n_slots);
+  uint32_t chunks = n_chunks(c->n_slots);
+  if (!rc && chunks) {
+    c->lazy.done = omen__calloc(m, chunks);
+    if (!c->lazy.done) rc = OMEN_NOMEM;
+  }
+  return rc;
+}
+
+/* -- Validation of what was mapped ------------------------------------------- */
 
 static int check_slots(omen_coll *c)
 {
@@ -499,60 +558,42 @@ static int check_slots(omen_coll *c)
     deleted += state[s] == OMEN__SLOT_DELETED;
   }
   if (deleted != c->n_free) return damaged(c->db, "free list does not match");
+  /* Each free slot once: mark in the (zeroed) lock bytes. */
+  uint8_t *mark = c->graph.locks.p;
   int rc = OMEN_OK;
-  for (uint32_t i = 0; i < c->n_free && !rc; i++) { /* mark to catch repeats */
+  for (uint32_t i = 0; i < c->n_free && !rc; i++) {
     uint32_t s = free_slots[i];
-    if (s >= c->n_slots || state[s] != OMEN__SLOT_DELETED) rc = OMEN_CORRUPT;
-    else state[s] = 0;
+    if (s >= c->n_slots || state[s] != OMEN__SLOT_DELETED || mark[s]) rc = OMEN_CORRUPT;
+    else mark[s] = 1;
   }
-  for (uint32_t s = 0; s < c->n_slots; s++)
-    if (!state[s]) state[s] = OMEN__SLOT_DELETED;
+  if (c->n_slots) memset(mark, 0, c->n_slots);
   return rc ? damaged(c->db, "bad free list") : OMEN_OK;
 }
 
-static int check_vectors(omen_coll *c)
-{
-  float *v = c->vecs.p;
-  const float *inv = c->inv_norm.p;
-  for (uint32_t s = 0; s < c->n_slots; s++) {
-    float *row = v + (size_t)s * c->stride;
-    for (uint32_t i = 0; i < c->cfg.dim; i++)
-      if (!isfinite(row[i])) return damaged(c->db, "vector is not finite");
-    for (uint32_t i = c->cfg.dim; i < c->stride; i++)
-      if (row[i] != 0.0f) return damaged(c->db, "vector padding is not zero");
-    if (inv && !(isfinite(inv[s]) && inv[s] > 0))
-      return damaged(c->db, "bad vector norm");
-  }
-  return OMEN_OK;
-}
-
-static int check_graph(omen_coll *c)
+/* Levels, the blocks they own (handed out in slot order), the upper lists,
+** and the entry point: all small, all checked now. */
+static int check_upper(omen_coll *c)
 {
   const omen__graph *g = &c->graph;
   const uint8_t *level = g->level.p;
   const uint32_t *upper_at = g->upper_at.p;
   uint64_t next_block = 0;
   for (uint32_t s = 0; s < c->n_slots; s++) {
-    /* Levels are a function of the slot and blocks are handed out in slot
-    ** order, so both are known exactly. */
-    if (level[s] != omen__graph_level_of(g, s) ||
-        upper_at[s] != (level[s] ? next_block + 1 : 0))
+    if (level[s] > OMEN__MAX_LEVEL || upper_at[s] != (level[s] ? next_block + 1 : 0))
       return damaged(c->db, "bad graph levels");
     next_block += level[s];
   }
   if (next_block != g->upper_blocks) return damaged(c->db, "bad graph levels");
   for (uint32_t s = 0; s < c->n_slots; s++)
-    for (uint32_t l = 0; l <= level[s]; l++) {
+    for (uint32_t l = 1; l <= level[s]; l++) {
       const uint32_t *list = omen__links(g, s, l);
-      if (list[0] > (l ? g->m : g->m0)) return damaged(c->db, "bad link count");
+      if (list[0] > g->m) return damaged(c->db, "bad link count");
       for (uint32_t i = 1; i <= list[0]; i++)
         if (list[i] >= c->n_slots || level[list[i]] < l)
           return damaged(c->db, "bad link");
     }
   if (g->entry != OMEN__NO_SLOT && g->max_level != level[g->entry])
     return damaged(c->db, "bad graph entry point");
-  if (c->n_slots) memset(g->locks.p, 0, c->n_slots);
-  omen__graph_count_indeg(&c->graph, c->n_slots);
   return OMEN_OK;
 }
 
@@ -560,8 +601,7 @@ static int check_keys(omen_coll *c)
 {
   omen__keys *k = &c->keys;
   const uint64_t *index = k->index.p;
-  uint32_t n = k->n;
-  for (uint32_t i = 0; i < n; i++) {
+  for (uint32_t i = 0; i < k->n; i++) {
     uint64_t off = index[i] >> 8, len = index[i] & 0xff;
     if (len == 0 || off > k->names_used || len > k->names_used - off)
       return damaged(c->db, "bad metadata key");
@@ -572,14 +612,13 @@ static int check_keys(omen_coll *c)
   return OMEN_OK;
 }
 
+/* Record references stay inside the heap; metadata encodings are checked
+** as they are read. */
 static int check_records(omen_coll *c)
 {
   const omen__recref *refs = c->recs.refs.p;
   const uint8_t *state = c->state.p;
-  const unsigned char *heap = c->recs.heap.p;
   uint64_t used = c->recs.used;
-  int rc = omen__idmap_reserve(&c->db->mem, &c->ids, c->n_slots - c->n_free);
-  if (rc) return omen__fail(c->db, rc, "out of memory loading '%s'", c->name);
   for (uint32_t s = 0; s < c->n_slots; s++) {
     const omen__recref *r = &refs[s];
     uint64_t len = (uint64_t)r->id_len + r->meta_len;
@@ -590,38 +629,65 @@ static int check_records(omen_coll *c)
     if (r->id_len < 1 || r->id_len > OMEN_MAX_ID || r->meta_len > OMEN_MAX_META ||
         r->off > used || len > used - r->off)
       return damaged(c->db, "bad record reference");
-    if (omen__meta_validate(heap + r->off + r->id_len, r->meta_len, c->keys.n))
-      return damaged(c->db, "bad metadata");
-    const char *id = (const char *)heap + r->off;
-    uint32_t hash = omen__idmap_hash(&c->ids, id, r->id_len);
-    if (omen__idmap_find(&c->ids, &c->recs, id, r->id_len, hash) != OMEN__NO_SLOT)
-      return damaged(c->db, "repeated id");
-    omen__idmap_insert(&c->ids, hash, s);
   }
   return OMEN_OK;
 }
 
-static int load_coll(reader *r, cursor *cur)
+/* The id map names each live slot exactly once. */
+static int check_idmap(omen_coll *c)
 {
-  omen_db *db = r->db;
+  const uint64_t *tab = c->ids.tab.p;
+  const uint8_t *state = c->state.p;
+  uint8_t *mark = c->graph.locks.p;
+  uint64_t entries = c->ids.mask ? c->ids.mask + 1 : 0, live = 0, removed = 0;
+  int rc = OMEN_OK;
+  for (uint64_t i = 0; i < entries && !rc; i++) {
+    if (tab[i] <= 1) {
+      removed += tab[i];
+      continue;
+    }
+    uint32_t slot = (uint32_t)tab[i] - 2;
+    if (slot >= c->n_slots || state[slot] != OMEN__SLOT_LIVE || mark[slot]) rc = 1;
+    else mark[slot] = 1;
+    live++;
+  }
+  if (c->n_slots) memset(mark, 0, c->n_slots);
+  if (rc || live != c->ids.live || removed != c->ids.removed)
+    return damaged(c->db, "bad id map");
+  return OMEN_OK;
+}
+
+static void start_lazy(omen_coll *c, const omen__buf *chunks)
+{
+  c->lazy.crc = chunks->p;
+  c->lazy.links0 = c->graph.links0.p;
+  c->lazy.n_slots = c->n_slots;
+  c->lazy.m0 = c->graph.m0;
+  c->lazy_on = c->n_slots > 0;
+}
+
+static int load_coll(loader *L, cursor *cur)
+{
+  omen_db *db = L->db;
   coll_head h;
   char name[OMEN_MAX_NAME + 1];
   size_t name_len;
   if (parse_head(cur, &h, name, &name_len)) return damaged(db, "bad catalog");
   if (omen__coll_check_config(db, &h.cfg)) return damaged(db, "bad collection settings");
-  int rc = check_counts(r, &h);
+  int rc = check_counts(L, &h);
   if (rc) return rc;
   omen_coll *c;
   if ((rc = omen__coll_new(db, name, name_len, &h.cfg, &c)))
     return omen__fail(db, rc, "cannot load collection '%s'", name);
-  c->graph.seed = h.graph_seed;
-  c->ids.seed = h.ids_seed;
-  if ((rc = load_sections(r, c, &h)) || (rc = check_slots(c)) ||
-      (rc = check_vectors(c)) || (rc = check_graph(c)) ||
-      (rc = check_keys(c)) || (rc = check_records(c))) {
+  omen__buf chunks;
+  if ((rc = attach_all(L, c, &h, &chunks)) ||
+      (rc = allocate_rest(c) ? omen__fail(db, OMEN_NOMEM, "out of memory") : 0) ||
+      (rc = check_slots(c)) || (rc = check_upper(c)) || (rc = check_keys(c)) ||
+      (rc = check_records(c)) || (rc = check_idmap(c))) {
     omen__coll_free_shell(c);
     return rc;
   }
+  start_lazy(c, &chunks);
   if ((rc = omen__catalog_add(db, c))) {
     omen__coll_free_shell(c);
     return rc == OMEN_EXISTS ? damaged(db, "repeated collection name")
@@ -630,55 +696,49 @@ static int load_coll(reader *r, cursor *cur)
   return OMEN_OK;
 }
 
-static int load_header(reader *r, section *cat, uint32_t *n_colls)
+static int load_header(loader *L, section *cat, uint32_t *n_colls)
 {
-  unsigned char h[HEADER_USED];
-  int rc = r->size < 8 ? OMEN_NOTOMEN : read_at(r, h, 0, 8);
-  if (rc && rc != OMEN_NOTOMEN) return rc;
-  if (rc || memcmp(h, MAGIC, 8))
-    return omen__fail(r->db, OMEN_NOTOMEN, "'%s' is not an omen database",
-                      r->db->path);
-  if (r->size < HEADER_SIZE) return damaged(r->db, "file is truncated");
-  if ((rc = read_at(r, h, 0, HEADER_USED))) return rc;
+  const unsigned char *h = L->map;
+  if (L->size < 8 || memcmp(h, MAGIC, 8))
+    return omen__fail(L->db, OMEN_NOTOMEN, "'%s' is not an omen database",
+                      L->db->path);
+  if (L->size < HEADER_SIZE) return damaged(L->db, "file is truncated");
   uint32_t version = get32(h + 8);
-  if (get32(h + 12) != ORDER_MARK) {
-    if (version == FORMAT_VERSION || get32(h + 12) == 0x04030201u)
-      return omen__fail(r->db, OMEN_FORMAT,
-                        "'%s' was written on a machine of the other byte order",
-                        r->db->path);
-  }
+  if (get32(h + 12) != ORDER_MARK &&
+      (version == FORMAT_VERSION || get32(h + 12) == 0x04030201u))
+    return omen__fail(L->db, OMEN_FORMAT,
+                      "'%s' was written on a machine of the other byte order",
+                      L->db->path);
   if (get32(h + HEADER_USED - 4) != omen__crc32c(0, h, HEADER_USED - 4))
-    return damaged(r->db, "header checksum mismatch");
+    return damaged(L->db, "header checksum mismatch");
   if (version != FORMAT_VERSION)
-    return omen__fail(r->db, OMEN_FORMAT,
+    return omen__fail(L->db, OMEN_FORMAT,
                       "'%s' has format version %u; this omen reads version %u",
-                      r->db->path, version, FORMAT_VERSION);
-  if (get64(h + 16) != r->size)
-    return damaged(r->db, r->size < get64(h + 16) ? "file is truncated"
+                      L->db->path, version, FORMAT_VERSION);
+  if (get64(h + 16) != L->size)
+    return damaged(L->db, L->size < get64(h + 16) ? "file is truncated"
                                                   : "file has trailing bytes");
   cat->off = get64(h + 24);
   cat->len = get64(h + 32);
   cat->crc = get32(h + 40);
   *n_colls = get32(h + 44);
-  if (cat->off < HEADER_SIZE || cat->off > r->size ||
-      cat->len > r->size - cat->off || *n_colls > cat->len)
-    return damaged(r->db, "bad catalog place");
+  L->db->generation = get64(h + 48);
+  if (cat->off < HEADER_SIZE || cat->off > L->size ||
+      cat->len > L->size - cat->off || *n_colls > cat->len)
+    return damaged(L->db, "bad catalog place");
+  if (omen__crc32c(0, L->map + cat->off, (size_t)cat->len) != cat->crc)
+    return damaged(L->db, "checksum mismatch in the catalog");
   return OMEN_OK;
 }
 
-static int load_file(reader *r)
+static int load_map(loader *L)
 {
-  section cs;
+  section cs = {0, 0, 0};
   uint32_t n_colls = 0;
-  int rc = load_header(r, &cs, &n_colls);
-  if (rc) return rc;
-  unsigned char *cat = omen__malloc(&r->db->mem, (size_t)cs.len + 1);
-  if (!cat) return omen__fail(r->db, OMEN_NOMEM, "out of memory");
-  rc = read_section(r, &cs, cs.len, cat, "catalog");
-  cursor cur = {cat, cat + cs.len, 0};
-  for (uint32_t i = 0; i < n_colls && !rc; i++) rc = load_coll(r, &cur);
-  if (!rc && cur.p != cur.end) rc = damaged(r->db, "catalog has trailing bytes");
-  omen__free(&r->db->mem, cat, (size_t)cs.len + 1);
+  int rc = load_header(L, &cs, &n_colls);
+  cursor cur = {L->map + cs.off, L->map + cs.off + cs.len, 0};
+  for (uint32_t i = 0; i < n_colls && !rc; i++) rc = load_coll(L, &cur);
+  if (!rc && cur.p != cur.end) rc = damaged(L->db, "catalog has trailing bytes");
   return rc;
 }
 
@@ -718,13 +778,46 @@ static int open_locked(omen_db *db, int *fd_out, uint64_t *size)
                     db->path);
 }
 
+void omen__storage_unmap(omen_db *db)
+{
+  if (db->map) munmap(db->map, db->map_len);
+  db->map = NULL;
+  db->map_len = 0;
+}
+
 int omen__storage_load(omen_db *db)
 {
-  reader r = {db, -1, 0};
-  int rc = open_locked(db, &r.fd, &r.size);
+  int fd = -1;
+  uint64_t size = 0;
+  int rc = open_locked(db, &fd, &size);
   if (rc) return rc;
-  if (r.size > 0) rc = load_file(&r); /* an empty file is a new database */
-  if (rc || (db->flags & OMEN_OPEN_READONLY)) close(r.fd);
-  else db->lock_fd = r.fd;
+  if (size > 0 && size > SIZE_MAX / 2) rc = damaged(db, "file is too large");
+  if (!rc && size > 0) { /* an empty file is a new database */
+    void *map = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+    if (map == MAP_FAILED) {
+      rc = io_fail(db, "map");
+    } else {
+      db->map = map;
+      db->map_len = (size_t)size;
+      loader L = {db, map, size};
+      rc = load_map(&L);
+    }
+  }
+  if (rc || (db->flags & OMEN_OPEN_READONLY)) close(fd);
+  else db->lock_fd = fd;
   return rc;
+}
+
+int omen__storage_check_all(omen_coll *c)
+{
+  if (!c->lazy_on) return OMEN_OK;
+  omen__space sp = omen__coll_space(c);
+  for (uint32_t k = 0; k < n_chunks(c->n_slots); k++)
+    if (omen__touch(&sp, k * OMEN__CHUNK))
+      return omen__fail(c->db, OMEN_CORRUPT,
+                        "database file '%s' is damaged: checksum mismatch in "
+                        "collection '%s', slots %u to %u", c->db->path, c->name,
+                        k * OMEN__CHUNK, (k + 1) * OMEN__CHUNK - 1);
+  c->lazy_on = 0;
+  return OMEN_OK;
 }

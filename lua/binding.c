@@ -282,9 +282,10 @@ static int l_open(lua_State *L)
   omen_options_init(&o);
   if (!lua_isnoneornil(L, 2)) {
     luaL_checktype(L, 2, LUA_TTABLE);
-    static const char *const known[] = {"readonly", NULL};
+    static const char *const known[] = {"readonly", "verify", NULL};
     check_keys(L, 2, known, "open");
     if (opt_bool(L, 2, "readonly", 0)) o.flags |= OMEN_OPEN_READONLY;
+    if (opt_bool(L, 2, "verify", 0)) o.flags |= OMEN_OPEN_VERIFY;
   }
   ldb *d = lua_newuserdata(L, sizeof *d);
   d->db = NULL;

@@ -405,9 +405,9 @@ local function read_links0(path)
     p = p + 4 + name_len
     local cfg = {}
     for i = 1, 10 do cfg[i] = u32(s, p); p = p + 4 end
-    p = p + 5 * 8
+    p = p + 7 * 8
     local sections = {}
-    for i = 1, 12 do
+    for i = 1, 15 do
       sections[i] = {off = u64(s, p), len = u64(s, p + 8)}
       p = p + 20
     end
