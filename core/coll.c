@@ -279,7 +279,7 @@ static int check_vector(const omen_coll *c, const float *v, const char *what,
 static int lock_coll(omen_coll *c, int write)
 {
   if (write) {
-    if (c->db->flags & OMEN_OPEN_READONLY)
+    if ((c->db->flags & OMEN_OPEN_READONLY) && !c->db->replaying)
       return omen__fail(c->db, OMEN_READONLY, "database is read-only");
     pthread_rwlock_wrlock(&c->rw);
   } else {
@@ -488,6 +488,33 @@ static void batch_apply(batch *b, omen__scratch *sc)
   }
 }
 
+/* The log record of a batch: the records it will store, in order. */
+static void emit_batch(omen__sink *s, const void *arg)
+{
+  const batch *b = arg;
+  const omen_coll *c = b->c;
+  uint32_t n = 0;
+  for (size_t i = 0; i < b->n; i++) n += !b->items[i].skip;
+  omen__sink_str(s, c->name, c->name_len);
+  omen__sink_u32(s, n);
+  omen__sink_u32(s, c->cfg.dim);
+  for (size_t i = 0; i < b->n; i++) {
+    const item *it = &b->items[i];
+    if (it->skip) continue;
+    omen__sink_str(s, it->id, it->id_len);
+    omen__sink_put(s, it->vec, c->cfg.dim * sizeof(float));
+    omen__sink_meta(s, it->fields, it->n_fields);
+  }
+}
+
+/* A write has returned: fold the log into the file once it is large. A
+** failed attempt is retried when the log has grown as much again. */
+static void maybe_checkpoint(omen_db *db)
+{
+  if (!omen__wal_active(db) || !omen__wal_full(db)) return;
+  if (omen_checkpoint(db)) db->wal.limit = 2 * (db->wal.size + db->wal.n);
+}
+
 /* -- Graph linking, on several threads -------------------------------------- */
 
 typedef struct linker {
@@ -609,8 +636,12 @@ int omen_upsert_batch(omen_coll *c, size_t n, const omen_str *ids,
   if (rc) goto done;
   if ((rc = lock_coll(c, 1))) goto done;
   omen__scratch *sc = scratch_get(c);
+  /* Logged only once nothing can fail before it is in memory too. */
   if (!(rc = batch_plan(&b)) &&
-      !(rc = scratch_prepare(c, sc, c->cap, c->graph.ef_construction))) {
+      !(rc = scratch_prepare(c, sc, c->cap, c->graph.ef_construction)) &&
+      !(rc = omen__wal_active(c->db) ? omen__wal_append(c->db, OMEN__LOG_UPSERT,
+                                                        emit_batch, &b)
+                                     : OMEN_OK)) {
     batch_apply(&b, sc);
     atomic_store(&c->db->dirty, 1);
     rc = link_slots(c, b.link, b.n_link, b.threads, sc);
@@ -620,6 +651,7 @@ int omen_upsert_batch(omen_coll *c, size_t n, const omen_str *ids,
 done:
   batch_free(&b);
   if (rc == OMEN_NOMEM) omen__fail(c->db, rc, "out of memory");
+  if (!rc) maybe_checkpoint(c->db);
   return rc;
 }
 
@@ -635,6 +667,18 @@ int omen_upsert(omen_coll *c, const char *id, size_t id_len, const float *vec,
 
 /* -- Delete, count, info ---------------------------------------------------- */
 
+typedef struct deletion {
+  const omen_coll *c;
+  omen_str id;
+} deletion;
+
+static void emit_delete(omen__sink *s, const void *arg)
+{
+  const deletion *d = arg;
+  omen__sink_str(s, d->c->name, d->c->name_len);
+  omen__sink_str(s, d->id.ptr, d->id.len);
+}
+
 int omen_delete(omen_coll *c, const char *id, size_t id_len)
 {
   if (!c) return OMEN_INVALID;
@@ -645,10 +689,16 @@ int omen_delete(omen_coll *c, const char *id, size_t id_len)
     rc = omen__fail(c->db, OMEN_NOTFOUND, "no record with id '%.*s'",
                     (int)(id_len > 64 ? 64 : id_len), id);
   } else if (!(rc = reserve_free_list(c, c->n_free + 1))) {
-    delete_slot(c, slot);
-    atomic_store(&c->db->dirty, 1);
+    deletion d = {c, {id, id_len}};
+    if (omen__wal_active(c->db))
+      rc = omen__wal_append(c->db, OMEN__LOG_DELETE, emit_delete, &d);
+    if (!rc) {
+      delete_slot(c, slot);
+      atomic_store(&c->db->dirty, 1);
+    }
   }
   pthread_rwlock_unlock(&c->rw);
+  if (!rc) maybe_checkpoint(c->db);
   return rc;
 }
 

@@ -79,6 +79,8 @@ static int lock_catalog(omen_db *db, int write);
 static void free_db(omen_db *db)
 {
   omen__mem mem = db->mem;
+  omen__wal_close(db, 0);
+  pthread_mutex_destroy(&db->wal.mu);
   omen__storage_unmap(db);
   omen__free(&mem, db->colls, db->cap_colls * sizeof(omen_coll *));
   if (db->path) omen__free(&mem, db->path, strlen(db->path) + 1);
@@ -108,11 +110,12 @@ int omen_open(const char *path, const omen_options *opts, omen_db **out)
     omen__free(&mem, db, sizeof *db);
     return OMEN_ERROR;
   }
-  if (pthread_mutex_init(&db->mu, NULL)) {
+  if (pthread_mutex_init(&db->mu, NULL) || pthread_mutex_init(&db->wal.mu, NULL)) {
     omen__errs_destroy(&db->errs);
     omen__free(&mem, db, sizeof *db);
     return OMEN_ERROR;
   }
+  omen__wal_init(db, opts);
   *out = db;
   if (!path || !strcmp(path, ":memory:")) return OMEN_OK;
   size_t len = strlen(path);
@@ -125,8 +128,13 @@ int omen_open(const char *path, const omen_options *opts, omen_db **out)
     return omen__fail(db, OMEN_NOMEM, "out of memory");
   }
   memcpy(db->path, path, len + 1);
+  if (opts->sync > OMEN_SYNC_OFF) {
+    db->closed = 1;
+    return omen__fail(db, OMEN_INVALID, "unknown sync mode %d", (int)opts->sync);
+  }
   int rc = omen__storage_load(db);
   if (!rc && (opts->flags & OMEN_OPEN_VERIFY)) rc = omen_verify(db);
+  if (!rc) rc = omen__wal_recover(db);
   if (rc) {
     /* Leave a closed handle that only reports why. */
     for (size_t i = 0; i < db->n_colls; i++) omen__coll_free_shell(db->colls[i]);
@@ -136,15 +144,26 @@ int omen_open(const char *path, const omen_options *opts, omen_db **out)
   return rc;
 }
 
-/* Write a checkpoint with every collection held still for it. */
+/* Write a checkpoint with every collection held still for it, then empty
+** the log it folds in. */
 static int save_locked(omen_db *db)
 {
   for (size_t i = 0; i < db->n_colls; i++)
     pthread_rwlock_rdlock(&db->colls[i]->rw);
   int rc = omen__storage_save(db, db->generation + 1);
+  if (!rc) rc = omen__wal_reset(db);
   for (size_t i = 0; i < db->n_colls; i++)
     pthread_rwlock_unlock(&db->colls[i]->rw);
   return rc;
+}
+
+int omen_flush(omen_db *db)
+{
+  if (!db) return OMEN_INVALID;
+  int rc = lock_catalog(db, 0);
+  if (rc) return rc;
+  pthread_mutex_unlock(&db->mu);
+  return omen__wal_active(db) ? omen__wal_flush(db, 1) : OMEN_OK;
 }
 
 int omen_verify(omen_db *db)
@@ -191,6 +210,9 @@ int omen_close(omen_db *db)
   if (db->path && !(db->flags & OMEN_OPEN_READONLY) &&
       atomic_load(&db->dirty))
     rc = save_locked(db);
+  /* A failed checkpoint leaves the log, which holds every write. */
+  if (rc) omen__wal_flush(db, 1);
+  omen__wal_close(db, rc == OMEN_OK);
   db->closed = 1;
   if (db->lock_fd >= 0) { /* another process may open it now */
     close(db->lock_fd);
@@ -234,19 +256,26 @@ static size_t catalog_find(const omen_db *db, const char *name, size_t len,
   return lo;
 }
 
+/* Room in the catalog for one more collection. */
+static int catalog_reserve(omen_db *db)
+{
+  if (db->n_colls < db->cap_colls) return OMEN_OK;
+  size_t cap = omen__grow_cap(db->cap_colls, db->n_colls + 1, 8);
+  omen_coll **p = omen__realloc(&db->mem, db->colls,
+                                db->cap_colls * sizeof *p, cap * sizeof *p);
+  if (!p) return OMEN_NOMEM;
+  db->colls = p;
+  db->cap_colls = cap;
+  return OMEN_OK;
+}
+
 int omen__catalog_add(omen_db *db, omen_coll *c)
 {
   int found;
   size_t at = catalog_find(db, c->name, c->name_len, &found);
   if (found) return OMEN_EXISTS;
-  if (db->n_colls == db->cap_colls) {
-    size_t cap = omen__grow_cap(db->cap_colls, db->n_colls + 1, 8);
-    omen_coll **p = omen__realloc(&db->mem, db->colls,
-                                  db->cap_colls * sizeof *p, cap * sizeof *p);
-    if (!p) return OMEN_NOMEM;
-    db->colls = p;
-    db->cap_colls = cap;
-  }
+  int rc = catalog_reserve(db);
+  if (rc) return rc;
   memmove(db->colls + at + 1, db->colls + at,
           (db->n_colls - at) * sizeof(omen_coll *));
   db->colls[at] = c;
@@ -268,7 +297,7 @@ static int check_name(omen_db *db, const char *name, size_t *len)
 /* Lock db->mu for a catalog change; fails if closed (or read-only). */
 static int lock_catalog(omen_db *db, int write)
 {
-  if (write && (db->flags & OMEN_OPEN_READONLY))
+  if (write && (db->flags & OMEN_OPEN_READONLY) && !db->replaying)
     return omen__fail(db, OMEN_READONLY, "database is read-only");
   pthread_mutex_lock(&db->mu);
   if (!db->closed) return OMEN_OK;
@@ -280,6 +309,21 @@ static void add_handle(omen_db *db, omen_coll *c)
 {
   c->handles++;
   db->handles++;
+}
+
+static void emit_create(omen__sink *s, const void *arg)
+{
+  const omen_coll *c = arg;
+  omen__sink_str(s, c->name, c->name_len);
+  uint32_t cfg[] = {c->cfg.dim, (uint32_t)c->cfg.metric, c->cfg.m,
+                    c->cfg.ef_construction, c->cfg.ef_search};
+  for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++) omen__sink_u32(s, cfg[i]);
+}
+
+static void emit_name(omen__sink *s, const void *arg)
+{
+  const omen_coll *c = arg;
+  omen__sink_str(s, c->name, c->name_len);
 }
 
 int omen_coll_create(omen_db *db, const char *name, const omen_coll_config *cfg,
@@ -298,9 +342,13 @@ int omen_coll_create(omen_db *db, const char *name, const omen_coll_config *cfg,
   if (found)
     rc = omen__fail(db, OMEN_EXISTS, "collection '%s' already exists", name);
   else if ((rc = omen__coll_new(db, name, len, cfg, &c)) ||
-           (rc = omen__catalog_add(db, c))) {
+           (rc = catalog_reserve(db)) ||
+           (omen__wal_active(db) &&
+            (rc = omen__wal_append(db, OMEN__LOG_CREATE, emit_create, c))) ||
+           (rc = omen__catalog_add(db, c))) { /* cannot fail once reserved */
     if (c) omen__coll_free_shell(c);
-    omen__fail(db, rc, "cannot create collection: %s", omen_strerror(rc));
+    if (rc != OMEN_IOERR)
+      omen__fail(db, rc, "cannot create collection: %s", omen_strerror(rc));
   } else {
     add_handle(db, c);
     atomic_store(&db->dirty, 1);
@@ -352,6 +400,9 @@ int omen_coll_drop(omen_db *db, const char *name)
   size_t at = catalog_find(db, name, len, &found);
   if (!found) {
     rc = omen__fail(db, OMEN_NOTFOUND, "no collection named '%s'", name);
+  } else if (omen__wal_active(db) &&
+             (rc = omen__wal_append(db, OMEN__LOG_DROP, emit_name, db->colls[at]))) {
+    /* not dropped: the log could not record it */
   } else {
     omen_coll *c = db->colls[at];
     memmove(db->colls + at, db->colls + at + 1,

@@ -75,10 +75,28 @@ typedef void *(*omen_alloc_fn)(void *ud, void *ptr, size_t osize, size_t nsize);
 #define OMEN_OPEN_READONLY 0x1u /* reject every write with OMEN_READONLY */
 #define OMEN_OPEN_VERIFY   0x2u /* check every checksum while opening */
 
+/* What survives what. Every write is appended to the write-ahead log
+** beside the file ("<path>-wal") before its call returns:
+**  NORMAL  (default) the log is written to the operating system: every call
+**          that returned survives a crash of the process (kill -9);
+**  FULL    and synced to the disk: it also survives power loss;
+**  OFF     the log is buffered in memory and written in large pieces: fast
+**          bulk loads, but a crash loses the writes since the last
+**          omen_flush or checkpoint.
+** omen_flush makes everything so far survive power loss in any mode. */
+typedef enum omen_sync {
+  OMEN_SYNC_NORMAL = 0,
+  OMEN_SYNC_FULL = 1,
+  OMEN_SYNC_OFF = 2
+} omen_sync;
+
 typedef struct omen_options {
   omen_alloc_fn alloc;   /* NULL: the C library's malloc/realloc/free */
   void *alloc_ud;
   unsigned flags;        /* OMEN_OPEN_* */
+  omen_sync sync;
+  uint64_t checkpoint_bytes; /* fold the log into the file once it is this
+                                large; 0: max(64 MiB, a quarter of the file) */
 } omen_options;
 
 void omen_options_init(omen_options *opts);
@@ -98,10 +116,15 @@ int omen_open(const char *path, const omen_options *opts, omen_db **db);
 ** call omen_checkpoint first to handle that case). */
 int omen_close(omen_db *db);
 
-/* Write every change so far to the database file (atomically: after a crash
-** the file holds either the previous or the new state). Also done by
-** omen_close. Does nothing for in-memory or read-only databases. */
+/* Fold the log into the database file: write the whole database to a new
+** file, sync it and rename it over the old one, then empty the log. Done
+** automatically as the log grows, and by omen_close. A crash at any point
+** leaves the old or the new file, with the log that completes it. Does
+** nothing for in-memory or read-only databases. */
 int omen_checkpoint(omen_db *db);
+
+/* Make every write so far survive power loss (sync the log). */
+int omen_flush(omen_db *db);
 
 /* Check the whole database against its checksums and bounds now (opening
 ** checks everything but the bulk of vectors and links, which is otherwise

@@ -59,6 +59,20 @@ struct omen_coll {
   omen__scratch *pool;
 };
 
+/* The write-ahead log of a database (wal.c). */
+typedef struct omen__wal {
+  pthread_mutex_t mu;     /* one append at a time */
+  int fd;                 /* the log file, or -1 until the first write */
+  omen_sync sync;
+  int broken;             /* a failed append could not be undone */
+  uint64_t salt;          /* of this log: records of an older one never fit */
+  uint64_t seq;           /* of the last record */
+  uint64_t size;          /* bytes written to the file */
+  unsigned char *buf;     /* bytes not yet written */
+  size_t n, cap;
+  uint64_t limit;         /* checkpoint once the log is this large (0: auto) */
+} omen__wal;
+
 struct omen_db {
   omen__mem mem;
   char *path;             /* NULL in memory */
@@ -73,6 +87,10 @@ struct omen_db {
   void *map;              /* the file as opened, mapped private */
   size_t map_len;
   uint64_t generation;    /* of the file's checkpoint */
+  uint64_t id;            /* chosen when the file was created; its log
+                             carries it too */
+  omen__wal wal;
+  int replaying;          /* applying the log at open: do not log again */
   omen__errs errs;
 };
 
@@ -85,6 +103,44 @@ int omen__fail(omen_db *db, int rc, const char *fmt, ...)
 
 /* Insert a collection into the sorted catalog (db->mu held). */
 int omen__catalog_add(omen_db *db, omen_coll *c);
+
+/* -- Write-ahead log (wal.c) -------------------------------------------------- */
+
+enum { OMEN__LOG_CREATE = 1, OMEN__LOG_DROP, OMEN__LOG_UPSERT, OMEN__LOG_DELETE };
+
+/* A record is emitted by a function called three times on a sink: to size
+** it, to checksum it, and to write it. */
+typedef struct omen__sink {
+  int pass;
+  uint64_t size;
+  uint32_t crc;
+  omen__wal *wal;
+  int err;                /* errno of a failed write */
+} omen__sink;
+typedef void (*omen__emit_fn)(omen__sink *s, const void *arg);
+
+void omen__sink_put(omen__sink *s, const void *p, size_t n);
+void omen__sink_u32(omen__sink *s, uint32_t v);
+void omen__sink_str(omen__sink *s, const char *p, size_t n); /* u32 length, bytes */
+void omen__sink_meta(omen__sink *s, const omen_field *f, size_t n);
+
+/* 64 random-enough bits (time, process, address): ids and salts. */
+uint64_t omen__random(const omen_db *db);
+
+/* Whether writes to db go to a log (a file database, writable, not replaying). */
+int omen__wal_active(const omen_db *db);
+void omen__wal_init(omen_db *db, const omen_options *o);
+/* Append one record (a whole batch is one) and make it as durable as the
+** sync mode asks; on failure nothing of it remains in the log. */
+int omen__wal_append(omen_db *db, int type, omen__emit_fn emit, const void *arg);
+/* Apply the log that follows the file's checkpoint (at open). */
+int omen__wal_recover(omen_db *db);
+/* Empty the log once a checkpoint holds everything in it. */
+int omen__wal_reset(omen_db *db);
+int omen__wal_flush(omen_db *db, int sync);
+/* Whether the log has grown past its checkpoint size. */
+int omen__wal_full(const omen_db *db);
+void omen__wal_close(omen_db *db, int remove);
 
 /* -- Collections (coll.c) --------------------------------------------------- */
 

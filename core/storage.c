@@ -6,7 +6,9 @@
 ** and level-0 links) is not even read until a search touches it.
 **
 ** Layout (native byte order; a marker in the header refuses other orders):
-**   0      header, HEADER_SIZE bytes (fields below, then a CRC of them)
+**   0      header, HEADER_SIZE bytes: magic, version, byte-order mark, file
+**          size, catalog place and CRC, collection count, checkpoint
+**          generation, the file's random id, then a CRC of them
 **   4096   per collection, its arrays exactly as in memory, each 64-byte
 **          aligned (see `enum sections`)
 **   ...    the catalog: per collection its name, configuration, counters
@@ -38,7 +40,7 @@
 #define FORMAT_VERSION 1u
 #define ORDER_MARK 0x01020304u
 #define HEADER_SIZE 4096u
-#define HEADER_USED 64u
+#define HEADER_USED 128u
 #define ALIGN 64u
 
 enum sections {
@@ -278,7 +280,7 @@ static int write_coll(writer *w, bytes *cat, const omen_coll *c,
 
 static void encode_header(unsigned char *h, uint64_t file_size,
                           const section *cat, uint32_t n_colls,
-                          uint64_t generation)
+                          uint64_t generation, uint64_t id)
 {
   memset(h, 0, HEADER_USED);
   memcpy(h, MAGIC, 8);
@@ -290,6 +292,7 @@ static void encode_header(unsigned char *h, uint64_t file_size,
   put32(h + 40, cat->crc);
   put32(h + 44, n_colls);
   put64(h + 48, generation);
+  put64(h + 56, id);
   put32(h + HEADER_USED - 4, omen__crc32c(0, h, HEADER_USED - 4));
 }
 
@@ -325,7 +328,7 @@ static int write_all(omen_db *db, writer *w, uint64_t generation)
   omen__free(&db->mem, cat.p, cat.cap);
   if (rc || cat.nomem) return OMEN_NOMEM;
   w_flush(w);
-  encode_header(header, w->off, &cs, (uint32_t)db->n_colls, generation);
+  encode_header(header, w->off, &cs, (uint32_t)db->n_colls, generation, db->id);
   if (!w->err && pwrite(w->fd, header, HEADER_SIZE, 0) != HEADER_SIZE)
     w->err = errno ? errno : EIO;
   if (!w->err && fsync(w->fd)) w->err = errno;
@@ -723,6 +726,7 @@ static int load_header(loader *L, section *cat, uint32_t *n_colls)
   cat->crc = get32(h + 40);
   *n_colls = get32(h + 44);
   L->db->generation = get64(h + 48);
+  L->db->id = get64(h + 56);
   if (cat->off < HEADER_SIZE || cat->off > L->size ||
       cat->len > L->size - cat->off || *n_colls > cat->len)
     return damaged(L->db, "bad catalog place");
@@ -803,8 +807,15 @@ int omen__storage_load(omen_db *db)
       rc = load_map(&L);
     }
   }
-  if (rc || (db->flags & OMEN_OPEN_READONLY)) close(fd);
-  else db->lock_fd = fd;
+  if (rc || (db->flags & OMEN_OPEN_READONLY)) {
+    close(fd);
+    return rc;
+  }
+  db->lock_fd = fd;
+  if (size == 0) { /* new: give the file its identity (and a header) now */
+    db->id = omen__random(db);
+    rc = omen__storage_save(db, 1);
+  }
   return rc;
 }
 

@@ -282,10 +282,22 @@ static int l_open(lua_State *L)
   omen_options_init(&o);
   if (!lua_isnoneornil(L, 2)) {
     luaL_checktype(L, 2, LUA_TTABLE);
-    static const char *const known[] = {"readonly", "verify", NULL};
+    static const char *const known[] = {"readonly", "verify", "sync",
+                                        "checkpoint_bytes", NULL};
     check_keys(L, 2, known, "open");
     if (opt_bool(L, 2, "readonly", 0)) o.flags |= OMEN_OPEN_READONLY;
     if (opt_bool(L, 2, "verify", 0)) o.flags |= OMEN_OPEN_VERIFY;
+    o.checkpoint_bytes = (uint64_t)opt_int(L, 2, "checkpoint_bytes", 0, 0, 9007199254740992.0);
+    lua_getfield(L, 2, "sync");
+    if (!lua_isnil(L, -1)) {
+      static const char *const modes[] = {"normal", "full", "off", NULL};
+      const char *m = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
+      int i = 0;
+      while (modes[i] && strcmp(modes[i], m)) i++;
+      if (!modes[i]) luaL_error(L, "unknown sync mode '%s' (expected normal, full or off)", m);
+      o.sync = (omen_sync)i;
+    }
+    lua_pop(L, 1);
   }
   ldb *d = lua_newuserdata(L, sizeof *d);
   d->db = NULL;
@@ -340,6 +352,14 @@ static int db_checkpoint(lua_State *L)
 {
   ldb *d = check_ldb(L, 1);
   if (omen_checkpoint(d->db)) return push_fail(L, omen_errmsg(d->db));
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int db_flush(lua_State *L)
+{
+  ldb *d = check_ldb(L, 1);
+  if (omen_flush(d->db)) return push_fail(L, omen_errmsg(d->db));
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -715,6 +735,7 @@ static int coll_dim(lua_State *L)
 static const luaL_Reg db_methods[] = {
   {"close", db_close},
   {"checkpoint", db_checkpoint},
+  {"flush", db_flush},
   {"path", db_path},
   {"create_collection", db_create_collection},
   {"collection", db_collection},

@@ -88,8 +88,13 @@ static void run_until_done(const char *path)
 {
   float *data = tu_clustered(N + 1, DIM, 4, 21);
   long fail_at;
+  char wal[160];
+  snprintf(wal, sizeof wal, "%s-wal", path ? path : "");
   for (fail_at = 0; fail_at < 100000; fail_at++) {
-    if (path) unlink(path);
+    if (path) {
+      unlink(path);
+      unlink(wal);
+    }
     budget = fail_at;
     int done = scenario(path, data);
     budget = -1;
@@ -128,6 +133,8 @@ static void t_file(void **state)
     if (!rc) break;
   }
   print_message("  reload completed once %ld allocations were allowed\n", fail_at);
+  unlink(path);
+  strcat(path, "-wal");
   unlink(path);
 }
 

@@ -26,10 +26,12 @@ static int setup(void **state)
 static int teardown(void **state)
 {
   (void)state;
-  char tmp[300];
+  char side[300];
   unlink(path);
-  snprintf(tmp, sizeof tmp, "%s-tmp", path);
-  unlink(tmp);
+  snprintf(side, sizeof side, "%s-tmp", path);
+  unlink(side);
+  snprintf(side, sizeof side, "%s-wal", path);
+  unlink(side);
   return 0;
 }
 
@@ -293,8 +295,8 @@ static void t_foreign_and_newer(void **state)
   unsigned char *p = read_file(&n);
   uint32_t version = 2, crc;
   memcpy(p + 8, &version, 4);
-  crc = omen__crc32c(0, p, 60);
-  memcpy(p + 60, &crc, 4);
+  crc = omen__crc32c(0, p, 124);
+  memcpy(p + 124, &crc, 4);
   write_file(p, n);
   assert_int_equal(open_rc(0, msg, sizeof msg), OMEN_FORMAT);
   assert_non_null(strstr(msg, "version 2"));
@@ -431,8 +433,8 @@ static void refresh_checksums(unsigned char *p, size_t n)
   }
   uint32_t crc = omen__crc32c(0, p + cat_off, (size_t)cat_len);
   memcpy(p + 40, &crc, 4);
-  crc = omen__crc32c(0, p, 60);
-  memcpy(p + 60, &crc, 4);
+  crc = omen__crc32c(0, p, 124);
+  memcpy(p + 124, &crc, 4);
 }
 
 static void t_damage_behind_checksums(void **state)
