@@ -101,7 +101,7 @@ $(BUILD)/omen-lua: $(BUILD)/lua/omen-lua.o $(BUILD)/lua/binding.o $(CORE_OBJ)
 
 # -- Tests ------------------------------------------------------------------------
 
-$(BUILD)/tests/%: tests/%.c tests/testutil.h tests/ops.h $(CORE_OBJ) | $(DEPS_STAMP)
+$(BUILD)/tests/%: tests/%.c tests/testutil.h tests/ops.h tests/graphcheck.h $(CORE_OBJ) | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(OMEN_CFLAGS) -Icore -o $@ $< $(CORE_OBJ) $(CMOCKA_LIBS) $(LDLIBS_CORE)
 

@@ -603,8 +603,8 @@ static int link_parallel(omen_coll *c, const omen__space *sp,
 
 /* Link slots[0..n) with up to `threads` threads (the caller is one), then
 ** relink whatever the writes left unreachable. */
-static int link_slots(omen_coll *c, const uint32_t *slots, size_t n,
-                      unsigned threads, omen__scratch *first)
+int omen__coll_link(omen_coll *c, const uint32_t *slots, size_t n,
+                    unsigned threads, omen__scratch *first)
 {
   omen__space sp = omen__coll_space(c);
   omen__build alone = builder(c, &sp);
@@ -644,7 +644,7 @@ int omen_upsert_batch(omen_coll *c, size_t n, const omen_str *ids,
                                      : OMEN_OK)) {
     batch_apply(&b, sc);
     atomic_store(&c->db->dirty, 1);
-    rc = link_slots(c, b.link, b.n_link, b.threads, sc);
+    rc = omen__coll_link(c, b.link, b.n_link, b.threads, sc);
   }
   scratch_put(c, sc);
   pthread_rwlock_unlock(&c->rw);
@@ -663,6 +663,22 @@ int omen_upsert(omen_coll *c, const char *id, size_t id_len, const float *vec,
   omen_str s = {id, id_len};
   omen_meta md = {meta, n_meta};
   return omen_upsert_batch(c, 1, &s, vec, &md, 1);
+}
+
+/* -- Compaction -------------------------------------------------------------- */
+
+int omen__coll_compact(omen_coll *c, double min_share)
+{
+  int rc = lock_coll(c, 1);
+  if (rc) return rc == OMEN_READONLY || rc == OMEN_DROPPED ? OMEN_OK : rc;
+  if (c->n_free && c->n_free >= min_share * c->n_slots) {
+    omen__scratch *sc = scratch_get(c);
+    rc = sc ? omen__compact_slots(c, sc) : OMEN_NOMEM;
+    scratch_put(c, sc);
+    atomic_store(&c->db->dirty, 1);
+  }
+  pthread_rwlock_unlock(&c->rw);
+  return rc;
 }
 
 /* -- Delete, count, info ---------------------------------------------------- */

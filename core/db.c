@@ -181,17 +181,44 @@ int omen_verify(omen_db *db)
   return rc;
 }
 
-int omen_checkpoint(omen_db *db)
+#define AUTO_COMPACT 0.25 /* share of deleted slots a checkpoint compacts */
+
+/* Compact the collections with at least min_share of their slots deleted. */
+static int compact_locked(omen_db *db, double min_share)
 {
-  if (!db) return OMEN_INVALID;
-  pthread_mutex_lock(&db->mu);
+  int rc = OMEN_OK;
+  for (size_t i = 0; i < db->n_colls && !rc; i++)
+    rc = omen__coll_compact(db->colls[i], min_share);
+  return rc;
+}
+
+static int checkpoint_locked(omen_db *db, double min_share)
+{
   int rc = OMEN_OK;
   if (db->closed)
     rc = omen__fail(db, OMEN_CLOSED, "database is closed");
   else if (db->path && !(db->flags & OMEN_OPEN_READONLY) &&
-           atomic_exchange(&db->dirty, 0) &&
-           (rc = save_locked(db)))
+           !(rc = compact_locked(db, min_share)) &&
+           atomic_exchange(&db->dirty, 0) && (rc = save_locked(db)))
     atomic_store(&db->dirty, 1);
+  return rc;
+}
+
+int omen_checkpoint(omen_db *db)
+{
+  if (!db) return OMEN_INVALID;
+  pthread_mutex_lock(&db->mu);
+  int rc = checkpoint_locked(db, AUTO_COMPACT);
+  pthread_mutex_unlock(&db->mu);
+  return rc;
+}
+
+int omen_compact(omen_db *db)
+{
+  if (!db) return OMEN_INVALID;
+  int rc = lock_catalog(db, 1);
+  if (rc) return rc;
+  rc = db->path ? checkpoint_locked(db, 0) : compact_locked(db, 0);
   pthread_mutex_unlock(&db->mu);
   return rc;
 }
@@ -207,9 +234,8 @@ int omen_close(omen_db *db)
     return OMEN_OK;
   }
   int rc = OMEN_OK;
-  if (db->path && !(db->flags & OMEN_OPEN_READONLY) &&
-      atomic_load(&db->dirty))
-    rc = save_locked(db);
+  if (db->path && !(db->flags & OMEN_OPEN_READONLY) && atomic_load(&db->dirty))
+    rc = checkpoint_locked(db, AUTO_COMPACT);
   /* A failed checkpoint leaves the log, which holds every write. */
   if (rc) omen__wal_flush(db, 1);
   omen__wal_close(db, rc == OMEN_OK);

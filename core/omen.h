@@ -126,6 +126,12 @@ int omen_checkpoint(omen_db *db);
 /* Make every write so far survive power loss (sync the log). */
 int omen_flush(omen_db *db);
 
+/* Give the slots of deleted records back: renumber every collection's
+** records densely and write the smaller file (a checkpoint). Checkpoints
+** do this by themselves for collections with a quarter of their slots
+** deleted. */
+int omen_compact(omen_db *db);
+
 /* Check the whole database against its checksums and bounds now (opening
 ** checks everything but the bulk of vectors and links, which is otherwise
 ** checked as it is first used): OMEN_OK or OMEN_CORRUPT. */

@@ -152,6 +152,18 @@ void omen__coll_kill(omen_coll *c, int dead_rc);
 void omen__coll_free_shell(omen_coll *c);
 int omen__coll_check_config(omen_db *db, const omen_coll_config *cfg);
 
+/* Renumber a collection's slots without its deleted ones (compact.c); its
+** lock is held for writing and its bulk checked. */
+int omen__compact_slots(omen_coll *c, omen__scratch *sc);
+/* Compact a collection if it has more than `min_share` of its slots
+** deleted (0: any), taking its lock. */
+int omen__coll_compact(omen_coll *c, double min_share);
+
+/* Link slots (new, or to link again) into the graph with up to `threads`
+** threads, then relink nodes left unreachable; lock held for writing. */
+int omen__coll_link(omen_coll *c, const uint32_t *slots, size_t n,
+                    unsigned threads, omen__scratch *sc);
+
 /* Grow every per-slot table to hold cap slots. */
 int omen__coll_reserve(omen_coll *c, uint32_t cap);
 

@@ -364,6 +364,16 @@ static int db_flush(lua_State *L)
   return 1;
 }
 
+static int db_compact(lua_State *L)
+{
+  ldb *d = check_ldb(L, 1);
+  int rc = omen_compact(d->db);
+  if (rc == OMEN_READONLY) return luaL_error(L, "%s", omen_errmsg(d->db));
+  if (rc) return push_fail(L, omen_errmsg(d->db));
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
 static int db_path(lua_State *L)
 {
   lua_pushstring(L, omen_path(check_ldb(L, 1)->db));
@@ -736,6 +746,7 @@ static const luaL_Reg db_methods[] = {
   {"close", db_close},
   {"checkpoint", db_checkpoint},
   {"flush", db_flush},
+  {"compact", db_compact},
   {"path", db_path},
   {"create_collection", db_create_collection},
   {"collection", db_collection},

@@ -5,51 +5,11 @@
 */
 #include "testutil.h"
 
-#include "omen_int.h"
+#include "graphcheck.h"
 
 #define DIM 32
 #define N 6000
 #define K 10
-
-/* Every list within bounds, no self links, no repeats, targets high enough. */
-static void check_invariants(omen_coll *c)
-{
-  const omen__graph *g = &c->graph;
-  const uint8_t *level = g->level.p;
-  for (uint32_t s = 0; s < c->n_slots; s++) {
-    assert_int_equal(level[s], omen__graph_level_of(g, s));
-    for (uint32_t l = 0; l <= level[s]; l++) {
-      const uint32_t *list = omen__links(g, s, l);
-      assert_true(list[0] <= (l ? g->m : g->m0));
-      for (uint32_t i = 1; i <= list[0]; i++) {
-        assert_true(list[i] < c->n_slots);
-        assert_true(list[i] != s);
-        assert_true(level[list[i]] >= l);
-        for (uint32_t j = 1; j < i; j++) assert_true(list[j] != list[i]);
-      }
-    }
-  }
-  /* In-degrees match the lists; no live node but the entry lacks one. */
-  uint32_t *count = calloc(c->n_slots + 1, sizeof(uint32_t));
-  for (uint32_t s = 0; s < c->n_slots; s++) {
-    const uint32_t *list = omen__links(g, s, 0);
-    for (uint32_t i = 1; i <= list[0]; i++) count[list[i]]++;
-  }
-  const uint8_t *state = c->state.p;
-  for (uint32_t s = 0; s < c->n_slots; s++) {
-    assert_int_equal(count[s], ((const uint32_t *)g->indeg.p)[s]);
-    assert_true(state[s] == OMEN__SLOT_LIVE || state[s] == OMEN__SLOT_DELETED);
-    /* (inner product leaves nodes nobody needs unlinked, by design) */
-    if (state[s] == OMEN__SLOT_LIVE && s != g->entry && c->cfg.metric != OMEN_IP)
-      assert_true(count[s] > 0);
-  }
-  free(count);
-  if (c->n_slots) {
-    assert_true(g->entry < c->n_slots);
-    assert_int_equal(g->max_level, level[g->entry]);
-    for (uint32_t s = 0; s < c->n_slots; s++) assert_true(level[s] <= g->max_level);
-  }
-}
 
 static omen_coll *build(omen_db *db, const char *name, omen_metric metric,
                         const float *data, size_t n, unsigned threads)
@@ -121,7 +81,7 @@ static void check_recall(omen_metric metric, unsigned threads)
   float *data = tu_clustered(N, DIM, 20, 11);
   float *queries = tu_clustered(200, DIM, 20, 11 + 1000);
   omen_coll *c = build(db, "g", metric, data, N, threads);
-  check_invariants(c);
+  tu_check_graph(c);
   double r = recall(c, metric, data, N, NULL, queries, 200);
   print_message("  %s, %u thread(s): recall@%d = %.4f, levels %u\n",
                 omen_metric_name(metric), threads, K, r, c->graph.max_level + 1);
@@ -163,7 +123,7 @@ static void t_reuse(void **state)
     alive[i] = 1;
   }
   assert_int_equal(c->n_slots, slots_before); /* every new record reused a slot */
-  check_invariants(c);
+  tu_check_graph(c);
   double r = recall(c, OMEN_L2, data, total, alive, queries, 200);
   print_message("  after reuse: recall@%d = %.4f\n", K, r);
   assert_true(r >= 0.95);
@@ -190,7 +150,7 @@ static void t_update_all(void **state)
                      OMEN_OK);
   }
   assert_int_equal(c->n_slots, 3000);
-  check_invariants(c);
+  tu_check_graph(c);
   double r = recall(c, OMEN_L2, data + 3000 * DIM, 3000, NULL, queries, 100);
   print_message("  after updating every record: recall@%d = %.4f\n", K, r);
   assert_true(r >= 0.95);
@@ -225,7 +185,7 @@ static void t_churn(void **state)
     ids[i] = (omen_str){names[i], strlen(names[i])};
   }
   assert_int_equal(omen_upsert_batch(c, 1490, ids, data + 1510 * DIM, NULL, 2), OMEN_OK);
-  check_invariants(c);
+  tu_check_graph(c);
   uint64_t s = 3;
   for (int round = 0; round < 3000; round++) {
     size_t i = 1500 + tu_next(&s) % 1500;
@@ -233,7 +193,7 @@ static void t_churn(void **state)
     if (round % 3 == 0) omen_delete(c, id, strlen(id));
     else omen_upsert(c, id, strlen(id), data + (i + 1000) * DIM, NULL, 0);
   }
-  check_invariants(c);
+  tu_check_graph(c);
   /* Each live record is found by searching for its own vector. */
   omen_result *r, *all;
   assert_int_equal(omen_result_new(db, &r), OMEN_OK);
