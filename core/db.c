@@ -181,7 +181,9 @@ int omen_verify(omen_db *db)
   return rc;
 }
 
-#define AUTO_COMPACT 0.25 /* share of deleted slots a checkpoint compacts */
+#define AUTO_COMPACT 0.25 /* share of deleted slots an automatic checkpoint
+                             compacts (explicit ones and close leave the
+                             numbering, and so search results, as they are) */
 
 /* Compact the collections with at least min_share of their slots deleted. */
 static int compact_locked(omen_db *db, double min_share)
@@ -207,6 +209,14 @@ static int checkpoint_locked(omen_db *db, double min_share)
 int omen_checkpoint(omen_db *db)
 {
   if (!db) return OMEN_INVALID;
+  pthread_mutex_lock(&db->mu);
+  int rc = checkpoint_locked(db, 2.0); /* a share above 1: never compacts */
+  pthread_mutex_unlock(&db->mu);
+  return rc;
+}
+
+int omen__auto_checkpoint(omen_db *db)
+{
   pthread_mutex_lock(&db->mu);
   int rc = checkpoint_locked(db, AUTO_COMPACT);
   pthread_mutex_unlock(&db->mu);
@@ -235,7 +245,7 @@ int omen_close(omen_db *db)
   }
   int rc = OMEN_OK;
   if (db->path && !(db->flags & OMEN_OPEN_READONLY) && atomic_load(&db->dirty))
-    rc = checkpoint_locked(db, AUTO_COMPACT);
+    rc = checkpoint_locked(db, 2.0);
   /* A failed checkpoint leaves the log, which holds every write. */
   if (rc) omen__wal_flush(db, 1);
   omen__wal_close(db, rc == OMEN_OK);

@@ -127,9 +127,9 @@ int omen_checkpoint(omen_db *db);
 int omen_flush(omen_db *db);
 
 /* Give the slots of deleted records back: renumber every collection's
-** records densely and write the smaller file (a checkpoint). Checkpoints
-** do this by themselves for collections with a quarter of their slots
-** deleted. */
+** records densely and write the smaller file (a checkpoint). The automatic
+** checkpoints of a growing log do this by themselves for collections with a
+** quarter of their slots deleted. */
 int omen_compact(omen_db *db);
 
 /* Check the whole database against its checksums and bounds now (opening

@@ -101,6 +101,10 @@ int omen__fail(omen_db *db, int rc, const char *fmt, ...)
 #endif
     ;
 
+/* The checkpoint a growing log triggers; it also compacts collections with
+** a quarter of their slots deleted. */
+int omen__auto_checkpoint(omen_db *db);
+
 /* Insert a collection into the sorted catalog (db->mu held). */
 int omen__catalog_add(omen_db *db, omen_coll *c);
 
