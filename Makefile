@@ -6,6 +6,7 @@
 #                     AddressSanitizer + UBSan; ends with one PASS/FAIL line
 #   make demo         index Fashion-MNIST and search it
 #   make asan         only the sanitizer run of the suites
+#   make fuzz         fuzz the file and log loaders (FUZZ_SECONDS each, 60)
 #   make scale        insert and search 1,000,000 x 128 vectors in memory
 #   make deps         install the Debian packages the build needs (as root)
 #
@@ -35,7 +36,7 @@ UNIT_BIN  = $(UNIT_SRC:tests/%.c=$(BUILD)/tests/%)
 
 DEPS_STAMP = $(BUILD)/.deps-ok
 
-.PHONY: all deps suites test unit lua-tests repl-test demo asan scale clean
+.PHONY: all deps suites test unit lua-tests repl-test demo asan fuzz fuzzers scale clean
 .DELETE_ON_ERROR:
 .SECONDARY: $(LUA_HDR)
 
@@ -43,7 +44,8 @@ all: $(BUILD)/libomen.a $(BUILD)/libomen.so $(BUILD)/omen.so $(BUILD)/omen-lua
 
 # -- Dependencies -------------------------------------------------------------
 
-DEB_PKGS = luajit libluajit-5.1-dev libcmocka-dev libreadline-dev pkg-config tmux
+DEB_PKGS = luajit libluajit-5.1-dev libcmocka-dev libreadline-dev pkg-config tmux \
+           clang libclang-rt-dev
 DEMO_PKGS = dataset-fashion-mnist
 
 # Install missing Debian packages (idempotent); elsewhere say what is needed.
@@ -65,7 +67,8 @@ deps:
 $(DEPS_STAMP):
 	@mkdir -p $(BUILD)
 	@if pkg-config --exists luajit cmocka && command -v $(LUAJIT) >/dev/null \
-	   && command -v tmux >/dev/null && [ -f /usr/include/readline/readline.h ]; \
+	   && command -v tmux >/dev/null && [ -f /usr/include/readline/readline.h ] \
+	   && command -v clang >/dev/null && ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-*.a >/dev/null 2>&1; \
 	 then :; else $(MAKE) --no-print-directory deps; fi
 	@touch $@
 
@@ -120,14 +123,36 @@ repl-test: all
 ASAN_BUILD = $(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g" \
   SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" suites
 
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD = $(MAKE) --no-print-directory BUILD=build-fuzz CC=clang OPT="-O1 -g" \
+  SAN="-fsanitize=address,undefined,fuzzer-no-link -fno-sanitize-recover=all \
+       -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION" fuzzers
+FUZZERS = fuzz_open fuzz_wal
+
 test: suites
 	@$(ASAN_BUILD)
-	@sh tests/run_all.sh $(BUILD) build-asan
+	@$(FUZZ_BUILD)
+	@FUZZ_SECONDS=15 sh tests/run_all.sh $(BUILD) build-asan
 
 # The suites under AddressSanitizer and UndefinedBehaviorSanitizer only.
 asan:
 	@$(ASAN_BUILD)
 	@sh tests/run_all.sh build-asan
+
+# -- Fuzzing --------------------------------------------------------------------
+# libFuzzer targets over the loaders, built with clang, ASan and UBSan, and
+# with checksums accepted so the checks behind them are reached. The tests
+# leave their database and log files as the seed corpus.
+
+$(BUILD)/fuzz/%: tests/%.c $(CORE_OBJ) | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(OMEN_CFLAGS) -fsanitize=fuzzer -Icore -o $@ $< $(CORE_OBJ) $(LDLIBS_CORE)
+
+fuzzers: $(FUZZERS:%=$(BUILD)/fuzz/%)
+
+fuzz: $(UNIT_BIN)
+	@$(FUZZ_BUILD)
+	@sh tests/run_fuzz.sh build-fuzz $(BUILD) $(FUZZ_SECONDS)
 
 # -- Demo -----------------------------------------------------------------------
 
@@ -146,4 +171,4 @@ scale: $(BUILD)/bench/scale
 	$(BUILD)/bench/scale 1000000 128
 
 clean:
-	rm -rf build build-asan build-tsan
+	rm -rf build build-asan build-tsan build-fuzz

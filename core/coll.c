@@ -613,6 +613,7 @@ int omen__coll_link(omen_coll *c, const uint32_t *slots, size_t n,
   if (live - n < SERIAL_START) serial = SERIAL_START - (live - n);
   if (serial > n) serial = n;
   int rc = OMEN_OK;
+  c->graph_inserts += n;
   for (size_t i = 0; i < serial && !rc; i++)
     rc = omen__graph_insert(&alone, first, slots[i]);
   if (!rc && serial < n) rc = link_parallel(c, &sp, slots + serial, n - serial,
@@ -739,6 +740,7 @@ int omen_coll_info_get(omen_coll *c, omen_coll_info *info)
   info->slots = c->n_slots;
   info->deleted = c->n_free;
   info->max_level = c->graph.max_level;
+  info->graph_inserts = c->graph_inserts;
   const omen__buf *bufs[] = {&c->vecs, &c->inv_norm, &c->state, &c->free_slots,
                              &c->graph.links0, &c->graph.level, &c->graph.upper_at,
                              &c->graph.upper, &c->graph.locks, &c->ids.tab,

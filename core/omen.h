@@ -205,6 +205,8 @@ typedef struct omen_coll_info {
   uint64_t deleted;      /* deleted slots awaiting reuse */
   uint64_t memory;       /* bytes held by the collection */
   uint32_t max_level;    /* height of the graph */
+  uint64_t graph_inserts;/* nodes linked into the graph since it was opened
+                            (opening a file links none: nothing is rebuilt) */
 } omen_coll_info;
 
 int omen_coll_info_get(omen_coll *coll, omen_coll_info *info);

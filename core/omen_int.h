@@ -51,6 +51,7 @@ struct omen_coll {
   omen__idmap ids;
   omen__records recs;
   omen__keys keys;
+  uint64_t graph_inserts; /* nodes linked since the collection was opened */
   omen__lazy lazy;        /* first-use checks of the mapped bulk */
   int lazy_on;            /* some chunks are unchecked (reads only) */
 

@@ -488,7 +488,7 @@ static int attach(loader *L, const coll_head *h, int i, uint64_t len,
     return damaged(L->db, why);
   }
   if (i != S_VECS && i != S_LINKS0 &&
-      omen__crc32c(0, L->map + s->off, (size_t)len) != s->crc) {
+      !omen__crc_ok(s->crc, omen__crc32c(0, L->map + s->off, (size_t)len))) {
     snprintf(why, sizeof why, "checksum mismatch in '%s'", section_name[i]);
     return damaged(L->db, why);
   }
@@ -712,7 +712,7 @@ static int load_header(loader *L, section *cat, uint32_t *n_colls)
     return omen__fail(L->db, OMEN_FORMAT,
                       "'%s' was written on a machine of the other byte order",
                       L->db->path);
-  if (get32(h + HEADER_USED - 4) != omen__crc32c(0, h, HEADER_USED - 4))
+  if (!omen__crc_ok(get32(h + HEADER_USED - 4), omen__crc32c(0, h, HEADER_USED - 4)))
     return damaged(L->db, "header checksum mismatch");
   if (version != FORMAT_VERSION)
     return omen__fail(L->db, OMEN_FORMAT,
@@ -730,7 +730,7 @@ static int load_header(loader *L, section *cat, uint32_t *n_colls)
   if (cat->off < HEADER_SIZE || cat->off > L->size ||
       cat->len > L->size - cat->off || *n_colls > cat->len)
     return damaged(L->db, "bad catalog place");
-  if (omen__crc32c(0, L->map + cat->off, (size_t)cat->len) != cat->crc)
+  if (!omen__crc_ok(cat->crc, omen__crc32c(0, L->map + cat->off, (size_t)cat->len)))
     return damaged(L->db, "checksum mismatch in the catalog");
   return OMEN_OK;
 }
@@ -740,6 +740,7 @@ static int load_map(loader *L)
   section cs = {0, 0, 0};
   uint32_t n_colls = 0;
   int rc = load_header(L, &cs, &n_colls);
+  if (rc) return rc; /* the catalog's place is known good only now */
   cursor cur = {L->map + cs.off, L->map + cs.off + cs.len, 0};
   for (uint32_t i = 0; i < n_colls && !rc; i++) rc = load_coll(L, &cur);
   if (!rc && cur.p != cur.end) rc = damaged(L->db, "catalog has trailing bytes");

@@ -522,7 +522,7 @@ static int whole_record(const unsigned char *p, uint64_t left, uint64_t salt,
   c = omen__crc32c(c, p + RECORD_HEAD, (size_t)n);
   *len = n;
   *type = t;
-  return c == crc;
+  return omen__crc_ok(crc, c);
 }
 
 /* Apply every whole record; *end receives where the whole ones stop. */
@@ -562,8 +562,8 @@ static int header_matches(const unsigned char *h, uint64_t size,
   memcpy(&id, h + 32, 8);
   memcpy(&crc, h + HEADER_SIZE - 4, 4);
   return version == VERSION && mark == ORDER_MARK &&
-         crc == omen__crc32c(0, h, HEADER_SIZE - 4) && gen == db->generation &&
-         id == db->id;
+         omen__crc_ok(crc, omen__crc32c(0, h, HEADER_SIZE - 4)) &&
+         gen == db->generation && id == db->id;
 }
 
 int omen__wal_recover(omen_db *db)

@@ -713,6 +713,7 @@ static int coll_info(lua_State *L)
   SETNUM("deleted", info.deleted);
   SETNUM("memory", info.memory);
   SETNUM("levels", info.max_level + (info.slots ? 1 : 0));
+  SETNUM("graph_inserts", info.graph_inserts);
 #undef SETNUM
   return 1;
 }

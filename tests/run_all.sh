@@ -18,6 +18,9 @@ for build in "$@"; do
   run "$build: examples" sh tests/examples_test.sh "$build"
   run "$build: repl" sh tests/repl_test.sh "$build/omen-lua"
 done
+if [ -n "${FUZZ_SECONDS:-}" ] && [ -x build-fuzz/fuzz/fuzz_open ]; then
+  run "fuzz (${FUZZ_SECONDS} s each)" sh tests/run_fuzz.sh build-fuzz "$1" "$FUZZ_SECONDS"
+fi
 if [ -z "$failed" ]; then
   echo "PASS: all $total suites passed ($*)"
 else

@@ -73,6 +73,7 @@ static void build_file(const float *data)
   omen_coll_close(a);
   omen_coll_close(b);
   assert_int_equal(omen_close(db), OMEN_OK);
+  tu_corpus("open", path, 0);
 }
 
 /* Compare every record of "alpha" with what was written. With `lenient`,
@@ -174,6 +175,55 @@ static void t_roundtrip(void **state)
   omen_coll_close(a);
   omen_close(db);
   free(data);
+}
+
+/* Reopening links nothing into the graph and answers exactly as before. */
+static void t_no_rebuild(void **state)
+{
+  (void)state;
+  float *data = tu_clustered(N, DIM, 8, 3);
+  float *queries = tu_clustered(50, DIM, 8, 4);
+  build_file(data);
+  omen_db *db = tu_open(path, 0);
+  omen_coll *a;
+  omen_result *r;
+  assert_int_equal(omen_coll_open(db, "alpha", &a), OMEN_OK);
+  assert_int_equal(omen_result_new(db, &r), OMEN_OK);
+  omen_search_opts o;
+  omen_search_opts_init(&o, 10);
+  char (*before)[10][16] = calloc(50, sizeof *before);
+  for (int q = 0; q < 50; q++) {
+    assert_int_equal(omen_search(a, queries + q * DIM, &o, r), OMEN_OK);
+    for (size_t i = 0; i < omen_result_count(r); i++)
+      memcpy(before[q][i], omen_result_hit(r, i)->id.ptr, omen_result_hit(r, i)->id.len);
+  }
+  omen_coll_info info;
+  assert_int_equal(omen_coll_info_get(a, &info), OMEN_OK);
+  assert_int_equal(info.graph_inserts, 0);
+  omen_result_free(r);
+  omen_coll_close(a);
+  omen_close(db);
+
+  db = tu_open(path, 0);
+  assert_int_equal(omen_coll_open(db, "alpha", &a), OMEN_OK);
+  assert_int_equal(omen_result_new(db, &r), OMEN_OK);
+  for (int q = 0; q < 50; q++) {
+    assert_int_equal(omen_search(a, queries + q * DIM, &o, r), OMEN_OK);
+    for (size_t i = 0; i < omen_result_count(r); i++)
+      assert_memory_equal(before[q][i], omen_result_hit(r, i)->id.ptr,
+                          omen_result_hit(r, i)->id.len);
+  }
+  assert_int_equal(omen_coll_info_get(a, &info), OMEN_OK);
+  assert_int_equal(info.graph_inserts, 0);
+  assert_int_equal(omen_upsert(a, "one more", 8, data, NULL, 0), OMEN_OK);
+  assert_int_equal(omen_coll_info_get(a, &info), OMEN_OK);
+  assert_int_equal(info.graph_inserts, 1); /* the counter counts */
+  free(before);
+  omen_result_free(r);
+  omen_coll_close(a);
+  omen_close(db);
+  free(data);
+  free(queries);
 }
 
 static void t_empty_and_new(void **state)
@@ -490,7 +540,7 @@ int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
   const struct CMUnitTest tests[] = {
-    T(t_roundtrip), T(t_empty_and_new), T(t_lock_and_readonly),
+    T(t_roundtrip), T(t_no_rebuild), T(t_empty_and_new), T(t_lock_and_readonly),
     T(t_foreign_and_newer), T(t_truncated), T(t_bit_flips),
     T(t_damage_behind_checksums),
   };

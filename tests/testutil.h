@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -153,6 +154,26 @@ static inline void tu_brute(omen_metric m, const float *data, size_t n,
     dist[j] = d;
     out[j] = i;
   }
+}
+
+/* When OMEN_FUZZ_CORPUS names a directory, the tests leave the files they
+** make in it as fuzzing seeds: file, from byte `skip` on, goes to
+** $OMEN_FUZZ_CORPUS/kind/. */
+static inline void tu_corpus(const char *kind, const char *file, size_t skip)
+{
+  static int counter;
+  const char *dir = getenv("OMEN_FUZZ_CORPUS");
+  if (!dir) return;
+  char out[512];
+  snprintf(out, sizeof out, "%s/%s/seed-%d-%d", dir, kind, (int)getpid(), counter++);
+  FILE *in = fopen(file, "rb"), *to = fopen(out, "wb");
+  if (in && to && !fseek(in, (long)skip, SEEK_SET)) {
+    char buf[8192];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0) fwrite(buf, 1, n, to);
+  }
+  if (in) fclose(in);
+  if (to) fclose(to);
 }
 
 static inline void tu_id(char *buf, size_t cap, size_t i)
