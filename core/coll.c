@@ -512,7 +512,7 @@ static void emit_batch(omen__sink *s, const void *arg)
 static void maybe_checkpoint(omen_db *db)
 {
   if (!omen__wal_active(db) || !omen__wal_full(db)) return;
-  if (omen__auto_checkpoint(db)) db->wal.limit = 2 * (db->wal.size + db->wal.n);
+  if (omen__auto_checkpoint(db)) omen__wal_backoff(db);
 }
 
 /* -- Graph linking, on several threads -------------------------------------- */

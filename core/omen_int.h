@@ -144,7 +144,9 @@ int omen__wal_recover(omen_db *db);
 int omen__wal_reset(omen_db *db);
 int omen__wal_flush(omen_db *db, int sync);
 /* Whether the log has grown past its checkpoint size. */
-int omen__wal_full(const omen_db *db);
+int omen__wal_full(omen_db *db);
+/* After a failed automatic checkpoint: try again once the log doubled. */
+void omen__wal_backoff(omen_db *db);
 void omen__wal_close(omen_db *db, int remove);
 
 /* -- Collections (coll.c) --------------------------------------------------- */

@@ -281,12 +281,23 @@ int omen__wal_flush(omen_db *db, int sync)
   return OMEN_OK;
 }
 
-int omen__wal_full(const omen_db *db)
+int omen__wal_full(omen_db *db)
 {
-  const omen__wal *w = &db->wal;
+  omen__wal *w = &db->wal;
+  pthread_mutex_lock(&w->mu);
   uint64_t limit = w->limit;
   if (!limit) limit = db->map_len / 4 > MIN_LIMIT ? db->map_len / 4 : MIN_LIMIT;
-  return w->fd >= 0 && w->size + w->n > limit;
+  int full = w->fd >= 0 && w->size + w->n > limit;
+  pthread_mutex_unlock(&w->mu);
+  return full;
+}
+
+void omen__wal_backoff(omen_db *db)
+{
+  omen__wal *w = &db->wal;
+  pthread_mutex_lock(&w->mu);
+  w->limit = 2 * (w->size + w->n);
+  pthread_mutex_unlock(&w->mu);
 }
 
 int omen__wal_reset(omen_db *db)

@@ -129,13 +129,14 @@ end
 local cleanups = {}
 
 -- A fresh database path (no file yet) and a function that removes it and
--- its checkpoint side file. The runner also cleans up after each test.
+-- its side files (checkpoint, log). The runner also cleans up after each test.
 function H.tmpfile()
   local path = os.tmpname()
   os.remove(path)
   local function cleanup()
     os.remove(path)
     os.remove(path .. "-tmp")
+    os.remove(path .. "-wal")
   end
   cleanups[#cleanups + 1] = cleanup
   return path, cleanup
