@@ -566,8 +566,10 @@ static int link_parallel(omen_coll *c, const omen__space *sp,
                          const uint32_t *slots, size_t n, unsigned threads,
                          omen__scratch *first)
 {
-  if (threads == 0) threads = default_threads();
-  if (threads > MAX_THREADS) threads = MAX_THREADS;
+  /* More threads than cores only leaves half-linked nodes waiting while
+  ** others build around them. */
+  unsigned cores = default_threads();
+  if (threads == 0 || threads > cores) threads = cores;
   size_t most = n / MIN_PER_THREAD;
   if (threads > most) threads = most ? (unsigned)most : 1;
   pthread_mutex_t entry_mu;

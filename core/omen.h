@@ -257,7 +257,7 @@ int omen_upsert(omen_coll *coll, const char *id, size_t id_len,
 /* Upsert n records at once: ids[i], the n * dim floats of vecs, and metas[i]
 ** (metas may be NULL). Either every record is stored or, on error, none is.
 ** When an id appears twice the later record wins. threads: how many threads
-** build the graph; 0 means one per available core. */
+** build the graph; 0 (or more than there are) means one per available core. */
 int omen_upsert_batch(omen_coll *coll, size_t n, const omen_str *ids,
                       const float *vecs, const omen_meta *metas,
                       unsigned threads);
