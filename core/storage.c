@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "crc32c.h"
+#include "cursor.h"
 #include "omen_int.h"
 
 #define MAGIC "\x89OMEN\r\n\x1a"
@@ -387,35 +388,6 @@ typedef struct loader {
   uint64_t size;
 } loader;
 
-/* A cursor over the catalog bytes. */
-typedef struct cursor {
-  const unsigned char *p, *end;
-  int short_read;
-} cursor;
-
-static const unsigned char *c_take(cursor *c, size_t n)
-{
-  if ((size_t)(c->end - c->p) < n) {
-    c->short_read = 1;
-    return NULL;
-  }
-  const unsigned char *p = c->p;
-  c->p += n;
-  return p;
-}
-
-static uint32_t c_u32(cursor *c)
-{
-  const unsigned char *p = c_take(c, 4);
-  return p ? get32(p) : 0;
-}
-
-static uint64_t c_u64(cursor *c)
-{
-  const unsigned char *p = c_take(c, 8);
-  return p ? get64(p) : 0;
-}
-
 typedef struct coll_head {
   omen_coll_config cfg;
   uint32_t n_slots, n_free, entry, max_level, n_keys;
@@ -424,36 +396,36 @@ typedef struct coll_head {
   section s[N_SECTIONS];
 } coll_head;
 
-static int parse_head(cursor *cur, coll_head *h, char *name, size_t *name_len)
+static int parse_head(omen__cursor *cur, coll_head *h, char *name, size_t *name_len)
 {
-  *name_len = c_u32(cur);
-  const unsigned char *p = *name_len <= OMEN_MAX_NAME ? c_take(cur, *name_len) : NULL;
+  *name_len = omen__take_u32(cur);
+  const unsigned char *p = *name_len <= OMEN_MAX_NAME ? omen__take(cur, *name_len) : NULL;
   if (!p || *name_len == 0 || memchr(p, 0, *name_len)) return OMEN_CORRUPT;
   memcpy(name, p, *name_len);
   name[*name_len] = 0;
-  h->cfg.dim = c_u32(cur);
-  h->cfg.metric = (omen_metric)c_u32(cur);
-  h->cfg.m = c_u32(cur);
-  h->cfg.ef_construction = c_u32(cur);
-  h->cfg.ef_search = c_u32(cur);
-  h->n_slots = c_u32(cur);
-  h->n_free = c_u32(cur);
-  h->entry = c_u32(cur);
-  h->max_level = c_u32(cur);
-  h->n_keys = c_u32(cur);
-  h->graph_seed = c_u64(cur);
-  h->ids_seed = c_u64(cur);
-  h->upper_blocks = c_u64(cur);
-  h->heap = c_u64(cur);
-  h->key_names = c_u64(cur);
-  h->id_entries = c_u64(cur);
-  h->id_removed = c_u64(cur);
+  h->cfg.dim = omen__take_u32(cur);
+  h->cfg.metric = (omen_metric)omen__take_u32(cur);
+  h->cfg.m = omen__take_u32(cur);
+  h->cfg.ef_construction = omen__take_u32(cur);
+  h->cfg.ef_search = omen__take_u32(cur);
+  h->n_slots = omen__take_u32(cur);
+  h->n_free = omen__take_u32(cur);
+  h->entry = omen__take_u32(cur);
+  h->max_level = omen__take_u32(cur);
+  h->n_keys = omen__take_u32(cur);
+  h->graph_seed = omen__take_u64(cur);
+  h->ids_seed = omen__take_u64(cur);
+  h->upper_blocks = omen__take_u64(cur);
+  h->heap = omen__take_u64(cur);
+  h->key_names = omen__take_u64(cur);
+  h->id_entries = omen__take_u64(cur);
+  h->id_removed = omen__take_u64(cur);
   for (int i = 0; i < N_SECTIONS; i++) {
-    h->s[i].off = c_u64(cur);
-    h->s[i].len = c_u64(cur);
-    h->s[i].crc = c_u32(cur);
+    h->s[i].off = omen__take_u64(cur);
+    h->s[i].len = omen__take_u64(cur);
+    h->s[i].crc = omen__take_u32(cur);
   }
-  return cur->short_read ? OMEN_CORRUPT : OMEN_OK;
+  return cur->bad ? OMEN_CORRUPT : OMEN_OK;
 }
 
 /* Counts that bound every allocation: nothing may claim more than the file
@@ -669,7 +641,7 @@ static void start_lazy(omen_coll *c, const omen__buf *chunks)
   c->lazy_on = c->n_slots > 0;
 }
 
-static int load_coll(loader *L, cursor *cur)
+static int load_coll(loader *L, omen__cursor *cur)
 {
   omen_db *db = L->db;
   coll_head h;
@@ -741,7 +713,7 @@ static int load_map(loader *L)
   uint32_t n_colls = 0;
   int rc = load_header(L, &cs, &n_colls);
   if (rc) return rc; /* the catalog's place is known good only now */
-  cursor cur = {L->map + cs.off, L->map + cs.off + cs.len, 0};
+  omen__cursor cur = {L->map + cs.off, L->map + cs.off + cs.len, 0};
   for (uint32_t i = 0; i < n_colls && !rc; i++) rc = load_coll(L, &cur);
   if (!rc && cur.p != cur.end) rc = damaged(L->db, "catalog has trailing bytes");
   return rc;

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "crc32c.h"
+#include "cursor.h"
 #include "hash.h"
 #include "omen_int.h"
 
@@ -338,40 +339,16 @@ void omen__wal_close(omen_db *db, int remove)
 
 /* -- Recovery -------------------------------------------------------------------- */
 
-typedef struct reader {
-  const unsigned char *p, *end;
-  int bad;
-} reader;
-
-static const unsigned char *take(reader *r, size_t n)
+static omen_str take_str(omen__cursor *r)
 {
-  if (r->bad || (size_t)(r->end - r->p) < n) {
-    r->bad = 1;
-    return NULL;
-  }
-  const unsigned char *p = r->p;
-  r->p += n;
-  return p;
-}
-
-static uint32_t take_u32(reader *r)
-{
-  const unsigned char *p = take(r, 4);
-  uint32_t v = 0;
-  if (p) memcpy(&v, p, 4);
-  return v;
-}
-
-static omen_str take_str(reader *r)
-{
-  uint32_t n = take_u32(r);
-  const unsigned char *p = take(r, n);
+  uint32_t n = omen__take_u32(r);
+  const unsigned char *p = omen__take(r, n);
   omen_str s = {p ? (const char *)p : "", p ? n : 0};
   return s;
 }
 
 /* Names are NUL-terminated for the API: copy into buf. */
-static const char *take_name(reader *r, char *buf)
+static const char *take_name(omen__cursor *r, char *buf)
 {
   omen_str s = take_str(r);
   if (s.len == 0 || s.len > OMEN_MAX_NAME || memchr(s.ptr, 0, s.len)) r->bad = 1;
@@ -402,26 +379,26 @@ static void batch_mem_free(omen_db *db, batch_mem *b)
 
 /* Read one record's metadata: into f and *items when f is given, else only
 ** counting; *n_items adds the string-array items seen. */
-static size_t take_meta(reader *r, omen_field *f, omen_str **items,
+static size_t take_meta(omen__cursor *r, omen_field *f, omen_str **items,
                         size_t *n_items)
 {
-  uint32_t n = take_u32(r);
+  uint32_t n = omen__take_u32(r);
   if (n > OMEN__MAX_FIELDS) r->bad = 1;
   for (uint32_t i = 0; i < n && !r->bad; i++) {
     omen_field fld;
     fld.key = take_str(r);
-    const unsigned char *t = take(r, 1);
+    const unsigned char *t = omen__take(r, 1);
     fld.value.type = t ? (omen_type)*t : (omen_type)0;
     if (fld.value.type == OMEN_NUMBER) {
-      const unsigned char *p = take(r, 8);
+      const unsigned char *p = omen__take(r, 8);
       if (p) memcpy(&fld.value.u.number, p, 8);
     } else if (fld.value.type == OMEN_BOOL) {
-      const unsigned char *p = take(r, 1);
+      const unsigned char *p = omen__take(r, 1);
       fld.value.u.boolean = p && *p;
     } else if (fld.value.type == OMEN_STRING) {
       fld.value.u.string = take_str(r);
     } else if (fld.value.type == OMEN_STRINGS) {
-      uint32_t k = take_u32(r);
+      uint32_t k = omen__take_u32(r);
       if (k > (size_t)(r->end - r->p) / 4) r->bad = 1; /* 4 bytes per item */
       fld.value.u.strings.n = k;
       fld.value.u.strings.items = f ? *items : NULL;
@@ -441,9 +418,9 @@ static size_t take_meta(reader *r, omen_field *f, omen_str **items,
 
 /* An UPSERT record as arrays for omen_upsert_batch: read twice, to count
 ** and then to fill. */
-static int replay_upsert(omen_db *db, reader body, const char *name)
+static int replay_upsert(omen_db *db, omen__cursor body, const char *name)
 {
-  uint32_t n = take_u32(&body), dim = take_u32(&body);
+  uint32_t n = omen__take_u32(&body), dim = omen__take_u32(&body);
   omen_coll *c;
   if (body.bad || omen_coll_open(db, name, &c)) return OMEN_CORRUPT;
   omen_coll_info info;
@@ -453,10 +430,10 @@ static int replay_upsert(omen_db *db, reader body, const char *name)
   b.dim = dim;
   int rc = info.config.dim == dim && n <= (size_t)(body.end - body.p) ? OMEN_OK
                                                                       : OMEN_CORRUPT;
-  reader count = body;
+  omen__cursor count = body;
   for (uint32_t i = 0; i < n && !rc && !count.bad; i++) {
     take_str(&count);
-    take(&count, (size_t)dim * 4);
+    omen__take(&count, (size_t)dim * 4);
     b.n_fields += take_meta(&count, NULL, NULL, &b.n_items);
   }
   if (!rc && (count.bad || count.p != count.end)) rc = OMEN_CORRUPT;
@@ -471,7 +448,7 @@ static int replay_upsert(omen_db *db, reader body, const char *name)
   size_t seen = 0;
   for (uint32_t i = 0; i < n && !rc; i++) { /* the counting pass checked it */
     b.ids[i] = take_str(&body);
-    const unsigned char *v = take(&body, (size_t)dim * 4);
+    const unsigned char *v = omen__take(&body, (size_t)dim * 4);
     if (v) memcpy(b.vecs + (size_t)i * dim, v, (size_t)dim * 4);
     b.metas[i].fields = f;
     b.metas[i].n = take_meta(&body, f, &items, &seen);
@@ -483,18 +460,18 @@ static int replay_upsert(omen_db *db, reader body, const char *name)
   return rc;
 }
 
-static int apply(omen_db *db, uint32_t type, reader body)
+static int apply(omen_db *db, uint32_t type, omen__cursor body)
 {
   char name[OMEN_MAX_NAME + 1];
   if (!take_name(&body, name)) return OMEN_CORRUPT;
   if (type == OMEN__LOG_UPSERT) return replay_upsert(db, body, name);
   if (type == OMEN__LOG_CREATE) {
     omen_coll_config cfg;
-    cfg.dim = take_u32(&body);
-    cfg.metric = (omen_metric)take_u32(&body);
-    cfg.m = take_u32(&body);
-    cfg.ef_construction = take_u32(&body);
-    cfg.ef_search = take_u32(&body);
+    cfg.dim = omen__take_u32(&body);
+    cfg.metric = (omen_metric)omen__take_u32(&body);
+    cfg.m = omen__take_u32(&body);
+    cfg.ef_construction = omen__take_u32(&body);
+    cfg.ef_search = omen__take_u32(&body);
     omen_coll *c;
     if (body.bad || body.p != body.end) return OMEN_CORRUPT;
     int rc = omen_coll_create(db, name, &cfg, &c);
@@ -544,7 +521,7 @@ static int replay(omen_db *db, const unsigned char *map, uint64_t size,
   uint32_t type;
   int rc = OMEN_OK;
   while (!rc && whole_record(map + at, size - at, salt, seq + 1, &len, &type)) {
-    reader body = {map + at + RECORD_HEAD, map + at + RECORD_HEAD + len, 0};
+    omen__cursor body = {map + at + RECORD_HEAD, map + at + RECORD_HEAD + len, 0};
     rc = apply(db, type, body);
     if (rc == OMEN_CORRUPT || rc == OMEN_INVALID || rc == OMEN_EXISTS ||
         rc == OMEN_NOTFOUND)
