@@ -89,7 +89,7 @@ $(BUILD)/libomen.so: $(CORE_OBJ)
 
 $(BUILD)/gen/%_lua.h: lua/%.lua | $(DEPS_STAMP)
 	@mkdir -p $(@D)
-	$(LUAJIT) -b $< $@
+	$(LUAJIT) -bg $< $@
 
 $(BUILD)/lua/%.o: lua/%.c lua/lomen.h core/omen.h $(LUA_HDR) | $(DEPS_STAMP)
 	@mkdir -p $(@D)

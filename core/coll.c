@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "filter.h"
 #include "hash.h"
 #include "omen_int.h"
 
@@ -868,26 +869,172 @@ int omen_get(omen_coll *c, const char *id, size_t id_len, omen_result *r)
   return rc;
 }
 
+/* -- Filters in searches ------------------------------------------------------ */
+
+/* A filter bound to this collection for one call. */
+typedef struct bound_filter {
+  const omen_filter *f;
+  const omen__records *recs;
+  const uint32_t *ids; /* the collection's key number of each filter field */
+} bound_filter;
+
+static int match_slot(const void *ctx, uint32_t slot)
+{
+  const bound_filter *b = ctx;
+  uint32_t len;
+  const uint8_t *meta = omen__records_meta(b->recs, slot, &len);
+  return omen__filter_match(b->f, b->ids, meta, len);
+}
+
+/* Bind f to c (lock held) as a predicate; NULL f gives a NULL predicate. */
+static int bind_filter(omen_coll *c, omen__scratch *sc, const omen_filter *f,
+                       bound_filter *bf, omen__pred *pred, const omen__pred **out)
+{
+  *out = NULL;
+  if (!f) return OMEN_OK;
+  if (omen__scratch_keyids(&c->db->mem, sc, f->n_keys)) return OMEN_NOMEM;
+  omen__filter_bind(f, &c->keys, sc->keyids);
+  *bf = (bound_filter){f, &c->recs, sc->keyids};
+  *pred = (omen__pred){match_slot, bf};
+  *out = pred;
+  return OMEN_OK;
+}
+
+#define SAMPLE 256
+
+/* The share of live records pred lets through, estimated on up to SAMPLE
+** of them spread evenly over the slots (all of them when fewer). */
+static double estimate_share(const omen_coll *c, const omen__pred *pred)
+{
+  const uint8_t *state = slot_state(c);
+  uint32_t step = c->n_slots / SAMPLE ? c->n_slots / SAMPLE : 1, seen = 0, hit = 0;
+  for (uint32_t s = 0; s < c->n_slots && seen < SAMPLE; s += step) {
+    uint32_t t = s; /* the first live slot of this stretch */
+    while (t < c->n_slots && t < s + step && state[t] != OMEN__SLOT_LIVE) t++;
+    if (t >= c->n_slots || state[t] != OMEN__SLOT_LIVE) continue;
+    seen++;
+    hit += (uint32_t)pred->match(pred->ctx, t);
+  }
+  return seen ? (hit + 0.5) / (seen + 1.0) : 1.0;
+}
+
+/* Whether scanning is cheaper than walking the graph for a filter that
+** lets `share` of the records through. Rough costs in nanoseconds: the
+** graph gathers `width` matches after some 15 * width / share visits, each
+** a distance to a vector fetched from anywhere; the scan tests every
+** record's metadata and measures the matching ones, streaming. */
+static int scan_is_cheaper(const omen_coll *c, double share, uint32_t live,
+                           uint32_t width)
+{
+  double blocks = c->stride / 16.0; /* ~1 ns each */
+  double graph = 15.0 * width / share * (blocks + 100.0);
+  double scan = live * 20.0 + share * live * (blocks + 5.0);
+  return scan <= graph;
+}
+
 static int search_locked(omen_coll *c, omen__scratch *sc, const float *query,
                          const omen_search_opts *o, omen_result *r)
 {
   uint32_t k = o->k, ef = o->ef ? o->ef : c->cfg.ef_search;
   uint32_t width = ef > k ? ef : k, live = c->n_slots - c->n_free;
+  bound_filter bf;
+  omen__pred pred_store;
+  const omen__pred *pred;
   int rc = scratch_prepare(c, sc, c->n_slots, width);
+  if (!rc) rc = bind_filter(c, sc, o->filter, &bf, &pred_store, &pred);
   if (rc) return rc;
   omen__space sp = omen__coll_space(c);
   const float *q = omen__prepare_query(sc, &sp, query, c->cfg.dim);
   size_t n = 0, want = k < live ? k : live;
-  if (!o->exact && live > (uint64_t)EXACT_FACTOR * width) {
-    rc = omen__graph_search(&c->graph, &sp, slot_state(c), &c->db->mem, sc, q,
-                            k, ef, sc->sel, &n);
+  int scan = o->exact || live <= (uint64_t)EXACT_FACTOR * width ||
+             (pred && scan_is_cheaper(c, estimate_share(c, pred), live, width));
+  if (!scan) {
+    rc = omen__graph_search(&c->graph, &sp, slot_state(c), pred, &c->db->mem, sc,
+                            q, k, ef, sc->sel, &n);
     if (rc) return rc;
   }
-  if (n < want) /* small, asked for, or the graph came up short */
-    rc = omen__exact_search(&sp, slot_state(c), c->n_slots, q, k, sc, sc->sel, &n);
+  /* Small, asked for, a rare filter, or the graph came up short (with a
+  ** filter, perhaps because fewer than k records match: the scan knows). */
+  if (n < want)
+    rc = omen__exact_search(&sp, slot_state(c), pred, c->n_slots, q, k, sc,
+                            sc->sel, &n);
   for (size_t i = 0; i < n && !rc; i++)
     rc = add_hit(r, c, sc->sel[i].slot, sc->sel[i].d, o->with);
   return rc;
+}
+
+/* -- Count and delete by filter ------------------------------------------------ */
+
+int omen_count_where(omen_coll *c, const omen_filter *f, uint64_t *count)
+{
+  if (!c || !count) return OMEN_INVALID;
+  if (!f) return omen_count(c, count);
+  int rc = lock_coll(c, 0);
+  if (rc) return rc;
+  omen__scratch *sc = scratch_get(c);
+  bound_filter bf;
+  omen__pred ps;
+  const omen__pred *pred;
+  rc = sc ? bind_filter(c, sc, f, &bf, &ps, &pred) : OMEN_NOMEM;
+  uint64_t n = 0;
+  for (uint32_t s = 0; !rc && s < c->n_slots; s++)
+    n += (uint64_t)omen__returnable(slot_state(c), pred, s);
+  scratch_put(c, sc);
+  pthread_rwlock_unlock(&c->rw);
+  if (rc) return omen__fail(c->db, rc, "out of memory");
+  *count = n;
+  return OMEN_OK;
+}
+
+typedef struct deletions {
+  const omen_coll *c;
+  const uint32_t *slots;
+  size_t n;
+} deletions;
+
+static void emit_deletions(omen__sink *s, const void *arg)
+{
+  const deletions *d = arg;
+  omen__sink_str(s, d->c->name, d->c->name_len);
+  omen__sink_u32(s, (uint32_t)d->n);
+  for (size_t i = 0; i < d->n; i++) {
+    uint32_t len;
+    const char *id = omen__records_id(&d->c->recs, d->slots[i], &len);
+    omen__sink_str(s, id, len);
+  }
+}
+
+int omen_delete_where(omen_coll *c, const omen_filter *f, uint64_t *deleted)
+{
+  if (!c || !deleted) return OMEN_INVALID;
+  *deleted = 0;
+  if (!f) return omen__fail(c->db, OMEN_INVALID, "delete_where needs a filter");
+  int rc = lock_coll(c, 1);
+  if (rc) return rc;
+  const omen__mem *m = &c->db->mem;
+  omen__scratch *sc = scratch_get(c);
+  size_t cap = (size_t)(c->n_slots - c->n_free) + 1, n = 0;
+  uint32_t *slots = omen__malloc(m, cap * sizeof(uint32_t));
+  bound_filter bf;
+  omen__pred ps;
+  const omen__pred *pred;
+  rc = sc && slots ? bind_filter(c, sc, f, &bf, &ps, &pred) : OMEN_NOMEM;
+  for (uint32_t s = 0; !rc && s < c->n_slots; s++)
+    if (omen__returnable(slot_state(c), pred, s)) slots[n++] = s;
+  if (!rc && n) rc = reserve_free_list(c, c->n_free + n);
+  deletions d = {c, slots, n};
+  if (!rc && n && omen__wal_active(c->db))
+    rc = omen__wal_append(c->db, OMEN__LOG_DELETE_MANY, emit_deletions, &d);
+  for (size_t i = 0; !rc && i < n; i++) delete_slot(c, slots[i]);
+  if (!rc && n) atomic_store(&c->db->dirty, 1);
+  scratch_put(c, sc);
+  pthread_rwlock_unlock(&c->rw);
+  omen__free(m, slots, cap * sizeof(uint32_t));
+  if (rc == OMEN_NOMEM) return omen__fail(c->db, rc, "out of memory");
+  if (rc) return rc;
+  *deleted = n;
+  maybe_checkpoint(c->db);
+  return OMEN_OK;
 }
 
 int omen_search(omen_coll *c, const float *query, const omen_search_opts *o,

@@ -1,22 +1,23 @@
 /*
-** Exact search: a scan of every live slot, keeping the k closest in a
-** bounded max-heap. Used on request, for small collections, and as the
-** ground truth the graph is measured against.
+** Exact search: a scan of every live slot (that a filter lets through),
+** keeping the k closest in a bounded max-heap. Used on request, for small
+** collections, for filters few records match, and as the ground truth the
+** graph is measured against.
 */
 #include "port.h"
 
 #include "omen_int.h"
 
 int omen__exact_search(const omen__space *sp, const uint8_t *state,
-                       uint32_t n_slots, const float *q, uint32_t k,
-                       omen__scratch *sc, omen__cand *out, size_t *n)
+                       const omen__pred *pred, uint32_t n_slots, const float *q,
+                       uint32_t k, omen__scratch *sc, omen__cand *out, size_t *n)
 {
   omen__cand *heap = sc->top;
   size_t nh = 0;
   *n = 0;
   for (uint32_t s = 0; s < n_slots; s++) {
     if (s % OMEN__CHUNK == 0 && omen__touch(sp, s)) return OMEN_CORRUPT;
-    if (state[s] != OMEN__SLOT_LIVE) continue;
+    if (!omen__returnable(state, pred, s)) continue;
     float d = omen__dist_q(sp, q, s);
     if (nh < k) {
       omen__maxheap_push(heap, &nh, (omen__cand){d, s});

@@ -200,17 +200,19 @@ static int greedy(const omen__build *b, omen__scratch *sc, const float *q,
 }
 
 /* Best-first search of one level from ep, keeping the ef closest accepted
-** nodes in the max-heap sc->top. Accepted: live (when state is given) and
-** not `exclude`. Every node is still walked through. */
+** nodes in the max-heap sc->top. Accepted: not `exclude` and, when state
+** is given, returnable (live and matching pred). Every node is still walked
+** through, so a filter does not cut the graph apart. */
 static int search_layer(const omen__build *b, omen__scratch *sc, const float *q,
                         uint32_t ep, float ep_d, uint32_t ef, uint32_t level,
-                        const uint8_t *state, uint32_t exclude, size_t *n_top)
+                        const uint8_t *state, const omen__pred *pred,
+                        uint32_t exclude, size_t *n_top)
 {
   const omen__space *sp = b->sp;
   uint32_t epoch = omen__visit_epoch(sc);
   uint32_t *visited = sc->visited;
   size_t nc = 0, nt = 0;
-#define ACCEPT(x) ((x) != exclude && (!state || state[x] == OMEN__SLOT_LIVE))
+#define ACCEPT(x) ((x) != exclude && (!state || omen__returnable(state, pred, x)))
   visited[ep] = epoch;
   omen__minheap_push(sc->cand, &nc, (omen__cand){ep_d, ep});
   if (ACCEPT(ep)) omen__maxheap_push(sc->top, &nt, (omen__cand){ep_d, ep});
@@ -248,9 +250,9 @@ static int search_layer(const omen__build *b, omen__scratch *sc, const float *q,
 }
 
 int omen__graph_search(const omen__graph *g, const omen__space *sp,
-                       const uint8_t *state, const omen__mem *m,
-                       omen__scratch *sc, const float *q, uint32_t k,
-                       uint32_t ef, omen__cand *out, size_t *n)
+                       const uint8_t *state, const omen__pred *pred,
+                       const omen__mem *m, omen__scratch *sc, const float *q,
+                       uint32_t k, uint32_t ef, omen__cand *out, size_t *n)
 {
   omen__build b = {(omen__graph *)g, sp, m, state, 0, NULL};
   *n = 0;
@@ -263,7 +265,7 @@ int omen__graph_search(const omen__graph *g, const omen__space *sp,
   for (uint32_t level = g->max_level; level > 0 && !rc; level--)
     rc = greedy(&b, sc, q, level, &cur, &d);
   size_t nt;
-  if (!rc) rc = search_layer(&b, sc, q, cur, d, ef, 0, state, OMEN__NO_SLOT, &nt);
+  if (!rc) rc = search_layer(&b, sc, q, cur, d, ef, 0, state, pred, OMEN__NO_SLOT, &nt);
   if (rc) return rc;
   size_t found = omen__maxheap_drain(sc->top, &nt, out);
   *n = found < k ? found : k;
@@ -363,7 +365,7 @@ int omen__graph_insert(omen__build *b, omen__scratch *sc, uint32_t slot)
 
   for (uint32_t l = level < top ? level : top; !rc; l--) {
     size_t nt;
-    rc = search_layer(b, sc, q, cur, d, g->ef_construction, l, NULL, slot, &nt);
+    rc = search_layer(b, sc, q, cur, d, g->ef_construction, l, NULL, NULL, slot, &nt);
     if (rc) break;
     omen__cand *c = sc->sel;
     size_t found = omen__maxheap_drain(sc->top, &nt, c);

@@ -268,6 +268,62 @@ int omen_delete(omen_coll *coll, const char *id, size_t id_len);
 
 int omen_count(omen_coll *coll, uint64_t *count);
 
+/* -- Filters ---------------------------------------------------------------- */
+
+/* A filter is a tree of conditions on metadata, in the style of document
+** queries: {cat = "shoes", price = {$lt = 50}}. Comparisons name a field;
+** a record without the field fails them, except $ne, $nin and
+** {$exists = false}. On an array-of-strings field, $eq, $ne, $in, $nin and
+** the order comparisons look at its items ($eq: some item equals), and
+** $contains asks for an item. Order comparisons take a number or a string
+** (strings compare bytewise) and ignore fields of the other type. */
+typedef enum omen_op {
+  OMEN_OP_AND = 1,  /* all kids */
+  OMEN_OP_OR,       /* some kid */
+  OMEN_OP_NOT,      /* not its one kid */
+  OMEN_OP_EQ,       /* value: string, number or boolean */
+  OMEN_OP_NE,
+  OMEN_OP_GT,       /* value: number or string */
+  OMEN_OP_GTE,
+  OMEN_OP_LT,
+  OMEN_OP_LTE,
+  OMEN_OP_IN,       /* values: strings, numbers or booleans */
+  OMEN_OP_NIN,
+  OMEN_OP_CONTAINS, /* value: string; the field is an array holding it */
+  OMEN_OP_EXISTS    /* value: boolean; whether the field is there */
+} omen_op;
+
+/* "$and", "$eq", ... <-> omen_op; 0 / NULL when unknown. */
+omen_op omen_op_from_name(const char *name);
+const char *omen_op_name(omen_op op);
+
+typedef struct omen_cond {
+  omen_op op;
+  omen_str key;                  /* comparisons: the field */
+  omen_value value;              /* the operand of one-value operators */
+  const omen_value *values;      /* $in, $nin */
+  size_t n_values;
+  const struct omen_cond *kids;  /* $and, $or (one or more), $not (one) */
+  size_t n_kids;
+} omen_cond;
+
+typedef struct omen_filter omen_filter;
+
+/* Check a condition tree and compile it (OMEN_INVALID with a message
+** naming the problem). The filter keeps field names, not positions, so it
+** serves any collection of db, now and after later writes. */
+int omen_filter_new(omen_db *db, const omen_cond *root, omen_filter **filter);
+void omen_filter_free(omen_filter *filter);
+
+/* The number of records that match. */
+int omen_count_where(omen_coll *coll, const omen_filter *filter,
+                     uint64_t *count);
+
+/* Delete every record that matches, as one atomic write; *deleted receives
+** how many. */
+int omen_delete_where(omen_coll *coll, const omen_filter *filter,
+                      uint64_t *deleted);
+
 /* -- Results, search and get --------------------------------------------- */
 
 /* A reusable buffer that receives hits. After warm-up, searches into the same
@@ -296,12 +352,14 @@ typedef struct omen_search_opts {
   uint32_t ef;       /* candidate list size; 0 = the collection's ef_search */
   int exact;         /* nonzero: scan every record instead of the graph */
   unsigned with;     /* OMEN_WITH_* */
+  const omen_filter *filter; /* only records that match; NULL: all */
 } omen_search_opts;
 
 void omen_search_opts_init(omen_search_opts *opts, uint32_t k);
 
-/* The min(k, count) records closest to query (dim floats), closest first.
-** Small collections are always scanned exactly. */
+/* The min(k, count) records closest to query (dim floats), closest first;
+** with a filter, the min(k, matches) closest matching records. Small
+** collections, and filters few records match, are scanned exactly. */
 int omen_search(omen_coll *coll, const float *query,
                 const omen_search_opts *opts, omen_result *result);
 

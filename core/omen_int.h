@@ -111,7 +111,13 @@ int omen__catalog_add(omen_db *db, omen_coll *c);
 
 /* -- Write-ahead log (wal.c) -------------------------------------------------- */
 
-enum { OMEN__LOG_CREATE = 1, OMEN__LOG_DROP, OMEN__LOG_UPSERT, OMEN__LOG_DELETE };
+enum {
+  OMEN__LOG_CREATE = 1,
+  OMEN__LOG_DROP,
+  OMEN__LOG_UPSERT,
+  OMEN__LOG_DELETE,
+  OMEN__LOG_DELETE_MANY /* name, count, ids: one delete_where */
+};
 
 /* A record is emitted by a function called three times on a sink: to size
 ** it, to checksum it, and to write it. */
@@ -185,11 +191,12 @@ omen_hit *omen__result_push(omen_result *r);
 
 /* -- Exact search (exact.c) ------------------------------------------------- */
 
-/* The k live slots closest to a prepared query, ascending, into out;
-** OMEN_CORRUPT if a chunk it reads fails its first-use check. */
+/* The k returnable slots (live, matching pred if given) closest to a
+** prepared query, ascending, into out; OMEN_CORRUPT if a chunk it reads
+** fails its first-use check. */
 int omen__exact_search(const omen__space *sp, const uint8_t *state,
-                       uint32_t n_slots, const float *q, uint32_t k,
-                       omen__scratch *sc, omen__cand *out, size_t *n);
+                       const omen__pred *pred, uint32_t n_slots, const float *q,
+                       uint32_t k, omen__scratch *sc, omen__cand *out, size_t *n);
 
 /* -- Storage (storage.c) ---------------------------------------------------- */
 

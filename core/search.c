@@ -128,6 +128,7 @@ void omen__scratch_free(const omen__mem *m, omen__scratch *s)
   omen__free(m, s->sel, s->sel_cap * sizeof(omen__cand));
   omen__free(m, s->links, s->links_cap * sizeof(uint32_t));
   omen__free(m, s->orphans, s->orphans_cap * sizeof(uint32_t));
+  omen__free(m, s->keyids, s->keyids_cap * sizeof(uint32_t));
   omen__buf b = {s->q, s->q_cap * sizeof(float), 0};
   omen__buf_free(m, &b);
   memset(s, 0, sizeof *s);
@@ -137,6 +138,11 @@ int omen__scratch_grow_cand(const omen__mem *m, omen__scratch *s)
 {
   return grow(m, (void **)&s->cand, &s->cand_cap, s->cand_cap + 1,
               sizeof(omen__cand));
+}
+
+int omen__scratch_keyids(const omen__mem *m, omen__scratch *s, size_t n)
+{
+  return grow(m, (void **)&s->keyids, &s->keyids_cap, n ? n : 1, sizeof(uint32_t));
 }
 
 void omen__scratch_note_orphan(const omen__mem *m, omen__scratch *s,

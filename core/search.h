@@ -94,6 +94,21 @@ static inline float omen__dist_nodes(const omen__space *s, uint32_t a,
   return omen__distance(s->metric, r, omen__inv_norm(s, a) * omen__inv_norm(s, b));
 }
 
+/* -- Predicates -------------------------------------------------------------- */
+
+/* Which slots a search may return beyond the live ones (a filter). */
+typedef struct omen__pred {
+  int (*match)(const void *ctx, uint32_t slot);
+  const void *ctx;
+} omen__pred;
+
+/* Whether a search may return slot: live, and matching pred if given. */
+static inline int omen__returnable(const uint8_t *state, const omen__pred *pred,
+                                   uint32_t slot)
+{
+  return state[slot] == OMEN__SLOT_LIVE && (!pred || pred->match(pred->ctx, slot));
+}
+
 /* -- Candidates ------------------------------------------------------------ */
 
 typedef struct omen__cand {
@@ -127,6 +142,8 @@ typedef struct omen__scratch {
   size_t links_cap;
   float *q;                   /* the query, padded and aligned */
   size_t q_cap;
+  uint32_t *keyids;           /* a bound filter's key numbers */
+  size_t keyids_cap;
   uint32_t *orphans;          /* live nodes a write left without in-links */
   size_t n_orphans, orphans_cap;
   int orphans_lost;           /* a note could not be stored: check them all */
@@ -150,6 +167,9 @@ static inline uint32_t omen__visit_epoch(omen__scratch *s)
 
 /* Grow the candidate heap when full (the only growth during a search). */
 int omen__scratch_grow_cand(const omen__mem *m, omen__scratch *s);
+
+/* Room for n key numbers in s->keyids. */
+int omen__scratch_keyids(const omen__mem *m, omen__scratch *s, size_t n);
 
 /* Note a node that may have lost its last incoming link. */
 void omen__scratch_note_orphan(const omen__mem *m, omen__scratch *s,

@@ -16,8 +16,9 @@
 ** folded already (a crash between the rename and the emptying) from one
 ** that was not.
 **
-** Payloads: CREATE name, config; DROP name; DELETE name, id; UPSERT name,
-** count, dim, then per record its id, vector and metadata (keys by name).
+** Payloads: CREATE name, config; DROP name; DELETE name, id; DELETE_MANY
+** name, count, ids; UPSERT name, count, dim, then per record its id, vector
+** and metadata (keys by name).
 */
 #include "port.h"
 
@@ -460,6 +461,22 @@ static int replay_upsert(omen_db *db, omen__cursor body, const char *name)
   return rc;
 }
 
+static int replay_deletions(omen_db *db, omen__cursor body, const char *name)
+{
+  omen_coll *c;
+  uint32_t n = omen__take_u32(&body);
+  if (body.bad || omen_coll_open(db, name, &c)) return OMEN_CORRUPT;
+  int rc = OMEN_OK;
+  for (uint32_t i = 0; i < n && !rc; i++) {
+    omen_str id = take_str(&body);
+    if (body.bad) rc = OMEN_CORRUPT;
+    else if ((rc = omen_delete(c, id.ptr, id.len)) == OMEN_NOTFOUND) rc = OMEN_OK;
+  }
+  if (!rc && body.p != body.end) rc = OMEN_CORRUPT;
+  omen_coll_close(c);
+  return rc;
+}
+
 static int apply(omen_db *db, uint32_t type, omen__cursor body)
 {
   char name[OMEN_MAX_NAME + 1];
@@ -479,6 +496,7 @@ static int apply(omen_db *db, uint32_t type, omen__cursor body)
     return rc;
   }
   if (type == OMEN__LOG_DROP) return omen_coll_drop(db, name);
+  if (type == OMEN__LOG_DELETE_MANY) return replay_deletions(db, body, name);
   if (type == OMEN__LOG_DELETE) {
     omen_str id = take_str(&body);
     omen_coll *c;

@@ -27,6 +27,8 @@
 #include "omen.h"
 #include "omen_lua.h" /* luaJIT_BC_omen: lua/omen.lua compiled */
 
+#define lua_absindex_(L, i) ((i) > 0 || (i) <= LUA_REGISTRYINDEX ? (i) : lua_gettop(L) + (i) + 1)
+
 #define DB_MT "omen.db"
 #define COLL_MT "omen.collection"
 #define LUA_TCDATA_ 10 /* LuaJIT's type tag for FFI cdata */
@@ -271,6 +273,233 @@ static const char *check_cstring(lua_State *L, int idx, const char *what)
 static const char *opt_cstring(lua_State *L, int idx, const char *what)
 {
   return lua_isnoneornil(L, idx) ? NULL : check_cstring(L, idx, what);
+}
+
+/* -- Filters ------------------------------------------------------------------- */
+/* A filter table, {cat = "shoes", price = {["$lt"] = 50}, ["$or"] = {...}},
+** becomes an omen_cond tree in blocks on the Lua stack (freed with the call)
+** and then an omen_filter, which checks it. Several entries of one table,
+** and several operators on one field, are joined by $and. */
+
+#define FILTER_DEPTH 32
+
+typedef struct fbuild {
+  lua_State *L;
+  omen_cond *nodes;
+  size_t n_nodes;
+  omen_value *values;
+  size_t n_values;
+} fbuild;
+
+static int is_op(lua_State *L, int idx)
+{
+  return lua_type(L, idx) == LUA_TSTRING && lua_tostring(L, idx)[0] == '$';
+}
+
+static omen_op op_of(lua_State *L, int idx)
+{
+  const char *name = lua_tostring(L, idx);
+  omen_op op = omen_op_from_name(name);
+  if (!op) luaL_error(L, "unknown filter operator '%s'", name);
+  return op;
+}
+
+/* A Lua scalar as an omen_value (strings stay owned by Lua). */
+static omen_value to_operand(lua_State *L, int idx, const char *key, const char *op)
+{
+  omen_value v;
+  memset(&v, 0, sizeof v);
+  switch (lua_type(L, idx)) {
+  case LUA_TSTRING:
+    v.type = OMEN_STRING;
+    v.u.string.ptr = lua_tolstring(L, idx, &v.u.string.len);
+    break;
+  case LUA_TNUMBER:
+    v.type = OMEN_NUMBER;
+    v.u.number = lua_tonumber(L, idx);
+    break;
+  case LUA_TBOOLEAN:
+    v.type = OMEN_BOOL;
+    v.u.boolean = lua_toboolean(L, idx);
+    break;
+  default:
+    luaL_error(L, "filter on '%s': %s needs a string, number or boolean (got %s)",
+               key, op, luaL_typename(L, idx));
+  }
+  return v;
+}
+
+/* Count the conditions and $in values of the filter table at idx. */
+static void count_filter(lua_State *L, int idx, size_t *nodes, size_t *values,
+                         int depth);
+
+static void count_field(lua_State *L, int v, size_t *nodes, size_t *values,
+                        const char *key)
+{
+  if (lua_type(L, v) != LUA_TTABLE) {
+    (*nodes)++;
+    return;
+  }
+  for (lua_pushnil(L); lua_next(L, v); lua_pop(L, 1)) {
+    if (!is_op(L, -2))
+      luaL_error(L, "filter on '%s': a table needs operators like $lt or $in "
+                 "(lists go in $in, $nin or $contains)", key);
+    omen_op op = op_of(L, -2);
+    if (op == OMEN_OP_AND || op == OMEN_OP_OR || op == OMEN_OP_NOT)
+      luaL_error(L, "filter on '%s': %s goes around conditions, not inside a field",
+                 key, lua_tostring(L, -2));
+    (*nodes)++;
+    if (op == OMEN_OP_IN || op == OMEN_OP_NIN) {
+      if (!lua_istable(L, -1))
+        luaL_error(L, "filter on '%s': %s needs a list of values", key,
+                   lua_tostring(L, -2));
+      *values += lua_objlen(L, -1);
+    }
+  }
+}
+
+static void count_filter(lua_State *L, int idx, size_t *nodes, size_t *values,
+                         int depth)
+{
+  if (depth > FILTER_DEPTH) luaL_error(L, "filter is nested too deeply");
+  if (!lua_istable(L, idx))
+    luaL_error(L, "filter must be a table (got %s)", luaL_typename(L, idx));
+  (*nodes)++; /* an $and around the entries (dropped when there is one) */
+  for (lua_pushnil(L); lua_next(L, idx); lua_pop(L, 1)) {
+    int v = lua_gettop(L);
+    if (lua_type(L, -2) != LUA_TSTRING)
+      luaL_error(L, "filter keys must be field names or operators (got %s)",
+                 luaL_typename(L, -2));
+    if (!is_op(L, -2)) {
+      count_field(L, v, nodes, values, lua_tostring(L, -2));
+      continue;
+    }
+    omen_op op = op_of(L, -2);
+    if (op != OMEN_OP_AND && op != OMEN_OP_OR && op != OMEN_OP_NOT)
+      luaL_error(L, "filter: %s needs a field, as in {price = {%s = ...}}",
+                 lua_tostring(L, -2), lua_tostring(L, -2));
+    (*nodes)++;
+    if (op == OMEN_OP_NOT) {
+      count_filter(L, v, nodes, values, depth + 1);
+    } else {
+      if (!lua_istable(L, v) || lua_objlen(L, v) == 0)
+        luaL_error(L, "filter: %s needs a list of filters", lua_tostring(L, -2));
+      for (size_t i = 1; i <= lua_objlen(L, v); i++) {
+        lua_rawgeti(L, v, (int)i);
+        count_filter(L, lua_gettop(L), nodes, values, depth + 1);
+        lua_pop(L, 1);
+      }
+    }
+  }
+}
+
+static omen_cond *new_nodes(fbuild *b, size_t n)
+{
+  omen_cond *c = b->nodes + b->n_nodes;
+  memset(c, 0, n * sizeof *c);
+  b->n_nodes += n;
+  return c;
+}
+
+static void build_filter(fbuild *b, int idx, omen_cond *out);
+
+/* The conditions of one field, from a scalar or an operator table. */
+static size_t build_field(fbuild *b, int v, omen_str key, omen_cond *out)
+{
+  lua_State *L = b->L;
+  if (lua_type(L, v) != LUA_TTABLE) {
+    out[0].op = OMEN_OP_EQ;
+    out[0].key = key;
+    out[0].value = to_operand(L, v, key.ptr, "$eq");
+    return 1;
+  }
+  size_t n = 0;
+  for (lua_pushnil(L); lua_next(L, v); lua_pop(L, 1), n++) {
+    omen_cond *c = &out[n];
+    c->op = omen_op_from_name(lua_tostring(L, -2));
+    c->key = key;
+    if (c->op == OMEN_OP_IN || c->op == OMEN_OP_NIN) {
+      size_t k = lua_objlen(L, -1);
+      c->values = b->values + b->n_values;
+      c->n_values = k;
+      for (size_t i = 1; i <= k; i++) {
+        lua_rawgeti(L, -1, (int)i);
+        b->values[b->n_values++] = to_operand(L, lua_gettop(L), key.ptr,
+                                              lua_tostring(L, -3));
+        lua_pop(L, 1);
+      }
+    } else {
+      c->value = to_operand(L, lua_gettop(L), key.ptr, lua_tostring(L, -2));
+    }
+  }
+  return n;
+}
+
+/* How many conditions a table's entries make (as count_filter saw them). */
+static size_t direct_conditions(lua_State *L, int idx)
+{
+  size_t n = 0;
+  for (lua_pushnil(L); lua_next(L, idx); lua_pop(L, 1)) {
+    if (is_op(L, -2) || !lua_istable(L, -1)) n++;
+    else
+      for (lua_pushnil(L); lua_next(L, -2); lua_pop(L, 1)) n++;
+  }
+  return n;
+}
+
+static void build_filter(fbuild *b, int idx, omen_cond *out)
+{
+  lua_State *L = b->L;
+  size_t n = direct_conditions(L, idx), at = 0;
+  omen_cond *kids = n == 1 ? out : new_nodes(b, n);
+  if (n != 1) {
+    out->op = OMEN_OP_AND;
+    out->kids = kids;
+    out->n_kids = n;
+  }
+  for (lua_pushnil(L); lua_next(L, idx); lua_pop(L, 1)) {
+    int v = lua_gettop(L);
+    size_t klen;
+    const char *k = lua_tolstring(L, -2, &klen);
+    if (!is_op(L, -2)) {
+      at += build_field(b, v, (omen_str){k, klen}, kids + at);
+      continue;
+    }
+    omen_cond *c = &kids[at++];
+    c->op = omen_op_from_name(k);
+    if (c->op == OMEN_OP_NOT) {
+      c->kids = new_nodes(b, 1);
+      c->n_kids = 1;
+      build_filter(b, v, (omen_cond *)c->kids);
+    } else {
+      size_t m = lua_objlen(L, v);
+      omen_cond *list = new_nodes(b, m);
+      c->kids = list;
+      c->n_kids = m;
+      for (size_t i = 0; i < m; i++) {
+        lua_rawgeti(L, v, (int)i + 1);
+        build_filter(b, lua_gettop(L), &list[i]);
+        lua_pop(L, 1);
+      }
+    }
+  }
+}
+
+/* The omen_filter of the Lua filter at idx (NULL for nil). The caller frees
+** it; nothing between here and its C call may raise. */
+static omen_filter *check_filter(lua_State *L, int idx, omen_db *db)
+{
+  if (lua_isnoneornil(L, idx)) return NULL;
+  idx = lua_absindex_(L, idx);
+  size_t n_nodes = 0, n_values = 0;
+  count_filter(L, idx, &n_nodes, &n_values, 0);
+  fbuild b = {L, lua_newuserdata(L, (n_nodes + 1) * sizeof(omen_cond)), 0,
+              lua_newuserdata(L, (n_values + 1) * sizeof(omen_value)), 0};
+  omen_cond *root = new_nodes(&b, 1);
+  build_filter(&b, idx, root);
+  omen_filter *f;
+  if (omen_filter_new(db, root, &f)) luaL_error(L, "%s", omen_errmsg(db));
+  return f;
 }
 
 /* -- Module functions --------------------------------------------------------- */
@@ -622,8 +851,23 @@ static int coll_delete(lua_State *L)
 static int coll_count(lua_State *L)
 {
   lcoll *c = check_lcoll(L, 1);
+  omen_filter *f = check_filter(L, 2, omen_coll_db(c->c));
   uint64_t n;
-  int rc = omen_count(c->c, &n);
+  int rc = omen_count_where(c->c, f, &n);
+  omen_filter_free(f);
+  if (rc) return coll_error(L, c, rc);
+  lua_pushnumber(L, (lua_Number)n);
+  return 1;
+}
+
+static int coll_delete_where(lua_State *L)
+{
+  lcoll *c = check_lcoll(L, 1);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  omen_filter *f = check_filter(L, 2, omen_coll_db(c->c));
+  uint64_t n;
+  int rc = omen_delete_where(c->c, f, &n);
+  omen_filter_free(f);
   if (rc) return coll_error(L, c, rc);
   lua_pushnumber(L, (lua_Number)n);
   return 1;
@@ -643,7 +887,7 @@ static void check_search_opts(lua_State *L, int idx, omen_search_opts *o)
     luaL_error(L, "search takes k or an options table (got %s)",
                luaL_typename(L, idx));
   static const char *const known[] = {"k", "ef", "exact", "with_meta",
-                                      "with_vectors", NULL};
+                                      "with_vectors", "filter", NULL};
   check_keys(L, idx, known, "search");
   o->k = (uint32_t)opt_int(L, idx, "k", 10, 1, 1048576);
   o->ef = (uint32_t)opt_int(L, idx, "ef", 0, 1, 65536);
@@ -659,8 +903,16 @@ static int coll_search(lua_State *L)
   const float *q = check_vec(L, 2, c->dim, scratch_floats(L, c->dim), "query");
   omen_search_opts o;
   omen_search_opts_init(&o, 10);
-  if (!lua_isnil(L, 3)) check_search_opts(L, 3, &o);
+  omen_filter *f = NULL;
+  if (!lua_isnil(L, 3)) {
+    check_search_opts(L, 3, &o);
+    if (lua_istable(L, 3)) {
+      lua_getfield(L, 3, "filter");
+      o.filter = f = check_filter(L, -1, omen_coll_db(c->c));
+    }
+  }
   int rc = omen_search(c->c, q, &o, c->res);
+  omen_filter_free(f);
   if (rc) return coll_error(L, c, rc);
   size_t n = omen_result_count(c->res);
   lua_createtable(L, (int)n, 0);
@@ -760,6 +1012,7 @@ static const luaL_Reg coll_methods[] = {
   {"upsert_batch", coll_upsert_batch},
   {"get", coll_get},
   {"delete", coll_delete},
+  {"delete_where", coll_delete_where},
   {"count", coll_count},
   {"search", coll_search},
   {"info", coll_info},

@@ -4,12 +4,15 @@
 -- methods that take vectors learn to read FFI float buffers in place: a
 -- `float[n]` array, a VLA or a `float *` is turned into one `const float *`
 -- cdata, the only cdata the C side accepts, after checking its length where
--- the FFI knows it.
+-- the FFI knows it. And search gains its Lua hooks: `where`, a predicate on
+-- each candidate, and `rerank`, which reorders a larger candidate list.
+-- Both run here, on batches the engine hands over, not called back from C.
 
 local core = ...
 local ffi = require("ffi")
 
 local type, error, tonumber, tostring = type, error, tonumber, tostring
+local min, max, floor, traceback = math.min, math.max, math.floor, debug.traceback
 local const_float_ptr = ffi.typeof("const float *")
 local sizeof, typeof, istype, cast = ffi.sizeof, ffi.typeof, ffi.istype, ffi.cast
 
@@ -59,8 +62,80 @@ function C.upsert(self, id, vec, meta)
   return raw_upsert(self, id, vec, meta)
 end
 
+-- Call a hook; an error inside it comes out with the hook's traceback.
+local function call_hook(name, fn, ...)
+  local ok, res = xpcall(fn, traceback, ...)
+  if not ok then error(name .. " hook failed: " .. tostring(res), 0) end
+  return res
+end
+
+local function check_k(k)
+  if type(k) ~= "number" or k < 1 or k > 1048576 or k ~= floor(k) then
+    error("k must be an integer between 1 and 1048576 (got " .. tostring(k) .. ")", 4)
+  end
+  return k
+end
+
+-- The `want` closest records that pass `where`: ask for more candidates,
+-- four times as many each round, until enough pass or none are left.
+local function search_where(self, q, o, want, where)
+  local total = self:count(o.filter)
+  local fetch, hits = want, {}
+  while true do
+    o.k = max(1, min(fetch, total))
+    local got = raw_search(self, q, o)
+    hits = {}
+    for _, h in ipairs(got) do
+      if call_hook("where", where, h.id, h.meta) then
+        hits[#hits + 1] = h
+        if #hits == want then return hits end
+      end
+    end
+    if #got < o.k or o.k >= total then return hits end
+    fetch = fetch * 4
+  end
+end
+
+local function hooked_search(self, q, opts)
+  local k = check_k(opts.k or 10)
+  local where, rerank = opts.where, opts.rerank
+  if where ~= nil and type(where) ~= "function" then
+    error("where must be a function (got " .. type(where) .. ")", 3)
+  end
+  if rerank ~= nil and type(rerank) ~= "function" then
+    error("rerank must be a function (got " .. type(rerank) .. ")", 3)
+  end
+  if opts.candidates ~= nil and not rerank then error("candidates goes with rerank", 3) end
+  local want = rerank and check_k(opts.candidates or 4 * k) or k
+  local o = {ef = opts.ef, exact = opts.exact, filter = opts.filter,
+             with_meta = true, with_vectors = opts.with_vectors}
+  local hits
+  if where then
+    hits = search_where(self, q, o, want, where)
+  else
+    o.k = want
+    hits = raw_search(self, q, o)
+  end
+  if rerank then
+    local out = call_hook("rerank", rerank, hits, q)
+    if type(out) ~= "table" then
+      error("rerank must return an array of hits (got " .. type(out) .. ")", 3)
+    end
+    hits = {}
+    for i = 1, min(k, #out) do hits[i] = out[i] end
+  end
+  if opts.with_meta == false then
+    for _, h in ipairs(hits) do h.meta = nil end
+  end
+  return hits
+end
+
 function C.search(self, q, opts)
   if type(q) == "cdata" then q = vec_arg(q, raw_dim(self), "query") end
+  if type(opts) == "table" and (opts.where ~= nil or opts.rerank ~= nil or
+                                opts.candidates ~= nil) then
+    return hooked_search(self, q, opts)
+  end
   return raw_search(self, q, opts)
 end
 
