@@ -946,8 +946,10 @@ static int search_locked(omen_coll *c, omen__scratch *sc, const float *query,
   omen__space sp = omen__coll_space(c);
   const float *q = omen__prepare_query(sc, &sp, query, c->cfg.dim);
   size_t n = 0, want = k < live ? k : live;
-  int scan = o->exact || live <= (uint64_t)EXACT_FACTOR * width ||
-             (pred && scan_is_cheaper(c, estimate_share(c, pred), live, width));
+  int scan = o->exact || o->plan == OMEN_PLAN_SCAN;
+  if (o->plan == OMEN_PLAN_AUTO)
+    scan = scan || live <= (uint64_t)EXACT_FACTOR * width ||
+           (pred && scan_is_cheaper(c, estimate_share(c, pred), live, width));
   if (!scan) {
     rc = omen__graph_search(&c->graph, &sp, slot_state(c), pred, &c->db->mem, sc,
                             q, k, ef, sc->sel, &n);
@@ -1046,6 +1048,8 @@ int omen_search(omen_coll *c, const float *query, const omen_search_opts *o,
   if (o->k > (1u << 20))
     return omen__fail(c->db, OMEN_INVALID, "k must be at most %u (got %u)",
                       1u << 20, o->k);
+  if ((unsigned)o->plan > OMEN_PLAN_SCAN)
+    return omen__fail(c->db, OMEN_INVALID, "unknown search plan %d", (int)o->plan);
   int rc = check_vector(c, query, "query", "");
   if (rc || (rc = lock_coll(c, 0))) return rc;
   omen__result_reset(r);

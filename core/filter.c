@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hash.h"
 #include "omen_int.h"
 
 /* -- Operators --------------------------------------------------------------- */
@@ -135,6 +136,7 @@ static void free_parts(omen_filter *f)
   omen__free(&f->mem, f->values, f->n_values * sizeof *f->values);
   omen__free(&f->mem, f->keys, f->keys_cap * sizeof *f->keys);
   omen__free(&f->mem, f->text, f->text_size);
+  omen__free(&f->mem, f->sig, f->sig_len);
 }
 
 void omen_filter_free(omen_filter *f)
@@ -194,6 +196,48 @@ static uint32_t emit(omen_filter *f, const omen_cond *c, uint32_t at, size_t *us
   return next;
 }
 
+/* The program as bytes, so filters can be told apart exactly (the bitmap
+** cache keys on it). Pass NULL to measure. */
+static size_t put_sig(unsigned char *p, const void *data, size_t n, size_t at)
+{
+  if (p && n) memcpy(p + at, data, n);
+  return at + n;
+}
+
+static size_t sig_value(unsigned char *p, const omen_value *v, size_t at)
+{
+  uint32_t type = (uint32_t)v->type;
+  at = put_sig(p, &type, 4, at);
+  if (v->type == OMEN_NUMBER) return put_sig(p, &v->u.number, 8, at);
+  if (v->type == OMEN_BOOL) {
+    unsigned char b = v->u.boolean != 0;
+    return put_sig(p, &b, 1, at);
+  }
+  uint64_t len = v->u.string.len;
+  at = put_sig(p, &len, 8, at);
+  return put_sig(p, v->u.string.ptr, v->u.string.len, at);
+}
+
+static size_t signature(const omen_filter *f, unsigned char *p)
+{
+  size_t at = 0;
+  for (uint32_t i = 0; i < f->n_nodes; i++) {
+    const omen__fnode *n = &f->nodes[i];
+    uint32_t head[3] = {(uint32_t)n->op, n->end, n->n_values};
+    at = put_sig(p, head, sizeof head, at);
+    if (is_logical(n->op)) continue;
+    uint64_t key_len = f->keys[n->key].len;
+    at = put_sig(p, &key_len, 8, at);
+    at = put_sig(p, f->keys[n->key].ptr, f->keys[n->key].len, at);
+    if (n->op == OMEN_OP_IN || n->op == OMEN_OP_NIN)
+      for (uint32_t k = 0; k < n->n_values; k++)
+        at = sig_value(p, &f->values[n->values + k], at);
+    else
+      at = sig_value(p, &n->value, at);
+  }
+  return at;
+}
+
 int omen_filter_new(omen_db *db, const omen_cond *root, omen_filter **out)
 {
   if (!db || !out) return OMEN_INVALID;
@@ -220,6 +264,14 @@ int omen_filter_new(omen_db *db, const omen_cond *root, omen_filter **out)
   size_t used = 0;
   f->n_values = 0;
   emit(f, root, 0, &used);
+  f->sig_len = signature(f, NULL);
+  if (!(f->sig = omen__malloc(&f->mem, f->sig_len))) {
+    f->sig_len = 0;
+    omen_filter_free(f);
+    return omen__fail(db, OMEN_NOMEM, "out of memory");
+  }
+  signature(f, f->sig);
+  f->hash = omen__hash_bytes(f->sig, f->sig_len, 0x66696c746572ull);
   *out = f;
   return OMEN_OK;
 }
@@ -260,11 +312,13 @@ static field find(const uint8_t *meta, uint32_t len, uint32_t key)
   return out;
 }
 
+/* Bytewise order of two strings: -1, 0 or 1. */
 static int cmp_str(omen_str a, omen_str b)
 {
   size_t n = a.len < b.len ? a.len : b.len;
   int c = n ? memcmp(a.ptr, b.ptr, n) : 0;
-  return c ? c : (a.len > b.len) - (a.len < b.len);
+  if (c) return c < 0 ? -1 : 1;
+  return (a.len > b.len) - (a.len < b.len);
 }
 
 /* Compare a scalar with an operand of the same type: <0, 0, >0, or 2 when

@@ -37,6 +37,9 @@ struct omen_filter {
   uint32_t n_keys, keys_cap;
   char *text;          /* every string of the filter, back to back */
   size_t text_size;
+  unsigned char *sig;  /* the program as bytes: equal iff the filters are */
+  size_t sig_len;
+  uint64_t hash;       /* of sig */
 };
 
 /* Resolve the filter's field names against a collection's keys: ids[i]

@@ -347,12 +347,23 @@ const omen_hit *omen_result_hit(const omen_result *result, size_t i);
 #define OMEN_WITH_META   0x1u
 #define OMEN_WITH_VECTOR 0x2u
 
+/* How a search finds its hits. AUTO: the graph, or a scan when the
+** collection is small or a filter lets few records through (estimated on
+** a sample). The others force a way, for benchmarks and tests; a graph
+** search that comes up short of min(k, matches) still ends in a scan. */
+typedef enum omen_plan {
+  OMEN_PLAN_AUTO = 0,
+  OMEN_PLAN_GRAPH = 1,
+  OMEN_PLAN_SCAN = 2
+} omen_plan;
+
 typedef struct omen_search_opts {
   uint32_t k;        /* hits wanted, >= 1 */
   uint32_t ef;       /* candidate list size; 0 = the collection's ef_search */
-  int exact;         /* nonzero: scan every record instead of the graph */
+  int exact;         /* nonzero: scan every record (OMEN_PLAN_SCAN) */
   unsigned with;     /* OMEN_WITH_* */
   const omen_filter *filter; /* only records that match; NULL: all */
+  omen_plan plan;
 } omen_search_opts;
 
 void omen_search_opts_init(omen_search_opts *opts, uint32_t k);

@@ -21,6 +21,20 @@ out=$("$build/omen-lua" scripts/quickstart.lua) || fail "Lua quick start failed"
 echo "$out" | grep -q "^1	apple" || fail "Lua quick start: unexpected output: $out"
 echo "$out" | grep -q "count	4" || fail "Lua quick start: wrong count: $out"
 
+# The worked examples over the synthetic catalog (scripts/catalog.lua). Each
+# checks its own answers and exits non-zero on a mismatch; here, its exit
+# status and one line of its output.
+example() { # NAME PATTERN
+  out=$("$build/omen-lua" "scripts/$1.lua" 2>&1) || fail "$1 failed: $out"
+  echo "$out" | grep -q "$2" || fail "$1: unexpected output: $out"
+}
+example filter_products '^deleted 591 stale products: 3000 -> 2409$'
+example rerank_mmr '^categories: plain 1 (jackets 10), MMR 3 '
+example rerank_boost '^entered the top 10: .* from #'
+example hybrid_score '^  1\. Trail Bomber 143 .* = \$60\.99  words 0\.5$'
+"$build/omen-lua" scripts/rerank_mmr.lua --help | grep -q "^usage: " ||
+  fail "rerank_mmr --help: no usage"
+
 if [ -z "$san" ]; then # plain luajit cannot load an ASan-built module
   out=$(luajit -e "package.cpath = '$build/?.so;' .. package.cpath
     local omen = require('omen')
@@ -30,4 +44,4 @@ if [ -z "$san" ]; then # plain luajit cannot load an ASan-built module
     print(omen.version, c:count(), c:search({1, 2}, 1)[1].id)") || fail "luajit require failed"
   [ "$out" = "0.1.0	1	a" ] || fail "luajit require: unexpected output: $out"
 fi
-echo "examples: C and Lua quick starts ran"
+echo "examples: C and Lua quick starts and the worked examples ran"
