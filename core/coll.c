@@ -83,8 +83,11 @@ int omen__coll_new(omen_db *db, const char *name, size_t name_len,
   c->ids.seed = omen__mix64(seed);
   if (init_rwlock(&c->rw)) goto fail_rw;
   if (pthread_mutex_init(&c->pool_mu, NULL)) goto fail_mu;
+  if (pthread_mutex_init(&c->fcache_mu, NULL)) goto fail_cache;
   *out = c;
   return OMEN_OK;
+fail_cache:
+  pthread_mutex_destroy(&c->pool_mu);
 fail_mu:
   pthread_rwlock_destroy(&c->rw);
 fail_rw:
@@ -107,6 +110,7 @@ static void free_data(omen_coll *c)
   if (c->lazy.done) omen__free(m, c->lazy.done, (c->n_slots + OMEN__CHUNK - 1) / OMEN__CHUNK);
   memset(&c->lazy, 0, sizeof c->lazy);
   c->lazy_on = 0;
+  omen__fcache_clear(c);
   for (omen__scratch *s = c->pool, *next; s; s = next) {
     next = s->next;
     omen__scratch_free(m, s);
@@ -130,6 +134,7 @@ void omen__coll_free_shell(omen_coll *c)
   free_data(c);
   pthread_rwlock_destroy(&c->rw);
   pthread_mutex_destroy(&c->pool_mu);
+  pthread_mutex_destroy(&c->fcache_mu);
   omen__free(m, c->name, c->name_len + 1);
   omen__free(m, c, sizeof *c);
 }
@@ -293,9 +298,11 @@ static int lock_coll(omen_coll *c, int write)
                                                    : "collection '%s' was dropped",
                       c->name);
   }
-  /* A write may change any chunk: check the file's bulk before. */
+  /* A write may change any chunk: check the file's bulk before. Any write
+  ** outdates the cached filter bitmaps. */
   int rc = write ? omen__storage_check_all(c) : OMEN_OK;
   if (rc) pthread_rwlock_unlock(&c->rw);
+  else if (write) c->version++;
   return rc;
 }
 
@@ -932,6 +939,102 @@ static int scan_is_cheaper(const omen_coll *c, double share, uint32_t live,
   return scan <= graph;
 }
 
+/* With a filter's bitmap the match count is known: scanning the matches
+** costs a distance each (~30 ns beside the arithmetic: they lie scattered);
+** the walk over the bitmap costs some 30 * width distances to nodes fetched
+** from anywhere, more as matches thin out (two-hop detours). Calibrated on
+** bench/filter. */
+static int bits_scan_is_cheaper(const omen_coll *c, uint64_t matches,
+                                uint32_t live, uint32_t width)
+{
+  double blocks = c->stride / 16.0, share = live ? (double)matches / live : 1.0;
+  double walk = 30.0 * width * (blocks + 100.0) / sqrt(share > 1e-9 ? share : 1e-9);
+  return matches * (blocks + 30.0) <= walk;
+}
+
+/* The bitmap of the slots pred lets through (freshly allocated). */
+static uint64_t *build_bits(omen_coll *c, const omen__pred *pred, size_t *words,
+                            uint64_t *count)
+{
+  *words = (c->n_slots + 63) / 64 + 1;
+  *count = 0;
+  uint64_t *bits = omen__calloc(&c->db->mem, *words * sizeof(uint64_t));
+  for (uint32_t s = 0; bits && s < c->n_slots; s++)
+    if (omen__returnable(slot_state(c), pred, s)) {
+      bits[s >> 6] |= 1ull << (s & 63);
+      (*count)++;
+    }
+  return bits;
+}
+
+/* A filter's bitmap for this search: from the cache, or built when the
+** filter was used before or is to be scanned anyway (and then cached). NULL
+** when the filter is new and will be walked: building costs a scan. */
+static const uint64_t *filter_bits(omen_coll *c, const omen_filter *f,
+                                   const omen__pred *pred, int scanning,
+                                   omen__fbits **held, uint64_t **owned,
+                                   size_t *owned_words, uint64_t *count)
+{
+  int seen;
+  *held = omen__fcache_get(c, f, &seen);
+  if (*held) {
+    *count = (*held)->count;
+    return (*held)->bits;
+  }
+  if (!seen && !scanning) {
+    omen__fcache_put(c, f, NULL, 0, 0); /* next time, build */
+    return NULL;
+  }
+  size_t words;
+  uint64_t *bits = build_bits(c, pred, &words, count);
+  if (!bits) return NULL;
+  if ((*held = omen__fcache_put(c, f, bits, words, *count))) return bits;
+  *owned = bits; /* the cache is busy: use and free */
+  *owned_words = words;
+  return bits;
+}
+
+/* Search with a filter: plan by its bitmap when there is one, else by an
+** estimate of its share; a walk short of min(k, matches) ends in a scan. */
+static int search_filtered(omen_coll *c, omen__scratch *sc, const omen__space *sp,
+                           const float *q, const omen_search_opts *o,
+                           const omen__pred *pred, size_t *n)
+{
+  uint32_t k = o->k, ef = o->ef ? o->ef : c->cfg.ef_search;
+  uint32_t width = ef > k ? ef : k, live = c->n_slots - c->n_free;
+  int forced_scan = o->exact || o->plan == OMEN_PLAN_SCAN, rc;
+  int auto_plan = o->plan == OMEN_PLAN_AUTO;
+  int small = live <= (uint64_t)EXACT_FACTOR * width;
+  double share = 1;
+  if (!forced_scan && auto_plan && !small) share = estimate_share(c, pred);
+  int scanning = forced_scan ||
+                 (auto_plan && (small || scan_is_cheaper(c, share, live, width)));
+  omen__fbits *held = NULL;
+  uint64_t *owned = NULL, count = 0;
+  size_t owned_words = 0;
+  const uint64_t *bits = filter_bits(c, o->filter, pred, scanning, &held, &owned,
+                                     &owned_words, &count);
+  *n = 0;
+  if (bits) {
+    if (!forced_scan && (!auto_plan || !bits_scan_is_cheaper(c, count, live, width)))
+      rc = omen__graph_search_bits(&c->graph, sp, bits, &c->db->mem, sc, q, k, ef,
+                                   sc->sel, n);
+    else
+      rc = OMEN_OK;
+    if (!rc && *n < (k < count ? k : count))
+      rc = omen__exact_search_bits(sp, bits, c->n_slots, q, k, sc, sc->sel, n);
+  } else {
+    rc = omen__graph_search(&c->graph, sp, slot_state(c), pred, &c->db->mem, sc, q,
+                            k, ef, sc->sel, n);
+    if (!rc && *n < (k < live ? k : live)) /* short: maybe few match; scan */
+      rc = omen__exact_search(sp, slot_state(c), pred, c->n_slots, q, k, sc,
+                              sc->sel, n);
+  }
+  omen__fcache_release(c, held);
+  omen__free(&c->db->mem, owned, owned_words * sizeof(uint64_t));
+  return rc;
+}
+
 static int search_locked(omen_coll *c, omen__scratch *sc, const float *query,
                          const omen_search_opts *o, omen_result *r)
 {
@@ -946,20 +1049,19 @@ static int search_locked(omen_coll *c, omen__scratch *sc, const float *query,
   omen__space sp = omen__coll_space(c);
   const float *q = omen__prepare_query(sc, &sp, query, c->cfg.dim);
   size_t n = 0, want = k < live ? k : live;
-  int scan = o->exact || o->plan == OMEN_PLAN_SCAN;
-  if (o->plan == OMEN_PLAN_AUTO)
-    scan = scan || live <= (uint64_t)EXACT_FACTOR * width ||
-           (pred && scan_is_cheaper(c, estimate_share(c, pred), live, width));
-  if (!scan) {
-    rc = omen__graph_search(&c->graph, &sp, slot_state(c), pred, &c->db->mem, sc,
-                            q, k, ef, sc->sel, &n);
-    if (rc) return rc;
+  if (pred) {
+    rc = search_filtered(c, sc, &sp, q, o, pred, &n);
+  } else {
+    int scan = o->exact || o->plan == OMEN_PLAN_SCAN ||
+               (o->plan == OMEN_PLAN_AUTO && live <= (uint64_t)EXACT_FACTOR * width);
+    if (!scan)
+      rc = omen__graph_search(&c->graph, &sp, slot_state(c), NULL, &c->db->mem, sc,
+                              q, k, ef, sc->sel, &n);
+    /* Small, asked for, or the graph came up short. */
+    if (!rc && n < want)
+      rc = omen__exact_search(&sp, slot_state(c), NULL, c->n_slots, q, k, sc,
+                              sc->sel, &n);
   }
-  /* Small, asked for, a rare filter, or the graph came up short (with a
-  ** filter, perhaps because fewer than k records match: the scan knows). */
-  if (n < want)
-    rc = omen__exact_search(&sp, slot_state(c), pred, c->n_slots, q, k, sc,
-                            sc->sel, &n);
   for (size_t i = 0; i < n && !rc; i++)
     rc = add_hit(r, c, sc->sel[i].slot, sc->sel[i].d, o->with);
   return rc;
@@ -979,8 +1081,13 @@ int omen_count_where(omen_coll *c, const omen_filter *f, uint64_t *count)
   const omen__pred *pred;
   rc = sc ? bind_filter(c, sc, f, &bf, &ps, &pred) : OMEN_NOMEM;
   uint64_t n = 0;
-  for (uint32_t s = 0; !rc && s < c->n_slots; s++)
-    n += (uint64_t)omen__returnable(slot_state(c), pred, s);
+  omen__fbits *held = NULL;
+  uint64_t *owned = NULL;
+  size_t owned_words = 0;
+  if (!rc && !filter_bits(c, f, pred, 1, &held, &owned, &owned_words, &n))
+    rc = OMEN_NOMEM;
+  omen__fcache_release(c, held);
+  omen__free(&c->db->mem, owned, owned_words * sizeof(uint64_t));
   scratch_put(c, sc);
   pthread_rwlock_unlock(&c->rw);
   if (rc) return omen__fail(c->db, rc, "out of memory");

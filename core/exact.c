@@ -6,6 +6,7 @@
 */
 #include "port.h"
 
+#include "hash.h"
 #include "omen_int.h"
 
 int omen__exact_search(const omen__space *sp, const uint8_t *state,
@@ -26,6 +27,29 @@ int omen__exact_search(const omen__space *sp, const uint8_t *state,
       omen__maxheap_push(heap, &nh, (omen__cand){d, s});
     }
   }
+  *n = omen__maxheap_drain(heap, &nh, out);
+  return OMEN_OK;
+}
+
+int omen__exact_search_bits(const omen__space *sp, const uint64_t *bits,
+                            uint32_t n_slots, const float *q, uint32_t k,
+                            omen__scratch *sc, omen__cand *out, size_t *n)
+{
+  omen__cand *heap = sc->top;
+  size_t nh = 0;
+  *n = 0;
+  for (uint32_t w = 0; w < (n_slots + 63) / 64; w++)
+    for (uint64_t word = bits[w]; word; word &= word - 1) {
+      uint32_t s = w * 64 + (uint32_t)omen__ctz64(word);
+      if (omen__touch(sp, s)) return OMEN_CORRUPT;
+      float d = omen__dist_q(sp, q, s);
+      if (nh < k) {
+        omen__maxheap_push(heap, &nh, (omen__cand){d, s});
+      } else if (d < heap[0].d) {
+        omen__maxheap_pop(heap, &nh);
+        omen__maxheap_push(heap, &nh, (omen__cand){d, s});
+      }
+    }
   *n = omen__maxheap_drain(heap, &nh, out);
   return OMEN_OK;
 }

@@ -21,6 +21,21 @@ static inline uint64_t omen__mix64(uint64_t x)
   return x;
 }
 
+/* Index of the lowest set bit of a nonzero word. */
+static inline int omen__ctz64(uint64_t x)
+{
+#if defined(__GNUC__) || defined(__clang__)
+  return __builtin_ctzll(x);
+#else
+  int n = 0;
+  while (!(x & 1)) {
+    x >>= 1;
+    n++;
+  }
+  return n;
+#endif
+}
+
 static inline uint64_t omen__rotl64(uint64_t x, int r)
 {
   return (x << r) | (x >> (64 - r));

@@ -272,6 +272,135 @@ int omen__graph_search(const omen__graph *g, const omen__space *sp,
   return OMEN_OK;
 }
 
+/* -- Search within a bitmap ------------------------------------------------- */
+/* When a filter's bitmap is at hand (a test costs one bit), the walk
+** computes distances for matching nodes only, as far as it can:
+**  - the matching neighbours of the node being expanded are measured;
+**  - if they are fewer than m, the neighbours of the non-matching ones are
+**    looked at too, two hops away (as ACORN-1 does), up to m0 matches;
+**  - if even that finds only a few (matches are sparse around here), the
+**    non-matching neighbours are measured and queued as stepping stones,
+**    as the plain filtered walk does, so the walk is not stranded.
+** So the work follows the matches when they are dense enough, and falls
+** back to the plain walk where they are not. */
+
+static inline int allowed(const uint64_t *bits, uint32_t slot)
+{
+  return (int)(bits[slot >> 6] >> (slot & 63) & 1);
+}
+
+typedef struct walk {
+  const omen__space *sp;
+  omen__scratch *sc;
+  const float *q;
+  uint32_t ef;
+  size_t nc, nt;
+  float bound;
+} walk;
+
+/* Measure a matching node and keep it if it is among the ef best. */
+static int measure(walk *w, const omen__mem *m, uint32_t x)
+{
+  if (omen__touch(w->sp, x)) return OMEN_CORRUPT;
+  float d = omen__dist_q(w->sp, w->q, x);
+  if (w->nt >= w->ef && d >= w->bound) return OMEN_OK;
+  omen__scratch *sc = w->sc;
+  if (w->nc == sc->cand_cap && omen__scratch_grow_cand(m, sc)) return OMEN_NOMEM;
+  omen__minheap_push(sc->cand, &w->nc, (omen__cand){d, x});
+  omen__maxheap_push(sc->top, &w->nt, (omen__cand){d, x});
+  if (w->nt > w->ef) omen__maxheap_pop(sc->top, &w->nt);
+  w->bound = sc->top[0].d;
+  return OMEN_OK;
+}
+
+#define FEW_MATCHES 4 /* fewer after two hops: step through non-matching */
+
+/* Queue a non-matching node as a stepping stone (never a result). */
+static int step_through(walk *w, const omen__mem *m, uint32_t x)
+{
+  if (omen__touch(w->sp, x)) return OMEN_CORRUPT;
+  float d = omen__dist_q(w->sp, w->q, x);
+  if (w->nt >= w->ef && d >= w->bound) return OMEN_OK;
+  omen__scratch *sc = w->sc;
+  if (w->nc == sc->cand_cap && omen__scratch_grow_cand(m, sc)) return OMEN_NOMEM;
+  omen__minheap_push(sc->cand, &w->nc, (omen__cand){d, x});
+  return OMEN_OK;
+}
+
+/* Expand node c (see above). `around` counts the matches near c, seen
+** before or not: it measures how dense they are here. */
+static int expand(const omen__graph *g, walk *w, const omen__mem *m,
+                  const uint64_t *bits, uint32_t c, uint32_t epoch)
+{
+  uint32_t *visited = w->sc->visited, around = 0, others[2 * OMEN_MAX_M], n_others = 0;
+  const uint32_t *l = omen__links(g, c, 0);
+  int rc = OMEN_OK;
+  for (uint32_t j = 1; j <= l[0] && !rc; j++) {
+    uint32_t x = l[j];
+    if (allowed(bits, x)) {
+      around++;
+      if (visited[x] != epoch) {
+        visited[x] = epoch;
+        rc = measure(w, m, x);
+      }
+    } else if (visited[x] != epoch) {
+      visited[x] = epoch;
+      others[n_others++] = x;
+    }
+  }
+  for (uint32_t j = 0; j < n_others && around < g->m && !rc; j++) {
+    if (omen__touch(w->sp, others[j])) return OMEN_CORRUPT; /* its list is read */
+    const uint32_t *l2 = omen__links(g, others[j], 0);
+    for (uint32_t i = 1; i <= l2[0] && around < g->m0 && !rc; i++) {
+      uint32_t y = l2[i];
+      if (!allowed(bits, y)) continue;
+      around++;
+      if (visited[y] == epoch) continue;
+      visited[y] = epoch;
+      rc = measure(w, m, y);
+    }
+  }
+  for (uint32_t j = 0; j < n_others && around < FEW_MATCHES && !rc; j++)
+    rc = step_through(w, m, others[j]);
+  return rc;
+}
+
+int omen__graph_search_bits(const omen__graph *g, const omen__space *sp,
+                            const uint64_t *bits, const omen__mem *m,
+                            omen__scratch *sc, const float *q, uint32_t k,
+                            uint32_t ef, omen__cand *out, size_t *n)
+{
+  omen__build b = {(omen__graph *)g, sp, m, NULL, 0, NULL};
+  *n = 0;
+  if (g->entry == OMEN__NO_SLOT) return OMEN_OK;
+  if (ef < k) ef = k;
+  uint32_t cur = g->entry;
+  if (omen__touch(sp, cur)) return OMEN_CORRUPT;
+  float d = omen__dist_q(sp, q, cur);
+  int rc = OMEN_OK;
+  for (uint32_t level = g->max_level; level > 0 && !rc; level--)
+    rc = greedy(&b, sc, q, level, &cur, &d);
+  if (rc) return rc;
+  /* The landing node starts the walk even when it does not match. */
+  walk w = {sp, sc, q, ef, 0, 0, INFINITY};
+  uint32_t epoch = omen__visit_epoch(sc);
+  sc->visited[cur] = epoch;
+  omen__minheap_push(sc->cand, &w.nc, (omen__cand){d, cur});
+  if (allowed(bits, cur)) {
+    omen__maxheap_push(sc->top, &w.nt, (omen__cand){d, cur});
+    w.bound = d;
+  }
+  while (w.nc && !rc) {
+    if (sc->cand[0].d > w.bound && w.nt >= ef) break;
+    omen__cand c = omen__minheap_pop(sc->cand, &w.nc);
+    rc = expand(g, &w, m, bits, c.slot, epoch);
+  }
+  if (rc) return rc;
+  size_t found = omen__maxheap_drain(sc->top, &w.nt, out);
+  *n = found < k ? found : k;
+  return OMEN_OK;
+}
+
 /* -- Neighbour selection ---------------------------------------------------- */
 
 static void sort_cands(omen__cand *c, size_t n)

@@ -85,6 +85,13 @@ int omen__graph_search(const omen__graph *g, const omen__space *sp,
                        const omen__mem *m, omen__scratch *sc, const float *q,
                        uint32_t k, uint32_t ef, omen__cand *out, size_t *n);
 
+/* The same, among the slots set in bits (a filter's bitmap of matching
+** live slots): distances are computed for matching nodes only. */
+int omen__graph_search_bits(const omen__graph *g, const omen__space *sp,
+                            const uint64_t *bits, const omen__mem *m,
+                            omen__scratch *sc, const float *q, uint32_t k,
+                            uint32_t ef, omen__cand *out, size_t *n);
+
 static inline uint32_t *omen__links(const omen__graph *g, uint32_t slot,
                                     uint32_t level)
 {

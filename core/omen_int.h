@@ -24,6 +24,24 @@
 #include "records.h"
 #include "search.h"
 
+/* A filter's bitmap of matching live slots, cached per collection (up to
+** OMEN__FCACHE filters): a filter used again is answered from its bitmap.
+** Valid while the collection's version is unchanged; shared by searches
+** through a reference count. */
+#define OMEN__FCACHE 4
+
+typedef struct omen__fbits {
+  uint64_t hash;          /* of the filter's signature; 0: empty entry */
+  unsigned char *sig;
+  size_t sig_len;
+  uint64_t version;       /* of the collection it was made for */
+  uint64_t stamp;         /* last use, for eviction */
+  uint64_t *bits;         /* NULL: seen once, not built */
+  size_t words;
+  uint64_t count;         /* bits set */
+  unsigned refs;          /* searches using bits now */
+} omen__fbits;
+
 struct omen_coll {
   omen_db *db;
   char *name;
@@ -52,12 +70,18 @@ struct omen_coll {
   omen__records recs;
   omen__keys keys;
   uint64_t graph_inserts; /* nodes linked since the collection was opened */
+  uint64_t version;       /* bumped by every write (invalidates fcache) */
   omen__lazy lazy;        /* first-use checks of the mapped bulk */
   int lazy_on;            /* some chunks are unchecked (reads only) */
 
   /* Search scratch, one per concurrent searcher. */
   pthread_mutex_t pool_mu;
   omen__scratch *pool;
+
+  /* Bitmaps of recent filters (filter.c), under fcache_mu. */
+  pthread_mutex_t fcache_mu;
+  omen__fbits fcache[OMEN__FCACHE];
+  uint64_t fcache_clock;
 };
 
 /* The write-ahead log of a database (wal.c). */
@@ -189,6 +213,24 @@ void omen__result_reset(omen_result *r);
 void *omen__result_alloc(omen_result *r, size_t size, size_t align);
 omen_hit *omen__result_push(omen_result *r);
 
+/* -- Filter bitmaps (filter.c) ----------------------------------------------- */
+
+/* A filter's cached bitmap for c as it is now, with a reference taken; or
+** NULL, with *seen telling whether the filter was used before. */
+omen__fbits *omen__fcache_get(omen_coll *c, const omen_filter *f, int *seen);
+/* Remember that f was used (bits NULL), or give the cache its bitmap (the
+** cache then owns bits; the entry comes back with a reference taken, or
+** NULL if every entry is in use, leaving bits with the caller). */
+omen__fbits *omen__fcache_put(omen_coll *c, const omen_filter *f, uint64_t *bits,
+                              size_t words, uint64_t count);
+void omen__fcache_release(omen_coll *c, omen__fbits *e);
+void omen__fcache_clear(omen_coll *c);
+
+static inline int omen__bit(const uint64_t *bits, uint32_t i)
+{
+  return (int)(bits[i >> 6] >> (i & 63) & 1);
+}
+
 /* -- Exact search (exact.c) ------------------------------------------------- */
 
 /* The k returnable slots (live, matching pred if given) closest to a
@@ -197,6 +239,10 @@ omen_hit *omen__result_push(omen_result *r);
 int omen__exact_search(const omen__space *sp, const uint8_t *state,
                        const omen__pred *pred, uint32_t n_slots, const float *q,
                        uint32_t k, omen__scratch *sc, omen__cand *out, size_t *n);
+/* The same over the slots set in bits (a filter's bitmap). */
+int omen__exact_search_bits(const omen__space *sp, const uint64_t *bits,
+                            uint32_t n_slots, const float *q, uint32_t k,
+                            omen__scratch *sc, omen__cand *out, size_t *n);
 
 /* -- Storage (storage.c) ---------------------------------------------------- */
 

@@ -291,6 +291,14 @@ typedef struct fbuild {
   size_t n_values;
 } fbuild;
 
+/* Whether the table at idx is a list: keys exactly 1..#t. */
+static int is_list(lua_State *L, int idx)
+{
+  size_t n = lua_objlen(L, idx), seen = 0;
+  for (lua_pushnil(L); lua_next(L, idx); lua_pop(L, 1)) seen++;
+  return seen == n;
+}
+
 static int is_op(lua_State *L, int idx)
 {
   return lua_type(L, idx) == LUA_TSTRING && lua_tostring(L, idx)[0] == '$';
@@ -340,6 +348,11 @@ static void count_field(lua_State *L, int v, size_t *nodes, size_t *values,
     (*nodes)++;
     return;
   }
+  lua_pushnil(L);
+  if (!lua_next(L, v))
+    luaL_error(L, "filter on '%s': an empty table; give a value or operators "
+               "like {$lt = 5}", key);
+  lua_pop(L, 2);
   for (lua_pushnil(L); lua_next(L, v); lua_pop(L, 1)) {
     if (!is_op(L, -2))
       luaL_error(L, "filter on '%s': a table needs operators like $lt or $in "
@@ -350,7 +363,7 @@ static void count_field(lua_State *L, int v, size_t *nodes, size_t *values,
                  key, lua_tostring(L, -2));
     (*nodes)++;
     if (op == OMEN_OP_IN || op == OMEN_OP_NIN) {
-      if (!lua_istable(L, -1))
+      if (!lua_istable(L, -1) || !is_list(L, lua_gettop(L)))
         luaL_error(L, "filter on '%s': %s needs a list of values", key,
                    lua_tostring(L, -2));
       *values += lua_objlen(L, -1);
@@ -382,7 +395,7 @@ static void count_filter(lua_State *L, int idx, size_t *nodes, size_t *values,
     if (op == OMEN_OP_NOT) {
       count_filter(L, v, nodes, values, depth + 1);
     } else {
-      if (!lua_istable(L, v) || lua_objlen(L, v) == 0)
+      if (!lua_istable(L, v) || lua_objlen(L, v) == 0 || !is_list(L, v))
         luaL_error(L, "filter: %s needs a list of filters", lua_tostring(L, -2));
       for (size_t i = 1; i <= lua_objlen(L, v); i++) {
         lua_rawgeti(L, v, (int)i);
@@ -485,12 +498,18 @@ static void build_filter(fbuild *b, int idx, omen_cond *out)
   }
 }
 
-/* The omen_filter of the Lua filter at idx (NULL for nil). The caller frees
-** it; nothing between here and its C call may raise. */
+/* The omen_filter of the Lua filter at idx (NULL for nil, and for {}: no
+** condition, every record). The caller frees it; nothing between here and
+** its C call may raise. */
 static omen_filter *check_filter(lua_State *L, int idx, omen_db *db)
 {
   if (lua_isnoneornil(L, idx)) return NULL;
   idx = lua_absindex_(L, idx);
+  if (lua_istable(L, idx)) {
+    lua_pushnil(L);
+    if (!lua_next(L, idx)) return NULL;
+    lua_pop(L, 2);
+  }
   size_t n_nodes = 0, n_values = 0;
   count_filter(L, idx, &n_nodes, &n_values, 0);
   fbuild b = {L, lua_newuserdata(L, (n_nodes + 1) * sizeof(omen_cond)), 0,
@@ -865,6 +884,7 @@ static int coll_delete_where(lua_State *L)
   lcoll *c = check_lcoll(L, 1);
   luaL_checktype(L, 2, LUA_TTABLE);
   omen_filter *f = check_filter(L, 2, omen_coll_db(c->c));
+  if (!f) return luaL_error(L, "delete_where needs a condition ({} would delete everything)");
   uint64_t n;
   int rc = omen_delete_where(c->c, f, &n);
   omen_filter_free(f);

@@ -69,35 +69,46 @@ local function call_hook(name, fn, ...)
   return res
 end
 
-local function check_k(k)
-  if type(k) ~= "number" or k < 1 or k > 1048576 or k ~= floor(k) then
-    error("k must be an integer between 1 and 1048576 (got " .. tostring(k) .. ")", 4)
+local MAX_K = 1048576
+
+local function check_count(name, v)
+  if type(v) ~= "number" or v < 1 or v > MAX_K or v ~= floor(v) then
+    error(name .. " must be an integer between 1 and " .. MAX_K .. " (got " .. tostring(v) .. ")", 4)
   end
-  return k
+  return v
 end
 
+-- The options a hooked search takes; the others are checked by the engine.
+local HOOK_OPTIONS = {k = true, ef = true, exact = true, filter = true, with_meta = true,
+                      with_vectors = true, where = true, rerank = true, candidates = true}
+
 -- The `want` closest records that pass `where`: ask for more candidates,
--- four times as many each round, until enough pass or none are left.
+-- four times as many each round, until enough pass or none are left (a
+-- search returning fewer than asked has returned every candidate).
 local function search_where(self, q, o, want, where)
-  local total = self:count(o.filter)
-  local fetch, hits = want, {}
+  local fetch = want
   while true do
-    o.k = max(1, min(fetch, total))
-    local got = raw_search(self, q, o)
-    hits = {}
+    o.k = min(fetch, MAX_K)
+    local got, hits = raw_search(self, q, o), {}
     for _, h in ipairs(got) do
       if call_hook("where", where, h.id, h.meta) then
         hits[#hits + 1] = h
         if #hits == want then return hits end
       end
     end
-    if #got < o.k or o.k >= total then return hits end
+    if #got < o.k or o.k == MAX_K then return hits end
     fetch = fetch * 4
   end
 end
 
 local function hooked_search(self, q, opts)
-  local k = check_k(opts.k or 10)
+  for key in pairs(opts) do
+    if not HOOK_OPTIONS[key] then error("unknown search option '" .. tostring(key) .. "'", 3) end
+  end
+  local k = check_count("k", opts.k or 10)
+  if opts.with_meta ~= nil and type(opts.with_meta) ~= "boolean" then
+    error("with_meta must be a boolean", 3)
+  end
   local where, rerank = opts.where, opts.rerank
   if where ~= nil and type(where) ~= "function" then
     error("where must be a function (got " .. type(where) .. ")", 3)
@@ -106,7 +117,7 @@ local function hooked_search(self, q, opts)
     error("rerank must be a function (got " .. type(rerank) .. ")", 3)
   end
   if opts.candidates ~= nil and not rerank then error("candidates goes with rerank", 3) end
-  local want = rerank and check_k(opts.candidates or 4 * k) or k
+  local want = rerank and check_count("candidates", opts.candidates or min(4 * k, MAX_K)) or k
   local o = {ef = opts.ef, exact = opts.exact, filter = opts.filter,
              with_meta = true, with_vectors = opts.with_vectors}
   local hits
@@ -117,7 +128,12 @@ local function hooked_search(self, q, opts)
     hits = raw_search(self, q, o)
   end
   if rerank then
-    local out = call_hook("rerank", rerank, hits, q)
+    if type(q) == "cdata" then -- hand the hook a plain 1-based table
+      local t = {}
+      for i = 1, raw_dim(self) do t[i] = q[i - 1] end
+      q = t
+    end
+    local out = call_hook("rerank", rerank, hits, q, k)
     if type(out) ~= "table" then
       error("rerank must return an array of hits (got " .. type(out) .. ")", 3)
     end
