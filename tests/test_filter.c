@@ -357,6 +357,57 @@ static void t_later_keys(void **state)
   omen_filter_free(f);
 }
 
+/* Readers share cached bitmaps while a writer keeps outdating them; every
+** hit a reader gets matches, and counts stay consistent. */
+typedef struct reader_arg {
+  omen_filter *f;
+  int bad;
+} reader_arg;
+
+static void *filtered_reader(void *p)
+{
+  reader_arg *a = p;
+  omen_result *r;
+  if (omen_result_new(db, &r)) return NULL;
+  omen_search_opts o;
+  omen_search_opts_init(&o, 10);
+  o.filter = a->f;
+  for (int i = 0; i < 300; i++) {
+    if (omen_search(coll, data + (size_t)(i % 50) * DIM, &o, r)) a->bad++;
+    for (size_t h = 0; h < omen_result_count(r); h++)
+      for (size_t m = 0; m < omen_result_hit(r, h)->n_meta; m++) {
+        const omen_field *g = &omen_result_hit(r, h)->meta[m];
+        if (g->key.len == 1 && g->value.u.number >= 100) a->bad++;
+      }
+    uint64_t n;
+    if (omen_count_where(coll, a->f, &n) || n < 100) a->bad++;
+  }
+  omen_result_free(r);
+  return NULL;
+}
+
+static void t_threads(void **state)
+{
+  (void)state;
+  omen_cond c = leaf(OMEN_OP_LT, "n", num(100));
+  omen_filter *f;
+  assert_int_equal(omen_filter_new(db, &c, &f), OMEN_OK);
+  reader_arg args[2] = {{f, 0}, {f, 0}};
+  pthread_t th[2];
+  for (int i = 0; i < 2; i++) pthread_create(&th[i], NULL, filtered_reader, &args[i]);
+  for (int i = 0; i < 200; i++) { /* writes outdate the cached bitmap */
+    char id[16];
+    tu_id(id, sizeof id, (size_t)(N + i));
+    omen_field nf = {{"n", 1}, {.type = OMEN_NUMBER, .u.number = (double)(i % 200)}};
+    assert_int_equal(omen_upsert(coll, id, strlen(id), data + (size_t)i * DIM, &nf, 1), OMEN_OK);
+  }
+  for (int i = 0; i < 2; i++) {
+    pthread_join(th[i], NULL);
+    assert_int_equal(args[i].bad, 0);
+  }
+  omen_filter_free(f);
+}
+
 /* Filters and their deletions on a file: through the log and a reopen. */
 static void t_file(void **state)
 {
@@ -410,6 +461,7 @@ WITH_FIXTURE(t_refused)
 WITH_FIXTURE(t_selectivities)
 WITH_FIXTURE(t_delete_where)
 WITH_FIXTURE(t_later_keys)
+WITH_FIXTURE(t_threads)
 WITH_FIXTURE(t_file)
 
 int main(void)
@@ -418,7 +470,7 @@ int main(void)
 #define T(f) cmocka_unit_test(f##_)
   const struct CMUnitTest tests[] = {
     T(t_operators), T(t_combinations), T(t_refused), T(t_selectivities),
-    T(t_delete_where), T(t_later_keys), T(t_file),
+    T(t_delete_where), T(t_later_keys), T(t_threads), T(t_file),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   free(data);

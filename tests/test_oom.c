@@ -74,6 +74,19 @@ static int scenario(const char *path, const float *data)
   if ((rc = omen_search(c, data + DIM, &so, r))) goto done;
   assert_int_equal(omen_result_count(r), 5);
   if ((rc = omen_get(c, "id-7", 4, r))) goto done;
+  /* A filter, its cached bitmap (second use), count and delete by it. */
+  omen_cond cond = {OMEN_OP_LT, {"i", 1}, {.type = OMEN_NUMBER, .u.number = 150},
+                    NULL, 0, NULL, 0};
+  omen_filter *flt = NULL;
+  if ((rc = omen_filter_new(db, &cond, &flt))) goto done;
+  so.filter = flt;
+  uint64_t matched = 0, gone = 0;
+  for (int use = 0; use < 2 && !rc; use++) rc = omen_search(c, data, &so, r);
+  if (!rc) rc = omen_count_where(c, flt, &matched);
+  if (!rc) rc = omen_delete_where(c, flt, &gone);
+  omen_filter_free(flt);
+  if (rc) goto done;
+  assert_true(matched >= 149 && gone == matched);
   if ((rc = omen_checkpoint(db))) goto done;
   ok = 1;
 done:
