@@ -45,6 +45,9 @@ int omen__coll_check_config(omen_db *db, const omen_coll_config *cfg)
     return omen__fail(db, OMEN_INVALID,
                       "ef_search must be between 1 and 65536 (got %u)",
                       cfg->ef_search);
+  if (!omen_quant_name(cfg->quantization))
+    return omen__fail(db, OMEN_INVALID, "unknown quantization %d",
+                      (int)cfg->quantization);
   return OMEN_OK;
 }
 
@@ -77,6 +80,14 @@ int omen__coll_new(omen_db *db, const char *name, size_t name_len,
   c->db = db;
   c->cfg = *cfg;
   c->stride = (uint32_t)omen__padded(cfg->dim);
+  if (cfg->quantization == OMEN_QUANT_SQ8) {
+    c->cstride = (uint32_t)omen__code_padded(cfg->dim);
+    if (omen__sq8_init(&db->mem, &c->sq, cfg->dim)) {
+      omen__free(&db->mem, c->name, name_len + 1);
+      omen__free(&db->mem, c, sizeof *c);
+      return OMEN_NOMEM;
+    }
+  }
   omen__kernels_get(omen__isa_best(), &c->kern);
   uint64_t seed = omen__hash_bytes(name, name_len, 0x6f6d656eull);
   omen__graph_init(&c->graph, cfg->m, cfg->ef_construction, seed);
@@ -84,13 +95,17 @@ int omen__coll_new(omen_db *db, const char *name, size_t name_len,
   if (init_rwlock(&c->rw)) goto fail_rw;
   if (pthread_mutex_init(&c->pool_mu, NULL)) goto fail_mu;
   if (pthread_mutex_init(&c->fcache_mu, NULL)) goto fail_cache;
+  if (pthread_mutex_init(&c->lazy_mu, NULL)) goto fail_lazy;
   *out = c;
   return OMEN_OK;
+fail_lazy:
+  pthread_mutex_destroy(&c->fcache_mu);
 fail_cache:
   pthread_mutex_destroy(&c->pool_mu);
 fail_mu:
   pthread_rwlock_destroy(&c->rw);
 fail_rw:
+  omen__sq8_free(&db->mem, &c->sq);
   omen__free(&db->mem, c->name, name_len + 1);
   omen__free(&db->mem, c, sizeof *c);
   return OMEN_ERROR;
@@ -101,6 +116,8 @@ static void free_data(omen_coll *c)
   const omen__mem *m = &c->db->mem;
   omen__buf_free(m, &c->vecs);
   omen__buf_free(m, &c->inv_norm);
+  omen__buf_free(m, &c->codes);
+  omen__buf_free(m, &c->code_offs);
   omen__buf_free(m, &c->state);
   omen__buf_free(m, &c->free_slots);
   omen__graph_free(m, &c->graph);
@@ -135,6 +152,8 @@ void omen__coll_free_shell(omen_coll *c)
   pthread_rwlock_destroy(&c->rw);
   pthread_mutex_destroy(&c->pool_mu);
   pthread_mutex_destroy(&c->fcache_mu);
+  pthread_mutex_destroy(&c->lazy_mu);
+  omen__sq8_free(m, &c->sq);
   omen__free(m, c->name, c->name_len + 1);
   omen__free(m, c, sizeof *c);
 }
@@ -146,9 +165,17 @@ const char *omen_coll_name(omen_coll *c) { return c ? c->name : NULL; }
 
 omen__space omen__coll_space(const omen_coll *c)
 {
-  omen__space sp = {c->cfg.metric == OMEN_L2 ? c->kern.l2sq : c->kern.dot,
-                    c->cfg.metric, c->vecs.p, c->stride, c->inv_norm.p,
-                    c->lazy_on ? &c->lazy : NULL};
+  int l2 = c->cfg.metric == OMEN_L2;
+  omen__space sp = {l2 ? c->kern.l2sq : c->kern.dot, c->cfg.metric, c->vecs.p,
+                    c->stride, c->inv_norm.p, c->lazy_on ? &c->lazy : NULL,
+                    NULL, 0, NULL, NULL, NULL};
+  if (c->cstride && c->sq.scale > 0) {
+    sp.codes = c->codes.p;
+    sp.cstride = c->cstride;
+    sp.code_offs = c->code_offs.p;
+    sp.sq = &c->sq;
+    sp.code_fn = l2 ? c->kern.l2sq_u8 : c->kern.dot_u8;
+  }
   return sp;
 }
 
@@ -165,6 +192,7 @@ int omen__coll_reserve(omen_coll *c, uint32_t need)
       (c->cfg.metric == OMEN_COSINE &&
        (rc = omen__buf_reserve(m, &c->inv_norm, cap * sizeof(float),
                                n * sizeof(float)))) ||
+      (rc = omen__codes_reserve(c, cap, n)) ||
       (rc = omen__graph_reserve(m, &c->graph, (uint32_t)cap, (uint32_t)n)) ||
       (rc = omen__records_reserve(m, &c->recs, (uint32_t)cap, (uint32_t)n)))
     return rc;
@@ -207,6 +235,7 @@ static void write_vector(omen_coll *c, uint32_t slot, const float *vec)
     for (uint32_t i = 0; i < c->cfg.dim; i++) sum += (double)vec[i] * vec[i];
     ((float *)c->inv_norm.p)[slot] = (float)(1.0 / sqrt(sum));
   }
+  if (c->cstride) omen__codes_put(c, slot);
 }
 
 static int same_vector(const omen_coll *c, uint32_t slot, const float *vec)
@@ -440,7 +469,9 @@ static int batch_plan(batch *b)
                              c->graph.upper_blocks * block, 64 * block)))
     return rc;
   b->link = omen__malloc(m, b->n * sizeof(uint32_t));
-  return b->link ? OMEN_OK : OMEN_NOMEM;
+  if (!b->link) return OMEN_NOMEM;
+  if (need_slots) omen__codes_admit(c, b->items[0].vec, b->n);
+  return OMEN_OK;
 }
 
 /* Take a deleted slot (repairing the graph around it) or a new one; it is
@@ -755,7 +786,8 @@ int omen_coll_info_get(omen_coll *c, omen_coll_info *info)
                              &c->graph.links0, &c->graph.level, &c->graph.upper_at,
                              &c->graph.upper, &c->graph.locks, &c->ids.tab,
                              &c->recs.refs, &c->recs.heap, &c->keys.names,
-                             &c->keys.index, &c->keys.table};
+                             &c->keys.index, &c->keys.table, &c->codes,
+                             &c->code_offs, &c->sq.lo, &c->graph.indeg};
   for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
     info->memory += bufs[i]->size;
   info->memory += sizeof *c + c->name_len;
@@ -997,7 +1029,7 @@ static const uint64_t *filter_bits(omen_coll *c, const omen_filter *f,
 /* Search with a filter: plan by its bitmap when there is one, else by an
 ** estimate of its share; a walk short of min(k, matches) ends in a scan. */
 static int search_filtered(omen_coll *c, omen__scratch *sc, const omen__space *sp,
-                           const float *q, const omen_search_opts *o,
+                           const omen__query *q, const omen_search_opts *o,
                            const omen__pred *pred, size_t *n)
 {
   uint32_t k = o->k, ef = o->ef ? o->ef : c->cfg.ef_search;
@@ -1022,12 +1054,12 @@ static int search_filtered(omen_coll *c, omen__scratch *sc, const omen__space *s
     else
       rc = OMEN_OK;
     if (!rc && *n < (k < count ? k : count))
-      rc = omen__exact_search_bits(sp, bits, c->n_slots, q, k, sc, sc->sel, n);
+      rc = omen__exact_search_bits(sp, bits, c->n_slots, q->f, k, sc, sc->sel, n);
   } else {
     rc = omen__graph_search(&c->graph, sp, slot_state(c), pred, &c->db->mem, sc, q,
                             k, ef, sc->sel, n);
     if (!rc && *n < (k < live ? k : live)) /* short: maybe few match; scan */
-      rc = omen__exact_search(sp, slot_state(c), pred, c->n_slots, q, k, sc,
+      rc = omen__exact_search(sp, slot_state(c), pred, c->n_slots, q->f, k, sc,
                               sc->sel, n);
   }
   omen__fcache_release(c, held);
@@ -1047,19 +1079,20 @@ static int search_locked(omen_coll *c, omen__scratch *sc, const float *query,
   if (!rc) rc = bind_filter(c, sc, o->filter, &bf, &pred_store, &pred);
   if (rc) return rc;
   omen__space sp = omen__coll_space(c);
-  const float *q = omen__prepare_query(sc, &sp, query, c->cfg.dim);
+  omen__query q = omen__walk_query(sc, &sp, omen__prepare_query(sc, &sp, query,
+                                                                c->cfg.dim));
   size_t n = 0, want = k < live ? k : live;
   if (pred) {
-    rc = search_filtered(c, sc, &sp, q, o, pred, &n);
+    rc = search_filtered(c, sc, &sp, &q, o, pred, &n);
   } else {
     int scan = o->exact || o->plan == OMEN_PLAN_SCAN ||
                (o->plan == OMEN_PLAN_AUTO && live <= (uint64_t)EXACT_FACTOR * width);
     if (!scan)
       rc = omen__graph_search(&c->graph, &sp, slot_state(c), NULL, &c->db->mem, sc,
-                              q, k, ef, sc->sel, &n);
+                              &q, k, ef, sc->sel, &n);
     /* Small, asked for, or the graph came up short. */
     if (!rc && n < want)
-      rc = omen__exact_search(&sp, slot_state(c), NULL, c->n_slots, q, k, sc,
+      rc = omen__exact_search(&sp, slot_state(c), NULL, c->n_slots, q.f, k, sc,
                               sc->sel, &n);
   }
   for (size_t i = 0; i < n && !rc; i++)

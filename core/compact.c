@@ -83,6 +83,15 @@ static void copy_list(uint32_t *dst, const uint32_t *src, const uint32_t *map)
   dst[0] = n;
 }
 
+/* Codes move within their array: slots only ever move down (t <= s). */
+static void move_codes(omen_coll *c, uint32_t s, uint32_t t)
+{
+  if (!c->cstride || s == t) return;
+  uint8_t *codes = c->codes.p;
+  memcpy(codes + (size_t)t * c->cstride, codes + (size_t)s * c->cstride, c->cstride);
+  if (c->code_offs.p) ((float *)c->code_offs.p)[t] = ((float *)c->code_offs.p)[s];
+}
+
 static void renumber(omen_coll *c, fresh *f)
 {
   omen__graph *g = &c->graph;
@@ -98,6 +107,7 @@ static void renumber(omen_coll *c, fresh *f)
     memcpy((float *)f->vecs.p + (size_t)t * c->stride,
            (const float *)c->vecs.p + (size_t)s * c->stride, c->stride * sizeof(float));
     if (f->inv_norm.p) ((float *)f->inv_norm.p)[t] = ((const float *)c->inv_norm.p)[s];
+    move_codes(c, s, t);
     ((uint8_t *)f->state.p)[t] = OMEN__SLOT_LIVE;
     ((uint8_t *)f->locks.p)[t] = 0;
     ((omen__recref *)f->refs.p)[t] = ((const omen__recref *)c->recs.refs.p)[s];

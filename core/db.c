@@ -28,6 +28,7 @@ void omen_coll_config_init(omen_coll_config *cfg, uint32_t dim)
   cfg->m = 16;
   cfg->ef_construction = 200;
   cfg->ef_search = 64;
+  cfg->quantization = OMEN_QUANT_NONE;
 }
 
 void omen_search_opts_init(omen_search_opts *o, uint32_t k)
@@ -49,6 +50,20 @@ omen_metric omen_metric_from_name(const char *name)
 const char *omen_metric_name(omen_metric metric)
 {
   return metric >= OMEN_L2 && metric <= OMEN_IP ? metric_names[metric] : NULL;
+}
+
+static const char *const quant_names[] = {"none", "sq8"};
+
+int omen_quant_from_name(const char *name)
+{
+  for (int i = 0; name && i <= OMEN_QUANT_SQ8; i++)
+    if (!strcmp(name, quant_names[i])) return i;
+  return -1;
+}
+
+const char *omen_quant_name(omen_quant quant)
+{
+  return (unsigned)quant <= OMEN_QUANT_SQ8 ? quant_names[quant] : NULL;
 }
 
 /* -- Errors ----------------------------------------------------------------- */
@@ -352,7 +367,8 @@ static void emit_create(omen__sink *s, const void *arg)
   const omen_coll *c = arg;
   omen__sink_str(s, c->name, c->name_len);
   uint32_t cfg[] = {c->cfg.dim, (uint32_t)c->cfg.metric, c->cfg.m,
-                    c->cfg.ef_construction, c->cfg.ef_search};
+                    c->cfg.ef_construction, c->cfg.ef_search,
+                    (uint32_t)c->cfg.quantization};
   for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++) omen__sink_u32(s, cfg[i]);
 }
 

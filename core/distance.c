@@ -41,6 +41,23 @@ static float dot_scalar(const float *a, const float *b, size_t n)
   return (s[0] + s[1]) + (s[2] + s[3]);
 }
 
+static uint32_t l2sq_u8_scalar(const uint8_t *a, const uint8_t *b, size_t n)
+{
+  uint32_t s = 0;
+  for (size_t i = 0; i < n; i++) {
+    int d = (int)a[i] - (int)b[i];
+    s += (uint32_t)(d * d);
+  }
+  return s;
+}
+
+static uint32_t dot_u8_scalar(const uint8_t *a, const uint8_t *b, size_t n)
+{
+  uint32_t s = 0;
+  for (size_t i = 0; i < n; i++) s += (uint32_t)a[i] * b[i];
+  return s;
+}
+
 #if OMEN__X86
 
 /* -- AVX2 + FMA ------------------------------------------------------------ */
@@ -95,6 +112,47 @@ AVX2 static float dot_avx2(const float *a, const float *b, size_t n)
     s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
   }
   return hsum256(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+}
+
+/* Codes: bytes widened to 16 bits, then multiplied and summed in pairs
+** into 32-bit lanes (vpmaddwd). A lane gains at most 2 * 255^2 per 32
+** bytes, so 65536 codes stay far from overflow. */
+
+AVX2 static inline uint32_t hsum256_epi32(__m256i v)
+{
+  __m128i x = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  x = _mm_add_epi32(x, _mm_shuffle_epi32(x, _MM_SHUFFLE(1, 0, 3, 2)));
+  x = _mm_add_epi32(x, _mm_shuffle_epi32(x, _MM_SHUFFLE(2, 3, 0, 1)));
+  return (uint32_t)_mm_cvtsi128_si32(x);
+}
+
+AVX2 static uint32_t l2sq_u8_avx2(const uint8_t *a, const uint8_t *b, size_t n)
+{
+  __m256i zero = _mm256_setzero_si256(), s0 = zero, s1 = zero;
+  for (size_t i = 0; i < n; i += 32) {
+    __m256i x = _mm256_loadu_si256((const __m256i *)(a + i));
+    __m256i y = _mm256_loadu_si256((const __m256i *)(b + i));
+    /* |x - y| in bytes, then widened: the order of lanes does not matter */
+    __m256i d = _mm256_or_si256(_mm256_subs_epu8(x, y), _mm256_subs_epu8(y, x));
+    __m256i lo = _mm256_unpacklo_epi8(d, zero), hi = _mm256_unpackhi_epi8(d, zero);
+    s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(lo, lo));
+    s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(hi, hi));
+  }
+  return hsum256_epi32(_mm256_add_epi32(s0, s1));
+}
+
+AVX2 static uint32_t dot_u8_avx2(const uint8_t *a, const uint8_t *b, size_t n)
+{
+  __m256i zero = _mm256_setzero_si256(), s0 = zero, s1 = zero;
+  for (size_t i = 0; i < n; i += 32) {
+    __m256i x = _mm256_loadu_si256((const __m256i *)(a + i));
+    __m256i y = _mm256_loadu_si256((const __m256i *)(b + i));
+    s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(_mm256_unpacklo_epi8(x, zero),
+                                                _mm256_unpacklo_epi8(y, zero)));
+    s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(_mm256_unpackhi_epi8(x, zero),
+                                                _mm256_unpackhi_epi8(y, zero)));
+  }
+  return hsum256_epi32(_mm256_add_epi32(s0, s1));
 }
 
 /* -- AVX-512 --------------------------------------------------------------- */
@@ -170,7 +228,13 @@ int omen__kernels_get(omen__isa isa, omen__kernels *k)
   k->isa = isa;
   k->l2sq = l2sq_scalar;
   k->dot = dot_scalar;
+  k->l2sq_u8 = l2sq_u8_scalar;
+  k->dot_u8 = dot_u8_scalar;
 #if OMEN__X86
+  if (isa >= OMEN__ISA_AVX2) { /* AVX-512 machines run the AVX2 code kernels */
+    k->l2sq_u8 = l2sq_u8_avx2;
+    k->dot_u8 = dot_u8_avx2;
+  }
   if (isa == OMEN__ISA_AVX2) {
     k->l2sq = l2sq_avx2;
     k->dot = dot_avx2;

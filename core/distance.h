@@ -1,17 +1,24 @@
 /*
-** Distance kernels: squared L2 and dot product over float vectors, in a
-** portable scalar version and SIMD versions (AVX2+FMA, AVX-512) picked at run
-** time from what the CPU offers. Vectors are padded with zeros to a multiple
-** of OMEN__PAD floats, so kernels need no tail loop.
+** Distance kernels: squared L2 and dot product over float vectors, and over
+** 8-bit codes (see quant.c), in a portable scalar version and SIMD versions
+** (AVX2+FMA, AVX-512) picked at run time from what the CPU offers. Vectors
+** are padded with zeros to a multiple of OMEN__PAD floats, and codes to a
+** multiple of OMEN__CODE_PAD bytes, so kernels need no tail loop.
 */
 #ifndef OMEN_DISTANCE_H
 #define OMEN_DISTANCE_H
 
 #include <stddef.h>
 
-#define OMEN__PAD 16 /* floats: one 64-byte line */
+#include <stdint.h>
+
+#define OMEN__PAD 16      /* floats: one 64-byte line */
+#define OMEN__CODE_PAD 64 /* bytes: one line */
 
 typedef float (*omen__dist_fn)(const float *a, const float *b, size_t n);
+
+/* Over n codes (n <= 65536, so the sums fit 32 bits). */
+typedef uint32_t (*omen__code_fn)(const uint8_t *a, const uint8_t *b, size_t n);
 
 typedef enum omen__isa {
   OMEN__ISA_SCALAR = 0,
@@ -24,6 +31,8 @@ typedef struct omen__kernels {
   omen__isa isa;
   omen__dist_fn l2sq; /* sum of (a[i] - b[i])^2 */
   omen__dist_fn dot;  /* sum of a[i] * b[i] */
+  omen__code_fn l2sq_u8;
+  omen__code_fn dot_u8;
 } omen__kernels;
 
 /* Whether this build and this CPU can run isa. */
@@ -38,6 +47,12 @@ int omen__kernels_get(omen__isa isa, omen__kernels *k);
 static inline size_t omen__padded(size_t dim)
 {
   return (dim + OMEN__PAD - 1) / OMEN__PAD * OMEN__PAD;
+}
+
+/* Bytes the codes of a dim-component vector occupy once padded. */
+static inline size_t omen__code_padded(size_t dim)
+{
+  return (dim + OMEN__CODE_PAD - 1) / OMEN__CODE_PAD * OMEN__CODE_PAD;
 }
 
 #endif

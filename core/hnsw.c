@@ -178,8 +178,10 @@ static void set_list(const omen__build *b, omen__scratch *sc, uint32_t node,
 
 /* -- Search ----------------------------------------------------------------- */
 
+static void sort_cands(omen__cand *c, size_t n);
+
 /* Greedy walk on one level towards q. */
-static int greedy(const omen__build *b, omen__scratch *sc, const float *q,
+static int greedy(const omen__build *b, omen__scratch *sc, const omen__query *q,
                   uint32_t level, uint32_t *cur, float *cur_d)
 {
   for (int changed = 1; changed;) {
@@ -188,7 +190,7 @@ static int greedy(const omen__build *b, omen__scratch *sc, const float *q,
     uint32_t n = get_list(b, *cur, level, sc->links, &nb);
     for (uint32_t j = 0; j < n; j++) {
       if (omen__touch(b->sp, nb[j])) return OMEN_CORRUPT;
-      float d = omen__dist_q(b->sp, q, nb[j]);
+      float d = omen__walk_dist(b->sp, q, nb[j]);
       if (d < *cur_d) {
         *cur_d = d;
         *cur = nb[j];
@@ -199,11 +201,23 @@ static int greedy(const omen__build *b, omen__scratch *sc, const float *q,
   return OMEN_OK;
 }
 
+/* Neighbours whose data is requested ahead of their distance. */
+#define AHEAD 2
+#define PREFETCH_LINES 16 /* hardware prefetchers take longer vectors on */
+
+static inline void prefetch_walk(const omen__space *sp, uint32_t slot)
+{
+  const char *p = omen__walk_data(sp, slot);
+  size_t bytes = sp->codes ? sp->cstride : sp->stride * sizeof(float);
+  size_t lines = bytes / 64 < PREFETCH_LINES ? bytes / 64 : PREFETCH_LINES;
+  for (size_t i = 0; i < lines; i++) OMEN__PREFETCH(p + 64 * i);
+}
+
 /* Best-first search of one level from ep, keeping the ef closest accepted
 ** nodes in the max-heap sc->top. Accepted: not `exclude` and, when state
 ** is given, returnable (live and matching pred). Every node is still walked
 ** through, so a filter does not cut the graph apart. */
-static int search_layer(const omen__build *b, omen__scratch *sc, const float *q,
+static int search_layer(const omen__build *b, omen__scratch *sc, const omen__query *q,
                         uint32_t ep, float ep_d, uint32_t ef, uint32_t level,
                         const uint8_t *state, const omen__pred *pred,
                         uint32_t exclude, size_t *n_top)
@@ -220,19 +234,23 @@ static int search_layer(const omen__build *b, omen__scratch *sc, const float *q,
   while (nc) {
     if (sc->cand[0].d > bound && nt >= ef) break;
     omen__cand c = omen__minheap_pop(sc->cand, &nc);
+    if (nc) OMEN__PREFETCH(omen__links(b->g, sc->cand[0].slot, level));
     const uint32_t *nb;
-    uint32_t n = get_list(b, c.slot, level, sc->links, &nb);
-    if (n) OMEN__PREFETCH(omen__vec(sp, nb[0]));
+    uint32_t n = get_list(b, c.slot, level, sc->links, &nb), fresh[2 * OMEN_MAX_M];
+    /* The unvisited neighbours first, so their data can be fetched ahead. */
+    uint32_t n_fresh = 0;
     for (uint32_t j = 0; j < n; j++) {
       uint32_t x = nb[j];
-      if (j + 1 < n) {
-        OMEN__PREFETCH(visited + nb[j + 1]);
-        OMEN__PREFETCH(omen__vec(sp, nb[j + 1]));
-      }
       if (visited[x] == epoch) continue;
       visited[x] = epoch;
+      fresh[n_fresh++] = x;
+    }
+    for (uint32_t j = 0; j < n_fresh && j < AHEAD; j++) prefetch_walk(sp, fresh[j]);
+    for (uint32_t j = 0; j < n_fresh; j++) {
+      uint32_t x = fresh[j];
+      if (j + AHEAD < n_fresh) prefetch_walk(sp, fresh[j + AHEAD]);
       if (omen__touch(sp, x)) return OMEN_CORRUPT;
-      float d = omen__dist_q(sp, q, x);
+      float d = omen__walk_dist(sp, q, x);
       if (nt >= ef && d >= bound) continue;
       if (nc == sc->cand_cap && omen__scratch_grow_cand(b->mem, sc))
         return OMEN_NOMEM;
@@ -249,9 +267,21 @@ static int search_layer(const omen__build *b, omen__scratch *sc, const float *q,
   return OMEN_OK;
 }
 
+/* The k closest of the found candidates out[0..found), ascending: with
+** codes, measured again on the floats. */
+static size_t finish(const omen__space *sp, const omen__query *q, omen__cand *out,
+                     size_t found, uint32_t k)
+{
+  if (sp->codes) {
+    for (size_t i = 0; i < found; i++) out[i].d = omen__dist_q(sp, q->f, out[i].slot);
+    sort_cands(out, found);
+  }
+  return found < k ? found : k;
+}
+
 int omen__graph_search(const omen__graph *g, const omen__space *sp,
                        const uint8_t *state, const omen__pred *pred,
-                       const omen__mem *m, omen__scratch *sc, const float *q,
+                       const omen__mem *m, omen__scratch *sc, const omen__query *q,
                        uint32_t k, uint32_t ef, omen__cand *out, size_t *n)
 {
   omen__build b = {(omen__graph *)g, sp, m, state, 0, NULL};
@@ -260,15 +290,14 @@ int omen__graph_search(const omen__graph *g, const omen__space *sp,
   if (ef < k) ef = k;
   uint32_t cur = g->entry;
   if (omen__touch(sp, cur)) return OMEN_CORRUPT;
-  float d = omen__dist_q(sp, q, cur);
+  float d = omen__walk_dist(sp, q, cur);
   int rc = OMEN_OK;
   for (uint32_t level = g->max_level; level > 0 && !rc; level--)
     rc = greedy(&b, sc, q, level, &cur, &d);
   size_t nt;
   if (!rc) rc = search_layer(&b, sc, q, cur, d, ef, 0, state, pred, OMEN__NO_SLOT, &nt);
   if (rc) return rc;
-  size_t found = omen__maxheap_drain(sc->top, &nt, out);
-  *n = found < k ? found : k;
+  *n = finish(sp, q, out, omen__maxheap_drain(sc->top, &nt, out), k);
   return OMEN_OK;
 }
 
@@ -292,7 +321,7 @@ static inline int allowed(const uint64_t *bits, uint32_t slot)
 typedef struct walk {
   const omen__space *sp;
   omen__scratch *sc;
-  const float *q;
+  const omen__query *q;
   uint32_t ef;
   size_t nc, nt;
   float bound;
@@ -302,7 +331,7 @@ typedef struct walk {
 static int measure(walk *w, const omen__mem *m, uint32_t x)
 {
   if (omen__touch(w->sp, x)) return OMEN_CORRUPT;
-  float d = omen__dist_q(w->sp, w->q, x);
+  float d = omen__walk_dist(w->sp, w->q, x);
   if (w->nt >= w->ef && d >= w->bound) return OMEN_OK;
   omen__scratch *sc = w->sc;
   if (w->nc == sc->cand_cap && omen__scratch_grow_cand(m, sc)) return OMEN_NOMEM;
@@ -319,7 +348,7 @@ static int measure(walk *w, const omen__mem *m, uint32_t x)
 static int step_through(walk *w, const omen__mem *m, uint32_t x)
 {
   if (omen__touch(w->sp, x)) return OMEN_CORRUPT;
-  float d = omen__dist_q(w->sp, w->q, x);
+  float d = omen__walk_dist(w->sp, w->q, x);
   if (w->nt >= w->ef && d >= w->bound) return OMEN_OK;
   omen__scratch *sc = w->sc;
   if (w->nc == sc->cand_cap && omen__scratch_grow_cand(m, sc)) return OMEN_NOMEM;
@@ -367,7 +396,7 @@ static int expand(const omen__graph *g, walk *w, const omen__mem *m,
 
 int omen__graph_search_bits(const omen__graph *g, const omen__space *sp,
                             const uint64_t *bits, const omen__mem *m,
-                            omen__scratch *sc, const float *q, uint32_t k,
+                            omen__scratch *sc, const omen__query *q, uint32_t k,
                             uint32_t ef, omen__cand *out, size_t *n)
 {
   omen__build b = {(omen__graph *)g, sp, m, NULL, 0, NULL};
@@ -376,7 +405,7 @@ int omen__graph_search_bits(const omen__graph *g, const omen__space *sp,
   if (ef < k) ef = k;
   uint32_t cur = g->entry;
   if (omen__touch(sp, cur)) return OMEN_CORRUPT;
-  float d = omen__dist_q(sp, q, cur);
+  float d = omen__walk_dist(sp, q, cur);
   int rc = OMEN_OK;
   for (uint32_t level = g->max_level; level > 0 && !rc; level--)
     rc = greedy(&b, sc, q, level, &cur, &d);
@@ -396,8 +425,7 @@ int omen__graph_search_bits(const omen__graph *g, const omen__space *sp,
     rc = expand(g, &w, m, bits, c.slot, epoch);
   }
   if (rc) return rc;
-  size_t found = omen__maxheap_drain(sc->top, &w.nt, out);
-  *n = found < k ? found : k;
+  *n = finish(sp, q, out, omen__maxheap_drain(sc->top, &w.nt, out), k);
   return OMEN_OK;
 }
 
@@ -424,7 +452,7 @@ static size_t select_neighbors(const omen__space *sp, omen__cand *c, size_t n,
   for (size_t i = 0; i < n && kept < max; i++) {
     int good = 1;
     for (size_t j = 0; j < kept && good; j++)
-      good = omen__dist_nodes(sp, c[j].slot, c[i].slot) >= c[i].d;
+      good = omen__walk_dist_nodes(sp, c[j].slot, c[i].slot) >= c[i].d;
     if (good) c[kept++] = c[i];
   }
   return kept;
@@ -456,7 +484,7 @@ static void connect(const omen__build *b, omen__scratch *sc, uint32_t node,
     omen__cand *c = sc->sel;
     c[0] = (omen__cand){d, s};
     for (uint32_t i = 0; i < n; i++)
-      c[1 + i] = (omen__cand){omen__dist_nodes(b->sp, node, l[1 + i]), l[1 + i]};
+      c[1 + i] = (omen__cand){omen__walk_dist_nodes(b->sp, node, l[1 + i]), l[1 + i]};
     sort_cands(c, n + 1);
     set_list(b, sc, node, level, c, select_neighbors(b->sp, c, n + 1, max),
              repairs_pruned(b));
@@ -471,9 +499,13 @@ int omen__graph_insert(omen__build *b, omen__scratch *sc, uint32_t slot)
   omen__graph *g = b->g;
   const omen__space *sp = b->sp;
   uint32_t level = level_at(g, slot);
-  const float *q = omen__vec(sp, slot);
-  if (sp->metric == OMEN_COSINE)
-    q = omen__prepare_query(sc, sp, q, sp->stride);
+  omen__query q = {omen__vec(sp, slot), NULL, 0.0f};
+  if (sp->codes) {
+    q.c = omen__code(sp, slot);
+    q.offs = omen__code_offs(sp, slot);
+  } else if (sp->metric == OMEN_COSINE) {
+    q.f = omen__prepare_query(sc, sp, q.f, sp->stride);
+  }
 
   if (b->parallel) pthread_mutex_lock(b->entry_mu);
   uint32_t cur = g->entry, top = g->max_level;
@@ -488,13 +520,13 @@ int omen__graph_insert(omen__build *b, omen__scratch *sc, uint32_t slot)
   int raises = level > top;
   if (b->parallel && !raises) pthread_mutex_unlock(b->entry_mu);
 
-  float d = omen__dist_q(sp, q, cur);
+  float d = omen__walk_dist(sp, &q, cur);
   int rc = OMEN_OK;
-  for (uint32_t l = top; l > level && !rc; l--) rc = greedy(b, sc, q, l, &cur, &d);
+  for (uint32_t l = top; l > level && !rc; l--) rc = greedy(b, sc, &q, l, &cur, &d);
 
   for (uint32_t l = level < top ? level : top; !rc; l--) {
     size_t nt;
-    rc = search_layer(b, sc, q, cur, d, g->ef_construction, l, NULL, NULL, slot, &nt);
+    rc = search_layer(b, sc, &q, cur, d, g->ef_construction, l, NULL, NULL, slot, &nt);
     if (rc) break;
     omen__cand *c = sc->sel;
     size_t found = omen__maxheap_drain(sc->top, &nt, c);
@@ -575,7 +607,7 @@ void omen__graph_unlink(omen__build *b, omen__scratch *sc, uint32_t slot,
           uint32_t x = list[1 + j];
           if (sc->visited[x] == epoch || !usable(b, x)) continue;
           sc->visited[x] = epoch;
-          c[n++] = (omen__cand){omen__dist_nodes(sp, node, x), x};
+          c[n++] = (omen__cand){omen__walk_dist_nodes(sp, node, x), x};
         }
       }
       sort_cands(c, n);

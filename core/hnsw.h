@@ -78,18 +78,19 @@ int omen__graph_repair(omen__build *b, omen__scratch *sc, uint32_t n_slots);
 void omen__graph_count_indeg(omen__graph *g, uint32_t n_slots);
 
 /* The k returnable slots (live, matching pred if given) closest to a
-** prepared query (fewer if the graph leads to fewer), ascending, into out, which needs room for max(ef, k) entries and
-** must not be sc->top. The scratch must be prepared for max(ef, k). */
+** query (fewer if the graph leads to fewer), ascending by exact distance,
+** into out, which needs room for max(ef, k) entries and must not be
+** sc->top. The scratch must be prepared for max(ef, k). */
 int omen__graph_search(const omen__graph *g, const omen__space *sp,
                        const uint8_t *state, const omen__pred *pred,
-                       const omen__mem *m, omen__scratch *sc, const float *q,
+                       const omen__mem *m, omen__scratch *sc, const omen__query *q,
                        uint32_t k, uint32_t ef, omen__cand *out, size_t *n);
 
 /* The same, among the slots set in bits (a filter's bitmap of matching
 ** live slots): distances are computed for matching nodes only. */
 int omen__graph_search_bits(const omen__graph *g, const omen__space *sp,
                             const uint64_t *bits, const omen__mem *m,
-                            omen__scratch *sc, const float *q, uint32_t k,
+                            omen__scratch *sc, const omen__query *q, uint32_t k,
                             uint32_t ef, omen__cand *out, size_t *n);
 
 static inline uint32_t *omen__links(const omen__graph *g, uint32_t slot,

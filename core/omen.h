@@ -162,12 +162,27 @@ const char *omen_metric_name(omen_metric metric);
 #define OMEN_MAX_NAME  255        /* bytes in a collection name */
 #define OMEN_MAX_META  (1u << 20) /* bytes of encoded metadata per record */
 
+/* What graph walks read. With OMEN_QUANT_SQ8 a collection also keeps an
+** 8-bit copy of its vectors (a quarter of their size, in memory only) and
+** walks the graph on it: several times fewer bytes per step. Candidates are
+** measured again on the float vectors, so the results and their distances
+** are exact; only which candidates the walk finds may differ slightly. */
+typedef enum omen_quant {
+  OMEN_QUANT_NONE = 0, /* the float vectors (default) */
+  OMEN_QUANT_SQ8 = 1   /* one byte per component, one scale for all */
+} omen_quant;
+
+/* "none", "sq8" <-> omen_quant; -1 / NULL when unknown. */
+int omen_quant_from_name(const char *name);
+const char *omen_quant_name(omen_quant quant);
+
 typedef struct omen_coll_config {
   uint32_t dim;             /* 1 .. OMEN_MAX_DIM */
   omen_metric metric;       /* default OMEN_L2 */
   uint32_t m;               /* graph degree, 2 .. OMEN_MAX_M; default 16 */
   uint32_t ef_construction; /* default 200 */
   uint32_t ef_search;       /* default 64 */
+  omen_quant quantization;  /* default OMEN_QUANT_NONE */
 } omen_coll_config;
 
 void omen_coll_config_init(omen_coll_config *cfg, uint32_t dim);

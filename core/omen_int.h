@@ -21,6 +21,7 @@
 #include "mem.h"
 #include "meta.h"
 #include "omen.h"
+#include "quant.h"
 #include "records.h"
 #include "search.h"
 
@@ -62,6 +63,10 @@ struct omen_coll {
   uint32_t cap;
   omen__buf vecs;         /* stride floats per slot */
   omen__buf inv_norm;     /* float per slot (cosine only) */
+  uint32_t cstride;       /* bytes of codes per slot (sq8), else 0 */
+  omen__sq8 sq;           /* their scale and offsets */
+  omen__buf codes;        /* cstride bytes per slot (memory only) */
+  omen__buf code_offs;    /* float per slot: offset term (sq8, dot metrics) */
   omen__buf state;        /* uint8 per slot: OMEN__SLOT_* */
   omen__buf free_slots;   /* uint32 stack of deleted slots */
   uint32_t n_free;
@@ -72,6 +77,7 @@ struct omen_coll {
   uint64_t graph_inserts; /* nodes linked since the collection was opened */
   uint64_t version;       /* bumped by every write (invalidates fcache) */
   omen__lazy lazy;        /* first-use checks of the mapped bulk */
+  pthread_mutex_t lazy_mu;
   int lazy_on;            /* some chunks are unchecked (reads only) */
 
   /* Search scratch, one per concurrent searcher. */
@@ -206,6 +212,17 @@ int omen__coll_reserve(omen_coll *c, uint32_t cap);
 
 /* The vector space view of a collection's current tables. */
 omen__space omen__coll_space(const omen_coll *c);
+
+/* -- Codes (quant.c) --------------------------------------------------------- */
+/* With sq8 a collection keeps codes for every slot that is not pending. */
+
+int omen__codes_reserve(omen_coll *c, size_t cap, size_t n);
+/* Encode a slot from its vector (and inverse norm, for cosine). */
+void omen__codes_put(omen_coll *c, uint32_t slot);
+void omen__codes_fill(omen_coll *c, uint32_t first, uint32_t end);
+/* Before n vectors (dim floats each) are written: retrain and encode every
+** slot again if one of them falls outside the codes' range. */
+void omen__codes_admit(omen_coll *c, const float *vecs, size_t n);
 
 /* -- Results (result.c) ----------------------------------------------------- */
 

@@ -12,7 +12,7 @@
 
 /* -- Checks on first use ------------------------------------------------------- */
 
-int omen__lazy_check(const omen__space *sp, uint32_t chunk)
+static int check_chunk(const omen__space *sp, uint32_t chunk)
 {
   const omen__lazy *z = sp->lazy;
   uint32_t first = chunk * OMEN__CHUNK, end = first + OMEN__CHUNK;
@@ -31,8 +31,19 @@ int omen__lazy_check(const omen__space *sp, uint32_t chunk)
     for (uint32_t i = 1; i <= links[0]; i++)
       if (links[i] >= z->n_slots) return OMEN_CORRUPT;
   }
+  if (z->ready) z->ready(z->ctx, first, end);
   atomic_store_explicit(&z->done[chunk], 1, memory_order_release);
   return OMEN_OK;
+}
+
+int omen__lazy_check(const omen__space *sp, uint32_t chunk)
+{
+  const omen__lazy *z = sp->lazy;
+  pthread_mutex_lock(z->mu);
+  int rc = atomic_load_explicit(&z->done[chunk], memory_order_acquire)
+               ? OMEN_OK : check_chunk(sp, chunk);
+  pthread_mutex_unlock(z->mu);
+  return rc;
 }
 
 /* -- Heaps ------------------------------------------------------------------ */
@@ -117,6 +128,14 @@ int omen__scratch_prepare(const omen__mem *m, omen__scratch *s, size_t n_slots,
     s->q = b.p;
     s->q_cap = stride;
   }
+  size_t codes = omen__code_padded(stride);
+  if (codes > s->qcode_cap) {
+    omen__buf b = {s->qcode, s->qcode_cap, 0};
+    rc = omen__buf_reserve(m, &b, codes, 0);
+    if (rc) return rc;
+    s->qcode = b.p;
+    s->qcode_cap = codes;
+  }
   return OMEN_OK;
 }
 
@@ -131,6 +150,8 @@ void omen__scratch_free(const omen__mem *m, omen__scratch *s)
   omen__free(m, s->keyids, s->keyids_cap * sizeof(uint32_t));
   omen__buf b = {s->q, s->q_cap * sizeof(float), 0};
   omen__buf_free(m, &b);
+  omen__buf c = {s->qcode, s->qcode_cap, 0};
+  omen__buf_free(m, &c);
   memset(s, 0, sizeof *s);
 }
 
@@ -167,4 +188,15 @@ const float *omen__prepare_query(omen__scratch *s, const omen__space *sp,
   for (size_t i = 0; i < dim; i++) s->q[i] = vec[i] * scale;
   for (size_t i = dim; i < sp->stride; i++) s->q[i] = 0.0f;
   return s->q;
+}
+
+omen__query omen__walk_query(omen__scratch *s, const omen__space *sp,
+                             const float *prepared)
+{
+  omen__query q = {prepared, NULL, 0.0f};
+  if (sp->codes) {
+    q.offs = omen__sq8_encode(sp->sq, prepared, 1.0f, s->qcode, sp->cstride);
+    q.c = s->qcode;
+  }
+  return q;
 }

@@ -6,6 +6,7 @@
 #ifndef OMEN_SEARCH_H
 #define OMEN_SEARCH_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -13,6 +14,7 @@
 #include "distance.h"
 #include "mem.h"
 #include "omen.h"
+#include "quant.h"
 
 #if defined(__GNUC__) || defined(__clang__)
 #define OMEN__PREFETCH(p) __builtin_prefetch(p)
@@ -37,6 +39,10 @@ typedef struct omen__lazy {
   atomic_uchar *done;     /* per chunk: checked */
   const uint32_t *links0; /* the level-0 lists */
   uint32_t n_slots, m0;
+  pthread_mutex_t *mu;    /* one check at a time */
+  /* Derive what a checked chunk needs (its codes), if set. */
+  void (*ready)(void *ctx, uint32_t first, uint32_t end);
+  void *ctx;
 } omen__lazy;
 
 /* -- Space ----------------------------------------------------------------- */
@@ -48,6 +54,12 @@ typedef struct omen__space {
   size_t stride;
   const float *inv_norm;  /* cosine: 1 / |v| per slot */
   const omen__lazy *lazy; /* chunks still to check on first use, or NULL */
+  /* sq8 (see quant.h): graph walks measure codes, not the floats */
+  const uint8_t *codes;   /* cstride bytes per slot, or NULL */
+  size_t cstride;
+  const float *code_offs; /* dot metrics: offset term per slot */
+  const omen__sq8 *sq;
+  omen__code_fn code_fn;  /* l2sq_u8 for L2, dot_u8 for IP and cosine */
 } omen__space;
 
 /* Check a chunk: OMEN_OK, or OMEN_CORRUPT if it does not match its file. */
@@ -92,6 +104,59 @@ static inline float omen__dist_nodes(const omen__space *s, uint32_t a,
 {
   float r = s->fn(omen__vec(s, a), omen__vec(s, b), s->stride);
   return omen__distance(s->metric, r, omen__inv_norm(s, a) * omen__inv_norm(s, b));
+}
+
+/* -- Graph walks ------------------------------------------------------------
+** Walks measure a query against codes when the space has them, and the
+** candidates they find are measured again exactly at the end. */
+
+/* A query as walks see it: prepared floats, and their codes if any. */
+typedef struct omen__query {
+  const float *f;
+  const uint8_t *c;
+  float offs;             /* offset term of c (dot metrics) */
+} omen__query;
+
+static inline const uint8_t *omen__code(const omen__space *s, uint32_t slot)
+{
+  return s->codes + (size_t)slot * s->cstride;
+}
+
+/* A distance from a code kernel result r and the two offset terms. */
+static inline float omen__code_distance(const omen__space *s, uint32_t r,
+                                        float offs)
+{
+  float step = s->sq->scale, step2 = step * step;
+  if (s->metric == OMEN_L2) return step2 * (float)r;
+  float dot = s->sq->lo_sq + step * offs + step2 * (float)r;
+  return s->metric == OMEN_IP ? -dot : 1.0f - dot;
+}
+
+static inline float omen__code_offs(const omen__space *s, uint32_t slot)
+{
+  return s->metric == OMEN_L2 ? 0.0f : s->code_offs[slot];
+}
+
+static inline float omen__walk_dist(const omen__space *s, const omen__query *q,
+                                    uint32_t slot)
+{
+  if (!s->codes) return omen__dist_q(s, q->f, slot);
+  uint32_t r = s->code_fn(q->c, omen__code(s, slot), s->cstride);
+  return omen__code_distance(s, r, q->offs + omen__code_offs(s, slot));
+}
+
+static inline float omen__walk_dist_nodes(const omen__space *s, uint32_t a,
+                                          uint32_t b)
+{
+  if (!s->codes) return omen__dist_nodes(s, a, b);
+  uint32_t r = s->code_fn(omen__code(s, a), omen__code(s, b), s->cstride);
+  return omen__code_distance(s, r, omen__code_offs(s, a) + omen__code_offs(s, b));
+}
+
+/* Where a walk reads a slot's data: to prefetch it. */
+static inline const void *omen__walk_data(const omen__space *s, uint32_t slot)
+{
+  return s->codes ? (const void *)omen__code(s, slot) : (const void *)omen__vec(s, slot);
 }
 
 /* -- Predicates -------------------------------------------------------------- */
@@ -142,6 +207,8 @@ typedef struct omen__scratch {
   size_t links_cap;
   float *q;                   /* the query, padded and aligned */
   size_t q_cap;
+  uint8_t *qcode;             /* its codes */
+  size_t qcode_cap;
   uint32_t *keyids;           /* a bound filter's key numbers */
   size_t keyids_cap;
   uint32_t *orphans;          /* live nodes a write left without in-links */
@@ -179,5 +246,9 @@ void omen__scratch_note_orphan(const omen__mem *m, omen__scratch *s,
 ** cosine. Returns the prepared query. */
 const float *omen__prepare_query(omen__scratch *s, const omen__space *sp,
                                  const float *vec, size_t dim);
+
+/* A prepared query for walks: encoded into s->qcode if the space has codes. */
+omen__query omen__walk_query(omen__scratch *s, const omen__space *sp,
+                             const float *prepared);
 
 #endif

@@ -38,7 +38,8 @@
 #include "omen_int.h"
 
 #define MAGIC "\x89OMEN\r\n\x1a"
-#define FORMAT_VERSION 1u
+#define FORMAT_VERSION 2u /* 2 added the quantization */
+#define OLDEST_VERSION 1u
 #define ORDER_MARK 0x01020304u
 #define HEADER_SIZE 4096u
 #define HEADER_USED 128u
@@ -60,13 +61,15 @@ enum sections {
   S_KEYINDEX, /* uint64 per key */
   S_IDMAP,    /* the id map's table */
   S_CHUNKS,   /* two CRCs per chunk: its vectors, its level-0 links */
+  S_QUANT,    /* sq8 once trained: dim offsets, then the scale (floats) */
   N_SECTIONS
 };
+#define V1_SECTIONS S_QUANT
 
 static const char *const section_name[N_SECTIONS] = {
   "vectors", "norms", "states", "free slots", "links", "levels",
   "upper index", "upper links", "in-degrees", "records", "record heap",
-  "key names", "key index", "id map", "chunk checksums"};
+  "key names", "key index", "id map", "chunk checksums", "quantizer"};
 
 typedef struct section {
   uint64_t off, len;
@@ -235,7 +238,7 @@ static void catalog_entry(bytes *cat, const omen_coll *c, uint64_t heap,
   b_put(cat, c->name, c->name_len);
   uint32_t u32s[] = {c->cfg.dim, (uint32_t)c->cfg.metric, c->cfg.m,
                      c->cfg.ef_construction, c->cfg.ef_search,
-                     c->n_slots, c->n_free, g->entry, g->max_level, c->keys.n};
+                     (uint32_t)c->cfg.quantization, c->n_slots, c->n_free, g->entry, g->max_level, c->keys.n};
   for (size_t i = 0; i < sizeof u32s / sizeof u32s[0]; i++) b_u32(cat, u32s[i]);
   uint64_t u64s[] = {g->seed, c->ids.seed, g->upper_blocks, heap,
                      c->keys.names_used, c->ids.mask ? c->ids.mask + 1 : 0,
@@ -246,6 +249,17 @@ static void catalog_entry(bytes *cat, const omen_coll *c, uint64_t heap,
     b_u64(cat, s[i].len);
     b_u32(cat, s[i].crc);
   }
+}
+
+/* The quantizer's offsets and scale, once trained. */
+static void w_quantizer(writer *w, section *s, const omen_coll *c)
+{
+  w_begin(w, s);
+  if (c->cstride && c->sq.scale > 0) {
+    w_bytes(w, omen__sq8_offsets(&c->sq), c->cfg.dim * sizeof(float));
+    w_bytes(w, &c->sq.scale, sizeof(float));
+  }
+  w_end(w, s);
 }
 
 static int write_coll(writer *w, bytes *cat, const omen_coll *c,
@@ -275,6 +289,7 @@ static int write_coll(writer *w, bytes *cat, const omen_coll *c,
             c->ids.mask ? (size_t)(c->ids.mask + 1) * sizeof(uint64_t) : 0);
   w_section(w, &s[S_CHUNKS], crc, crc_size);
   omen__free(mem, crc, crc_size ? crc_size : 1);
+  w_quantizer(w, &s[S_QUANT], c);
   catalog_entry(cat, c, heap, s);
   return OMEN_OK;
 }
@@ -386,6 +401,7 @@ typedef struct loader {
   omen_db *db;
   unsigned char *map;
   uint64_t size;
+  uint32_t version;       /* of the file's format */
 } loader;
 
 typedef struct coll_head {
@@ -396,7 +412,8 @@ typedef struct coll_head {
   section s[N_SECTIONS];
 } coll_head;
 
-static int parse_head(omen__cursor *cur, coll_head *h, char *name, size_t *name_len)
+static int parse_head(const loader *L, omen__cursor *cur, coll_head *h,
+                      char *name, size_t *name_len)
 {
   *name_len = omen__take_u32(cur);
   const unsigned char *p = *name_len <= OMEN_MAX_NAME ? omen__take(cur, *name_len) : NULL;
@@ -408,6 +425,8 @@ static int parse_head(omen__cursor *cur, coll_head *h, char *name, size_t *name_
   h->cfg.m = omen__take_u32(cur);
   h->cfg.ef_construction = omen__take_u32(cur);
   h->cfg.ef_search = omen__take_u32(cur);
+  h->cfg.quantization = L->version >= 2 ? (omen_quant)omen__take_u32(cur)
+                                        : OMEN_QUANT_NONE;
   h->n_slots = omen__take_u32(cur);
   h->n_free = omen__take_u32(cur);
   h->entry = omen__take_u32(cur);
@@ -420,7 +439,8 @@ static int parse_head(omen__cursor *cur, coll_head *h, char *name, size_t *name_
   h->key_names = omen__take_u64(cur);
   h->id_entries = omen__take_u64(cur);
   h->id_removed = omen__take_u64(cur);
-  for (int i = 0; i < N_SECTIONS; i++) {
+  memset(h->s, 0, sizeof h->s);
+  for (int i = 0; i < (L->version >= 2 ? N_SECTIONS : V1_SECTIONS); i++) {
     h->s[i].off = omen__take_u64(cur);
     h->s[i].len = omen__take_u64(cur);
     h->s[i].crc = omen__take_u32(cur);
@@ -632,12 +652,40 @@ static int check_idmap(omen_coll *c)
   return OMEN_OK;
 }
 
+/* The sq8 offsets and scale. The codes themselves are not in the file:
+** each chunk's are made from its vectors once they pass their check. */
+static int load_quantizer(loader *L, omen_coll *c, const coll_head *h)
+{
+  if (L->version < 2) return OMEN_OK; /* before quantization */
+  uint64_t full = ((uint64_t)c->cfg.dim + 1) * sizeof(float);
+  uint64_t len = c->cstride && h->s[S_QUANT].len == full ? full : 0;
+  if (c->cstride && c->n_slots && !len) return damaged(L->db, "quantizer is missing");
+  omen__buf b;
+  int rc = attach(L, h, S_QUANT, len, &b);
+  if (rc || !len) return rc;
+  const float *p = b.p;
+  if (omen__sq8_set(&c->sq, p, p[c->cfg.dim])) return damaged(L->db, "bad quantizer");
+  if (omen__codes_reserve(c, c->n_slots, 0))
+    return omen__fail(L->db, OMEN_NOMEM, "out of memory");
+  return OMEN_OK;
+}
+
+static void make_codes(void *ctx, uint32_t first, uint32_t end)
+{
+  omen__codes_fill(ctx, first, end);
+}
+
 static void start_lazy(omen_coll *c, const omen__buf *chunks)
 {
   c->lazy.crc = chunks->p;
   c->lazy.links0 = c->graph.links0.p;
   c->lazy.n_slots = c->n_slots;
   c->lazy.m0 = c->graph.m0;
+  c->lazy.mu = &c->lazy_mu;
+  if (c->cstride && c->sq.scale > 0) {
+    c->lazy.ready = make_codes;
+    c->lazy.ctx = c;
+  }
   c->lazy_on = c->n_slots > 0;
 }
 
@@ -647,7 +695,7 @@ static int load_coll(loader *L, omen__cursor *cur)
   coll_head h;
   char name[OMEN_MAX_NAME + 1];
   size_t name_len;
-  if (parse_head(cur, &h, name, &name_len)) return damaged(db, "bad catalog");
+  if (parse_head(L, cur, &h, name, &name_len)) return damaged(db, "bad catalog");
   if (omen__coll_check_config(db, &h.cfg)) return damaged(db, "bad collection settings");
   int rc = check_counts(L, &h);
   if (rc) return rc;
@@ -658,7 +706,8 @@ static int load_coll(loader *L, omen__cursor *cur)
   if ((rc = attach_all(L, c, &h, &chunks)) ||
       (rc = allocate_rest(c) ? omen__fail(db, OMEN_NOMEM, "out of memory") : 0) ||
       (rc = check_slots(c)) || (rc = check_upper(c)) || (rc = check_keys(c)) ||
-      (rc = check_records(c)) || (rc = check_idmap(c))) {
+      (rc = check_records(c)) || (rc = check_idmap(c)) ||
+      (rc = load_quantizer(L, c, &h))) {
     omen__coll_free_shell(c);
     return rc;
   }
@@ -679,17 +728,19 @@ static int load_header(loader *L, section *cat, uint32_t *n_colls)
                       L->db->path);
   if (L->size < HEADER_SIZE) return damaged(L->db, "file is truncated");
   uint32_t version = get32(h + 8);
-  if (get32(h + 12) != ORDER_MARK &&
-      (version == FORMAT_VERSION || get32(h + 12) == 0x04030201u))
+  int known = version >= OLDEST_VERSION && version <= FORMAT_VERSION;
+  if (get32(h + 12) != ORDER_MARK && (known || get32(h + 12) == 0x04030201u))
     return omen__fail(L->db, OMEN_FORMAT,
                       "'%s' was written on a machine of the other byte order",
                       L->db->path);
   if (!omen__crc_ok(get32(h + HEADER_USED - 4), omen__crc32c(0, h, HEADER_USED - 4)))
     return damaged(L->db, "header checksum mismatch");
-  if (version != FORMAT_VERSION)
+  if (!known)
     return omen__fail(L->db, OMEN_FORMAT,
-                      "'%s' has format version %u; this omen reads version %u",
-                      L->db->path, version, FORMAT_VERSION);
+                      "'%s' has format version %u; this omen reads versions "
+                      "%u to %u", L->db->path, version, OLDEST_VERSION,
+                      FORMAT_VERSION);
+  L->version = version;
   if (get64(h + 16) != L->size)
     return damaged(L->db, L->size < get64(h + 16) ? "file is truncated"
                                                   : "file has trailing bytes");
@@ -776,7 +827,7 @@ int omen__storage_load(omen_db *db)
     } else {
       db->map = map;
       db->map_len = (size_t)size;
-      loader L = {db, map, size};
+      loader L = {db, map, size, 0};
       rc = load_map(&L);
     }
   }

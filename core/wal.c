@@ -489,6 +489,9 @@ static int apply(omen_db *db, uint32_t type, omen__cursor body)
     cfg.m = omen__take_u32(&body);
     cfg.ef_construction = omen__take_u32(&body);
     cfg.ef_search = omen__take_u32(&body);
+    /* logs written before quantization end here */
+    cfg.quantization = body.p == body.end ? OMEN_QUANT_NONE
+                                          : (omen_quant)omen__take_u32(&body);
     omen_coll *c;
     if (body.bad || body.p != body.end) return OMEN_CORRUPT;
     int rc = omen_coll_create(db, name, &cfg, &c);

@@ -343,13 +343,13 @@ static void t_foreign_and_newer(void **state)
   build_file(data);
   size_t n;
   unsigned char *p = read_file(&n);
-  uint32_t version = 2, crc;
+  uint32_t version = 3, crc;
   memcpy(p + 8, &version, 4);
   crc = omen__crc32c(0, p, 124);
   memcpy(p + 124, &crc, 4);
   write_file(p, n);
   assert_int_equal(open_rc(0, msg, sizeof msg), OMEN_FORMAT);
-  assert_non_null(strstr(msg, "version 2"));
+  assert_non_null(strstr(msg, "version 3"));
   free(p);
   free(data);
   assert_int_equal(open_rc(0, msg, sizeof msg), OMEN_FORMAT); /* untouched */

@@ -1,0 +1,54 @@
+/*
+** 8-bit scalar quantization (sq8): a copy of a collection's vectors in one
+** byte per component, which graph walks read instead of the floats.
+**
+** One scale serves every component (each has its own offset), so distances
+** between codes are float distances up to known terms:
+**   x ~ lo + scale * cx                        (per component)
+**   |x - y|^2 ~ scale^2 * |cx - cy|^2
+**   x . y ~ |lo|^2 + scale * (lo . cx + lo . cy) + scale^2 * (cx . cy)
+** The copy lives in memory only; it is made again from the float vectors
+** (by chunks, on first use, for a collection opened from a file) with the
+** saved scale and offsets, so it comes out the same.
+*/
+#ifndef OMEN_QUANT_H
+#define OMEN_QUANT_H
+
+#include <stdint.h>
+
+#include "mem.h"
+
+typedef struct omen__sq8 {
+  uint32_t dim;
+  omen__buf lo;   /* 3 x dim floats: offsets, then room for min and max */
+  float scale;    /* float step of one code; 0 until trained */
+  float lo_sq;    /* |lo|^2 */
+} omen__sq8;
+
+/* Make room for the parameters of dim-component vectors. */
+int omen__sq8_init(const omen__mem *m, omen__sq8 *q, uint32_t dim);
+void omen__sq8_free(const omen__mem *m, omen__sq8 *q);
+
+/* Vectors are v[0..dim) scaled by mul (the inverse norm, for cosine). */
+
+/* Whether every component of mul * v has a code. */
+int omen__sq8_fits(const omen__sq8 *q, const float *v, float mul);
+
+/* Fit the codes to the range of some vectors: start, add each, train. */
+void omen__sq8_range_start(omen__sq8 *q);
+void omen__sq8_range_add(omen__sq8 *q, const float *v, float mul);
+void omen__sq8_train(omen__sq8 *q);
+
+/* The offsets (dim floats) and scale, to save them. */
+static inline const float *omen__sq8_offsets(const omen__sq8 *q) { return q->lo.p; }
+
+/* Set offsets and scale as saved; OMEN_CORRUPT if they are not finite or
+** the scale is not positive. */
+int omen__sq8_set(omen__sq8 *q, const float *lo, float scale);
+
+/* Encode mul * v into out[0..cstride) (zero-padded); returns the offset
+** term lo . c of dot products. */
+float omen__sq8_encode(const omen__sq8 *q, const float *v, float mul,
+                       uint8_t *out, size_t cstride);
+
+#endif
