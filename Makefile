@@ -170,5 +170,17 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libomen.a
 scale: $(BUILD)/bench/scale
 	$(BUILD)/bench/scale 1000000 128
 
+# omen (through C and through Lua) against hnswlib on Fashion-MNIST and on
+# synthetic clusters, in one run: tables and ratios on the terminal,
+# $(BUILD)/bench/results.json and $(BUILD)/bench/fashion-mnist.png. The
+# hnswlib runner is built by bench/run.sh with g++ -O3 -march=native.
+BENCH_PKGS = libhnswlib-dev dataset-fashion-mnist gnuplot-nox g++ lua-cjson
+
+.PHONY: bench
+bench:
+	@$(MAKE) --no-print-directory deps EXTRA_PKGS="$(BENCH_PKGS)"
+	@$(MAKE) --no-print-directory all $(BUILD)/bench/ann
+	@OMEN_BENCH_CFLAGS="$(strip $(OPT) $(CFLAGS))" sh bench/run.sh $(BUILD)
+
 clean:
 	rm -rf build build-asan build-tsan build-fuzz

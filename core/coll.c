@@ -1179,10 +1179,8 @@ int omen_delete_where(omen_coll *c, const omen_filter *f, uint64_t *deleted)
   return OMEN_OK;
 }
 
-int omen_search(omen_coll *c, const float *query, const omen_search_opts *o,
-                omen_result *r)
+static int check_search_opts(omen_coll *c, const omen_search_opts *o)
 {
-  if (!c || !o || !r) return OMEN_INVALID;
   if (o->k < 1)
     return omen__fail(c->db, OMEN_INVALID, "k must be at least 1 (got %u)", o->k);
   if (o->k > (1u << 20))
@@ -1190,8 +1188,25 @@ int omen_search(omen_coll *c, const float *query, const omen_search_opts *o,
                       1u << 20, o->k);
   if ((unsigned)o->plan > OMEN_PLAN_SCAN)
     return omen__fail(c->db, OMEN_INVALID, "unknown search plan %d", (int)o->plan);
-  int rc = check_vector(c, query, "query", "");
-  if (rc || (rc = lock_coll(c, 0))) return rc;
+  return OMEN_OK;
+}
+
+/* The message of a search that failed with rc (results already reset). */
+static int search_failed(omen_coll *c, int rc)
+{
+  if (rc == OMEN_CORRUPT)
+    return omen__fail(c->db, rc, "database file '%s' is damaged: collection '%s' "
+                      "failed a checksum or bounds check", c->db->path, c->name);
+  return omen__fail(c->db, rc, "search failed: %s", omen_strerror(rc));
+}
+
+int omen_search(omen_coll *c, const float *query, const omen_search_opts *o,
+                omen_result *r)
+{
+  if (!c || !o || !r) return OMEN_INVALID;
+  int rc = check_search_opts(c, o);
+  if (rc || (rc = check_vector(c, query, "query", "")) || (rc = lock_coll(c, 0)))
+    return rc;
   omen__result_reset(r);
   omen__scratch *sc = scratch_get(c);
   rc = sc ? search_locked(c, sc, query, o, r) : OMEN_NOMEM;
@@ -1199,11 +1214,70 @@ int omen_search(omen_coll *c, const float *query, const omen_search_opts *o,
   pthread_rwlock_unlock(&c->rw);
   if (rc) {
     omen__result_reset(r);
-    if (rc == OMEN_CORRUPT)
-      omen__fail(c->db, rc, "database file '%s' is damaged: collection '%s' "
-                 "failed a checksum or bounds check", c->db->path, c->name);
-    else
-      omen__fail(c->db, rc, "search failed: %s", omen_strerror(rc));
+    search_failed(c, rc);
+  }
+  return rc;
+}
+
+/* -- Batch search ---------------------------------------------------------------
+** The caller holds the read lock for the whole batch; each thread takes the
+** next query from a shared counter and searches with its own scratch. */
+
+typedef struct searcher {
+  omen_coll *c;
+  const float *queries;
+  const omen_search_opts *o;
+  omen_result *const *results;
+  size_t n;
+  atomic_size_t next;
+  atomic_int rc;
+} searcher;
+
+static void *search_worker(void *arg)
+{
+  searcher *s = arg;
+  omen__scratch *sc = scratch_get(s->c);
+  if (!sc) atomic_store(&s->rc, OMEN_NOMEM);
+  while (sc && !atomic_load_explicit(&s->rc, memory_order_relaxed)) {
+    size_t i = atomic_fetch_add(&s->next, 1);
+    if (i >= s->n) break;
+    int rc = search_locked(s->c, sc, s->queries + i * s->c->cfg.dim, s->o, s->results[i]);
+    if (rc) atomic_store(&s->rc, rc);
+  }
+  scratch_put(s->c, sc);
+  return NULL;
+}
+
+int omen_search_batch(omen_coll *c, size_t n, const float *queries,
+                      const omen_search_opts *o, omen_result *const *results,
+                      unsigned threads)
+{
+  if (!c || !o || (n && (!queries || !results))) return OMEN_INVALID;
+  int rc = check_search_opts(c, o);
+  for (size_t i = 0; i < n && !rc; i++) {
+    char what[32];
+    snprintf(what, sizeof what, "query %zu", i + 1);
+    if (!results[i]) return omen__fail(c->db, OMEN_INVALID, "results[%zu] is NULL", i);
+    rc = check_vector(c, queries + i * c->cfg.dim, what, "");
+  }
+  if (rc || (rc = lock_coll(c, 0))) return rc;
+  for (size_t i = 0; i < n; i++) omen__result_reset(results[i]);
+  unsigned cores = default_threads();
+  if (threads == 0 || threads > cores) threads = cores;
+  if (threads > n) threads = n ? (unsigned)n : 1;
+  searcher s = {c, queries, o, results, n, 0, OMEN_OK};
+  pthread_t pool[MAX_THREADS];
+  unsigned started = 0;
+  while (started + 1 < threads &&
+         !pthread_create(&pool[started], NULL, search_worker, &s))
+    started++;
+  search_worker(&s); /* fewer threads than asked still answers every query */
+  for (unsigned t = 0; t < started; t++) pthread_join(pool[t], NULL);
+  pthread_rwlock_unlock(&c->rw);
+  rc = atomic_load(&s.rc);
+  if (rc) {
+    for (size_t i = 0; i < n; i++) omen__result_reset(results[i]);
+    search_failed(c, rc);
   }
   return rc;
 }

@@ -7,6 +7,13 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+
+/* Blocks this large (vectors, codes, links of big collections) are read at
+** random by graph walks: with 4 KiB pages nearly every node visited costs
+** a TLB miss, so they ask the kernel for huge pages where it has them. */
+#define HUGE_MIN ((size_t)8 << 20)
+#define HUGE_PAGE ((size_t)2 << 20)
 
 static void *default_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
@@ -17,6 +24,20 @@ static void *default_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     return NULL;
   }
   return realloc(ptr, nsize);
+}
+
+/* Only for blocks of the default allocator: memory an application hands
+** out is its own business. */
+static void advise_huge(const omen__mem *m, void *p, size_t n)
+{
+#ifdef MADV_HUGEPAGE
+  if (m->fn != default_alloc || n < HUGE_MIN) return;
+  uintptr_t start = ((uintptr_t)p + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);
+  uintptr_t end = ((uintptr_t)p + n) & ~(uintptr_t)(HUGE_PAGE - 1);
+  if (end > start) madvise((void *)start, end - start, MADV_HUGEPAGE);
+#else
+  (void)m, (void)p, (void)n;
+#endif
 }
 
 void omen__mem_init(omen__mem *m, omen_alloc_fn fn, void *ud)
@@ -77,6 +98,7 @@ int omen__buf_reserve(const omen__mem *m, omen__buf *b, size_t size,
   if (size <= b->size) return OMEN_OK;
   unsigned char *p = aligned_alloc_raw(m, size);
   if (!p) return OMEN_NOMEM;
+  advise_huge(m, p, size);
   size_t keep = used < b->size ? used : b->size;
   if (keep) memcpy(p, b->p, keep);
   if (!b->mapped) aligned_free_raw(m, b->p, b->size);

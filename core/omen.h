@@ -389,6 +389,14 @@ void omen_search_opts_init(omen_search_opts *opts, uint32_t k);
 int omen_search(omen_coll *coll, const float *query,
                 const omen_search_opts *opts, omen_result *result);
 
+/* Answer n queries (n * dim floats) with the same options, results[i]
+** receiving the hits of query i, on `threads` threads (0, or more than
+** there are: one per available core; the caller is one of them). Every
+** query is checked first; on any failure every result is left empty. */
+int omen_search_batch(omen_coll *coll, size_t n, const float *queries,
+                      const omen_search_opts *opts, omen_result *const *results,
+                      unsigned threads);
+
 /* Fetch one record with its vector and metadata: OMEN_NOTFOUND if absent. */
 int omen_get(omen_coll *coll, const char *id, size_t id_len,
              omen_result *result);

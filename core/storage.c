@@ -238,7 +238,8 @@ static void catalog_entry(bytes *cat, const omen_coll *c, uint64_t heap,
   b_put(cat, c->name, c->name_len);
   uint32_t u32s[] = {c->cfg.dim, (uint32_t)c->cfg.metric, c->cfg.m,
                      c->cfg.ef_construction, c->cfg.ef_search,
-                     (uint32_t)c->cfg.quantization, c->n_slots, c->n_free, g->entry, g->max_level, c->keys.n};
+                     (uint32_t)c->cfg.quantization, c->n_slots, c->n_free, g->entry,
+                     g->max_level, c->keys.n};
   for (size_t i = 0; i < sizeof u32s / sizeof u32s[0]; i++) b_u32(cat, u32s[i]);
   uint64_t u64s[] = {g->seed, c->ids.seed, g->upper_blocks, heap,
                      c->keys.names_used, c->ids.mask ? c->ids.mask + 1 : 0,

@@ -21,6 +21,7 @@
 #include <lua.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lomen.h"
@@ -40,6 +41,8 @@ typedef struct ldb {
 typedef struct lcoll {
   omen_coll *c;     /* NULL once released */
   omen_result *res; /* reused by every call on this handle */
+  omen_result **batch; /* search_batch's results, kept for the next call */
+  size_t n_batch;
   uint32_t dim;
 } lcoll;
 
@@ -634,6 +637,8 @@ static int push_coll(lua_State *L, omen_coll *c)
   lcoll *lc = lua_newuserdata(L, sizeof *lc);
   lc->c = NULL;
   lc->res = NULL;
+  lc->batch = NULL;
+  lc->n_batch = 0;
   luaL_getmetatable(L, COLL_MT);
   lua_setmetatable(L, -2);
   lc->c = c;
@@ -653,7 +658,7 @@ static int db_create_collection(lua_State *L)
   const char *name = check_cstring(L, 2, "collection name");
   luaL_checktype(L, 3, LUA_TTABLE);
   static const char *const known[] = {"dim", "metric", "m", "ef_construction",
-                                      "ef_search", NULL};
+                                      "ef_search", "quantization", NULL};
   check_keys(L, 3, known, "collection");
   lua_getfield(L, 3, "dim");
   if (lua_isnil(L, -1)) luaL_error(L, "dim is required");
@@ -673,6 +678,14 @@ static int db_create_collection(lua_State *L)
     cfg.metric = omen_metric_from_name(metric);
     if (!cfg.metric)
       luaL_error(L, "unknown metric '%s' (expected l2, cosine or ip)", metric);
+  }
+  lua_pop(L, 1);
+  lua_getfield(L, 3, "quantization");
+  if (!lua_isnil(L, -1)) {
+    const char *quant = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
+    int q = omen_quant_from_name(quant);
+    if (q < 0) luaL_error(L, "unknown quantization '%s' (expected none or sq8)", quant);
+    cfg.quantization = (omen_quant)q;
   }
   lua_pop(L, 1);
   omen_coll *c;
@@ -731,6 +744,10 @@ static int coll_gc(lua_State *L)
 {
   lcoll *c = luaL_checkudata(L, 1, COLL_MT);
   omen_result_free(c->res);
+  for (size_t i = 0; i < c->n_batch; i++) omen_result_free(c->batch[i]);
+  free(c->batch);
+  c->batch = NULL;
+  c->n_batch = 0;
   omen_coll_close(c->c);
   c->res = NULL;
   c->c = NULL;
@@ -893,7 +910,8 @@ static int coll_delete_where(lua_State *L)
   return 1;
 }
 
-static void check_search_opts(lua_State *L, int idx, omen_search_opts *o)
+/* Options of search, and of search_batch with its own (`batch`) too. */
+static void check_search_opts(lua_State *L, int idx, omen_search_opts *o, int batch)
 {
   if (lua_type(L, idx) == LUA_TNUMBER) {
     double k = lua_tonumber(L, idx);
@@ -908,12 +926,38 @@ static void check_search_opts(lua_State *L, int idx, omen_search_opts *o)
                luaL_typename(L, idx));
   static const char *const known[] = {"k", "ef", "exact", "with_meta",
                                       "with_vectors", "filter", NULL};
-  check_keys(L, idx, known, "search");
+  static const char *const known_batch[] = {"k", "ef", "exact", "with_meta", "with_vectors",
+                                            "filter", "threads", "n", NULL};
+  check_keys(L, idx, batch ? known_batch : known, batch ? "search_batch" : "search");
   o->k = (uint32_t)opt_int(L, idx, "k", 10, 1, 1048576);
   o->ef = (uint32_t)opt_int(L, idx, "ef", 0, 1, 65536);
   o->exact = opt_bool(L, idx, "exact", 0);
   o->with = (opt_bool(L, idx, "with_meta", 1) ? OMEN_WITH_META : 0) |
             (opt_bool(L, idx, "with_vectors", 0) ? OMEN_WITH_VECTOR : 0);
+}
+
+/* The hits of a result as an array of {id, distance, meta, vector}. */
+static void push_hits(lua_State *L, lcoll *c, const omen_result *r, unsigned with)
+{
+  size_t n = omen_result_count(r);
+  lua_createtable(L, (int)n, 0);
+  for (size_t i = 0; i < n; i++) {
+    const omen_hit *h = omen_result_hit(r, i);
+    lua_createtable(L, 0, 4);
+    lua_pushlstring(L, h->id.ptr, h->id.len);
+    lua_setfield(L, -2, "id");
+    lua_pushnumber(L, h->distance);
+    lua_setfield(L, -2, "distance");
+    if (with & OMEN_WITH_META) {
+      push_meta(L, h);
+      lua_setfield(L, -2, "meta");
+    }
+    if (h->vec) {
+      push_floats(L, h->vec, c->dim);
+      lua_setfield(L, -2, "vector");
+    }
+    lua_rawseti(L, -2, (int)i + 1);
+  }
 }
 
 static int coll_search(lua_State *L)
@@ -925,7 +969,7 @@ static int coll_search(lua_State *L)
   omen_search_opts_init(&o, 10);
   omen_filter *f = NULL;
   if (!lua_isnil(L, 3)) {
-    check_search_opts(L, 3, &o);
+    check_search_opts(L, 3, &o, 0);
     if (lua_istable(L, 3)) {
       lua_getfield(L, 3, "filter");
       o.filter = f = check_filter(L, -1, omen_coll_db(c->c));
@@ -934,23 +978,52 @@ static int coll_search(lua_State *L)
   int rc = omen_search(c->c, q, &o, c->res);
   omen_filter_free(f);
   if (rc) return coll_error(L, c, rc);
-  size_t n = omen_result_count(c->res);
+  push_hits(L, c, c->res, o.with);
+  return 1;
+}
+
+/* Results for n queries, reused from call to call. */
+static omen_result *const *batch_results(lua_State *L, lcoll *c, size_t n)
+{
+  if (n <= c->n_batch) return c->batch;
+  omen_result **grown = realloc(c->batch, n * sizeof *grown);
+  if (!grown) luaL_error(L, "out of memory");
+  c->batch = grown;
+  for (; c->n_batch < n; c->n_batch++)
+    if (omen_result_new(omen_coll_db(c->c), &c->batch[c->n_batch]))
+      luaL_error(L, "out of memory");
+  return c->batch;
+}
+
+/* search_batch(queries, k or opts[, n]): queries is an array of vectors,
+** or (from lua/omen.lua) a float pointer to n of them. */
+static int coll_search_batch(lua_State *L)
+{
+  lcoll *c = check_lcoll(L, 1);
+  lua_settop(L, 4);
+  size_t n = lua_type(L, 2) == LUA_TCDATA_ ? (size_t)luaL_checknumber(L, 4)
+             : lua_istable(L, 2) ? lua_objlen(L, 2) : 0;
+  const float *qs = batch_vectors(L, c, 2, n);
+  omen_result *const *res = batch_results(L, c, n); /* before the filter: may raise */
+  omen_search_opts o;
+  omen_search_opts_init(&o, 10);
+  unsigned threads = 0;
+  omen_filter *f = NULL;
+  if (!lua_isnil(L, 3)) {
+    check_search_opts(L, 3, &o, 1);
+    if (lua_istable(L, 3)) {
+      threads = (unsigned)opt_int(L, 3, "threads", 0, 0, 1024);
+      lua_getfield(L, 3, "filter");
+      o.filter = f = check_filter(L, -1, omen_coll_db(c->c));
+      lua_pop(L, 1);
+    }
+  }
+  int rc = omen_search_batch(c->c, n, qs, &o, res, threads);
+  omen_filter_free(f);
+  if (rc) return coll_error(L, c, rc);
   lua_createtable(L, (int)n, 0);
   for (size_t i = 0; i < n; i++) {
-    const omen_hit *h = omen_result_hit(c->res, i);
-    lua_createtable(L, 0, 4);
-    lua_pushlstring(L, h->id.ptr, h->id.len);
-    lua_setfield(L, -2, "id");
-    lua_pushnumber(L, h->distance);
-    lua_setfield(L, -2, "distance");
-    if (o.with & OMEN_WITH_META) {
-      push_meta(L, h);
-      lua_setfield(L, -2, "meta");
-    }
-    if (h->vec) {
-      push_floats(L, h->vec, c->dim);
-      lua_setfield(L, -2, "vector");
-    }
+    push_hits(L, c, res[i], o.with);
     lua_rawseti(L, -2, (int)i + 1);
   }
   return 1;
@@ -970,13 +1043,15 @@ static int coll_info(lua_State *L)
   omen_coll_info info;
   int rc = omen_coll_info_get(c->c, &info);
   if (rc) return coll_error(L, c, rc);
-  lua_createtable(L, 0, 10);
+  lua_createtable(L, 0, 14);
   lua_pushstring(L, omen_coll_name(c->c));
   lua_setfield(L, -2, "name");
 #define SETNUM(name, v) (lua_pushnumber(L, (lua_Number)(v)), lua_setfield(L, -2, name))
   SETNUM("dim", info.config.dim);
   lua_pushstring(L, omen_metric_name(info.config.metric));
   lua_setfield(L, -2, "metric");
+  lua_pushstring(L, omen_quant_name(info.config.quantization));
+  lua_setfield(L, -2, "quantization");
   SETNUM("m", info.config.m);
   SETNUM("ef_construction", info.config.ef_construction);
   SETNUM("ef_search", info.config.ef_search);
@@ -1035,6 +1110,7 @@ static const luaL_Reg coll_methods[] = {
   {"delete_where", coll_delete_where},
   {"count", coll_count},
   {"search", coll_search},
+  {"search_batch", coll_search_batch},
   {"info", coll_info},
   {"name", coll_name},
   {"dim", coll_dim},

@@ -175,6 +175,31 @@ function C.upsert_batch(self, ids, vecs, metas, opts)
   return raw_batch(self, ids, vecs, metas, opts)
 end
 
+-- search_batch(queries, k or opts): queries is an array of vectors or one
+-- flat FFI float buffer (an array holds its own count; a pointer needs
+-- opts.n).
+local raw_search_batch = C.search_batch
+function C.search_batch(self, qs, opts)
+  if type(qs) ~= "cdata" then return raw_search_batch(self, qs, opts) end
+  local dim = raw_dim(self)
+  local k, ct = kind_of(qs)
+  local n = type(opts) == "table" and opts.n or nil
+  if k == 1 then
+    local floats = sizeof(qs) / 4
+    n = n or floats / dim
+    if n ~= floor(n) or n < 0 or n * dim > floats then
+      error(("queries: %d floats are not whole vectors of %d"):format(floats, dim), 2)
+    end
+  elseif k then
+    if type(n) ~= "number" or n < 0 or n ~= floor(n) then
+      error("queries given as a pointer need opts.n, the number of queries", 2)
+    end
+  else
+    error("queries must be an array of vectors or a float buffer (got " .. tostring(ct) .. ")", 2)
+  end
+  return raw_search_batch(self, cast(const_float_ptr, qs), opts, n)
+end
+
 local omen = {
   version = core.version,
   open = core.open,

@@ -1,6 +1,7 @@
 /*
 ** Distance kernels: every kernel the machine can run agrees with a double
-** precision reference, for every padded length and awkward values.
+** precision reference, for every padded length and awkward values; the
+** kernels over 8-bit codes are exact.
 */
 #include "testutil.h"
 
@@ -18,6 +19,36 @@ static double ref_dot(const float *a, const float *b, size_t n)
   double s = 0;
   for (size_t i = 0; i < n; i++) s += (double)a[i] * b[i];
   return s;
+}
+
+/* The code kernels are integer sums: exact, up to the largest dimension
+** with every code at its extremes. */
+static void check_codes(const omen__kernels *k)
+{
+  uint64_t s = 9;
+  for (size_t n = OMEN__CODE_PAD; n <= 1024; n += OMEN__CODE_PAD) {
+    uint8_t a[1024], b[1024];
+    for (size_t i = 0; i < n; i++) {
+      a[i] = (uint8_t)(tu_uniform(&s) * 256);
+      b[i] = (uint8_t)(tu_uniform(&s) * 256);
+    }
+    uint32_t l2 = 0, dot = 0;
+    for (size_t i = 0; i < n; i++) {
+      l2 += (uint32_t)((a[i] - b[i]) * (a[i] - b[i]));
+      dot += (uint32_t)a[i] * b[i];
+    }
+    assert_int_equal(k->l2sq_u8(a, b, n), l2);
+    assert_int_equal(k->dot_u8(a, b, n), dot);
+  }
+  size_t n = OMEN_MAX_DIM;
+  uint8_t *hi = malloc(n), *zero = calloc(n, 1);
+  assert_non_null(hi);
+  assert_non_null(zero);
+  memset(hi, 255, n);
+  assert_int_equal(k->l2sq_u8(hi, zero, n), 255u * 255u * n);
+  assert_int_equal(k->dot_u8(hi, hi, n), 255u * 255u * n);
+  free(hi);
+  free(zero);
 }
 
 static void check_isa(omen__isa isa)
@@ -49,6 +80,7 @@ static void check_isa(omen__isa isa)
     free(a);
     free(b);
   }
+  check_codes(&k);
 }
 
 static void t_scalar(void **state) { (void)state; check_isa(OMEN__ISA_SCALAR); }
@@ -82,6 +114,8 @@ static void t_best(void **state)
   assert_int_equal(omen__padded(16), 16);
   assert_int_equal(omen__padded(784), 784);
   assert_int_equal(omen__padded(785), 800);
+  assert_int_equal(omen__code_padded(1), OMEN__CODE_PAD);
+  assert_int_equal(omen__code_padded(784), 832);
 }
 
 int main(void)

@@ -82,6 +82,7 @@ T["create_collection: defaults and given options show in info"] = function()
   eq(i.name, "docs")
   eq(i.dim, 384)
   eq(i.metric, "l2")
+  eq(i.quantization, "none")
   eq(i.m, 16)
   eq(i.ef_construction, 200)
   eq(i.ef_search, 64)
@@ -100,7 +101,9 @@ T["create_collection: defaults and given options show in info"] = function()
   eq(db:create_collection("h", {dim = 65536}):dim(), 65536)
   eq(db:create_collection("i", {dim = 2, m = 2}):info().m, 2)
   eq(db:create_collection("j", {dim = 2, m = 128}):info().m, 128)
-  eq(db:collections(), {"d", "docs", "e", "f", "g", "h", "i", "j"})
+  eq(db:create_collection("k", {dim = 2, quantization = "sq8"}):info().quantization, "sq8")
+  eq(db:create_collection("l", {dim = 2, quantization = "none"}):info().quantization, "none")
+  eq(db:collections(), {"d", "docs", "e", "f", "g", "h", "i", "j", "k", "l"})
 end
 
 T["create_collection: bad options raise and create nothing"] = function()
@@ -125,6 +128,8 @@ T["create_collection: bad options raise and create nothing"] = function()
     {{dim = 4, m = 3.5}, "m must be"},
     {{dim = 4, ef_search = 0}, "ef_search"},
     {{dim = 4, ef_construction = 0}, "ef_construction"},
+    {{dim = 4, quantization = "pq"}, "unknown quantization 'pq'"},
+    {{dim = 4, quantization = 8}, "unknown quantization"},
   }
   for i, case in ipairs(bad) do
     raises(function() db:create_collection("x", case[1]) end, case[2], "case " .. i)

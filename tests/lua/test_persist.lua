@@ -32,6 +32,7 @@ local function populate(db, opts)
     {"l2", {dim = 16, metric = "l2"}, 900},
     {"cos", {dim = 8, metric = "cosine", m = 8, ef_construction = 64}, 700},
     {"ip", {dim = 5, metric = "ip", ef_search = 32}, 40},
+    {"sq8", {dim = 12, metric = "l2", quantization = "sq8"}, 600},
   }
   for si, spec in ipairs(specs) do
     local name, cfg, n = spec[1], spec[2], spec[3]
@@ -53,7 +54,7 @@ local function populate(db, opts)
   end
   return {
     l2 = H.random_vectors(8, 16, 201), cos = H.random_vectors(8, 8, 202),
-    ip = H.random_vectors(8, 5, 203),
+    ip = H.random_vectors(8, 5, 203), sq8 = H.random_vectors(8, 12, 204),
   }
 end
 
@@ -82,7 +83,7 @@ T["close writes the file; reopening gives identical collections, records and sea
   ok(H.exists(path), "the file exists")
   eq(H.exists(path .. "-tmp"), false, "no side file is left")
   local db2 = assert(omen.open(path))
-  eq(db2:collections(), {"cos", "ip", "l2"})
+  eq(db2:collections(), {"cos", "ip", "l2", "sq8"})
   local after_dump = H.dump(db2)
   ok(after_dump == before_dump, "records differ after reopening")
   eq(searches(db2, queries), before_search, "search results after reopening")

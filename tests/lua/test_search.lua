@@ -377,7 +377,7 @@ end
 -- -- White box: the graph itself ---------------------------------------------------
 --
 -- Results alone cannot show whether search uses the HNSW graph, because a
--- short graph answer falls back to an exact scan. The saved file (format 1,
+-- short graph answer falls back to an exact scan. The saved file (format 2,
 -- see core/storage.c) holds the level-0 neighbour lists, so read them back.
 
 local function u32(s, off) -- off is 0-based
@@ -396,7 +396,7 @@ end
 local function read_links0(path)
   local s = H.read_file(path)
   assert(s:sub(1, 8) == "\137OMEN\r\n\026", "magic")
-  assert(u32(s, 8) == 1, "this check knows format version 1 only")
+  assert(u32(s, 8) == 2, "this check knows format version 2 only")
   local cat, n = u64(s, 24), u32(s, 44)
   local out, p = {}, cat
   for _ = 1, n do
@@ -404,14 +404,14 @@ local function read_links0(path)
     local name = s:sub(p + 5, p + 4 + name_len)
     p = p + 4 + name_len
     local cfg = {}
-    for i = 1, 10 do cfg[i] = u32(s, p); p = p + 4 end
+    for i = 1, 11 do cfg[i] = u32(s, p); p = p + 4 end
     p = p + 7 * 8
     local sections = {}
-    for i = 1, 15 do
+    for i = 1, 16 do
       sections[i] = {off = u64(s, p), len = u64(s, p + 8)}
       p = p + 20
     end
-    local m, n_slots = cfg[3], cfg[6]
+    local m, n_slots = cfg[3], cfg[7]
     local row = (1 + 2 * m) * 4
     local links = sections[5] -- S_LINKS0
     assert(links.len == n_slots * row, "links section size")
@@ -422,7 +422,7 @@ local function read_links0(path)
   return out
 end
 
-T["the HNSW graph is built: nodes have level-0 links (white box, file format 1)"] = function()
+T["the HNSW graph is built: nodes have level-0 links (white box, file format 2)"] = function()
   local path = H.tmpfile()
   local db = assert(omen.open(path))
   local c = db:create_collection("g", {dim = 16, m = 8})
@@ -448,6 +448,56 @@ T["the HNSW graph is built: nodes have level-0 links (white box, file format 1)"
   c, single = nil, nil
   H.gc()
   db:close()
+end
+
+T["search_batch answers every query as search does, on one thread or two"] = function()
+  local dim = 16
+  local data, queries = H.clustered(3000, dim, 10, 77, 60)
+  local db = omen.open()
+  local c = db:create_collection("b", {dim = dim})
+  H.load(c, data, "id", {}) -- metadata on some records below
+  c:upsert("id1", data[1], {tag = "first"})
+  local expected = {}
+  for i, q in ipairs(queries) do expected[i] = c:search(q, {k = 7, ef = 40}) end
+  for _, threads in ipairs({1, 2}) do
+    local got = c:search_batch(queries, {k = 7, ef = 40, threads = threads})
+    eq(#got, #queries)
+    for i = 1, #queries do eq(got[i], expected[i], "query " .. i .. ", threads " .. threads) end
+  end
+  -- a flat FFI buffer: an array counts its own queries, a pointer needs n
+  local flat = H.flat(queries, dim)
+  local got = c:search_batch(flat, {k = 7, ef = 40})
+  eq(#got, #queries)
+  eq(got[5], expected[5])
+  local ptr = ffi.cast("float *", flat)
+  got = c:search_batch(ptr, {k = 7, ef = 40, n = 3, with_meta = false})
+  eq(#got, 3)
+  eq(got[3][1].id, expected[3][1].id)
+  eq(got[3][1].meta, nil)
+  eq(c:search_batch({}, 3), {})
+  eq(#c:search_batch({queries[1]}, 3)[1], 3)
+  -- exact and filtered batches
+  local ex = c:search_batch({queries[2]}, {k = 5, exact = true})[1]
+  eq(ex, c:search(queries[2], {k = 5, exact = true}))
+  local only = c:search_batch({data[1], data[2]}, {k = 3, filter = {tag = "first"}})
+  eq(#only[1], 1)
+  eq(only[2][1].id, "id1")
+end
+
+T["search_batch: bad input raises and names the query"] = function()
+  local db = omen.open()
+  local c = db:create_collection("b", {dim = 3})
+  c:upsert("a", {1, 2, 3})
+  raises(function() c:search_batch({{1, 2, 3}, {1, 2}}, 1) end, "wrong dimension")
+  raises(function() c:search_batch({{1, 2, 3}, {1, 0 / 0, 3}}, 1) end, "query 2 component 2 is NaN")
+  raises(function() c:search_batch({{1, 2, 3}}, {k = 0}) end, "k must be")
+  raises(function() c:search_batch({{1, 2, 3}}, {k = 1, threads = -1}) end, "threads")
+  raises(function() c:search_batch({{1, 2, 3}}, {k = 1, bogus = 1}) end,
+         "unknown search_batch option 'bogus'")
+  raises(function() c:search_batch(ffi.new("float[4]"), 1) end, "not whole vectors")
+  raises(function() c:search_batch(ffi.cast("float *", ffi.new("float[3]")), 1) end, "opts.n")
+  raises(function() c:search_batch("abc", 1) end, "array of vectors")
+  raises(function() c:search(({1, 2, 3}), {k = 1, threads = 2}) end, "unknown search option 'threads'")
 end
 
 return T

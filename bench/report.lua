@@ -1,0 +1,366 @@
+-- report.lua: the benchmark's report, from the runners' JSON files.
+--
+--   omen-lua bench/report.lua BENCH_DIR      (or luajit bench/report.lua)
+--
+-- Reads BENCH_DIR/results/*.json (one object per run of bench/ann.c,
+-- bench/ann.lua or bench/hnswlib.cpp) and BENCH_DIR/machine.json if there,
+-- then prints for each dataset a table of the runs (build time and rate,
+-- memory, recall@k and queries/s at each ef) and the ratios against hnswlib
+-- measured in the same run: queries/s at recall 0.95 and 0.99 (linear
+-- interpolation between the two sweep points around the target), build
+-- vectors/s, the 2-thread/1-thread build speedup of each system, and omen's
+-- Lua/C queries/s at each ef. Writes BENCH_DIR/results.json (every run plus
+-- the ratios), and for Fashion-MNIST a gnuplot script of recall against
+-- queries/s rendered to BENCH_DIR/fashion-mnist.png.
+
+local dir = arg[1] or "build/bench"
+local PEER = "hnswlib"
+local TARGETS = {0.95, 0.99}
+local SYSTEM_ORDER = {["omen-c"] = 1, ["omen-c-sq8"] = 2, ["omen-lua"] = 3, hnswlib = 4}
+local DATASET_TITLE = {["fashion-mnist"] = "Fashion-MNIST", synthetic = "Synthetic clusters"}
+
+local function die(msg)
+  io.stderr:write("report: ", msg, "\n")
+  os.exit(1)
+end
+
+-- os.execute's success, as Lua 5.1 (a status of 0) or 5.2 (true) tells it.
+local function run(cmd)
+  local ok = os.execute(cmd)
+  return ok == 0 or ok == true
+end
+
+-- Debian's lua-cjson (`make bench` installs it).
+local cjson_ok, cjson = pcall(require, "cjson")
+if not cjson_ok then die("lua-cjson is missing (Debian: lua-cjson)") end
+
+local function decode(text, where)
+  local ok, v = pcall(cjson.decode, text)
+  if not ok then die(where .. ": " .. tostring(v)) end
+  return v
+end
+
+local function read_file(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+-- -- The runs -------------------------------------------------------------------
+
+local runs = {}
+do
+  local p = io.popen("ls '" .. dir .. "/results/' 2>/dev/null")
+  for name in p:lines() do
+    if name:match("%.json$") then
+      local path = dir .. "/results/" .. name
+      local r = decode(read_file(path), path)
+      if type(r) ~= "table" or not r.system or not r.dataset or type(r.points) ~= "table" then
+        die(path .. ": not a runner's result")
+      end
+      table.sort(r.points, function(x, y) return x.ef < y.ef end)
+      r.file = name
+      runs[#runs + 1] = r
+    end
+  end
+  p:close()
+end
+if #runs == 0 then die("no results in " .. dir .. "/results") end
+local machine = read_file(dir .. "/machine.json")
+machine = machine and decode(machine, dir .. "/machine.json") or nil
+
+local datasets, by_dataset = {}, {}
+for _, r in ipairs(runs) do
+  if not by_dataset[r.dataset] then
+    by_dataset[r.dataset] = {}
+    datasets[#datasets + 1] = r.dataset
+  end
+  table.insert(by_dataset[r.dataset], r)
+end
+table.sort(datasets, function(x, y)
+  local px, py = x == "fashion-mnist" and 0 or 1, y == "fashion-mnist" and 0 or 1
+  if px ~= py then return px < py end
+  return x < y
+end)
+for _, d in ipairs(datasets) do
+  table.sort(by_dataset[d], function(x, y)
+    local ox, oy = SYSTEM_ORDER[x.system] or 9, SYSTEM_ORDER[y.system] or 9
+    if ox ~= oy then return ox < oy end
+    if x.system ~= y.system then return x.system < y.system end
+    return x.threads < y.threads
+  end)
+end
+
+local function find(d, system, threads)
+  for _, r in ipairs(by_dataset[d]) do
+    if r.system == system and r.threads == threads then return r end
+  end
+end
+
+-- Queries/s at `target` recall: linear between the first two consecutive
+-- sweep points that straddle it. Returns qps and how it was found: "interp",
+-- "at least" (the sweep starts above the target: the qps of its first
+-- point, a lower bound) or nil (never reached).
+local function qps_at(points, target)
+  for i, p in ipairs(points) do
+    if p.recall >= target then
+      if i == 1 then return p.qps, "at least" end
+      local q = points[i - 1]
+      if p.recall == q.recall then return p.qps, "interp" end
+      return q.qps + (p.qps - q.qps) * (target - q.recall) / (p.recall - q.recall), "interp"
+    end
+  end
+  return nil
+end
+
+-- -- Formatting --------------------------------------------------------------------
+
+local function commas(x)
+  local s = ("%.0f"):format(x)
+  local neg, digits = s:match("^(-?)(%d+)$")
+  if not digits then return s end
+  return neg .. digits:reverse():gsub("(%d%d%d)", "%1,"):reverse():gsub("^,", "")
+end
+
+local function pad(s, w, left)
+  s = tostring(s)
+  if #s >= w then return s end
+  return left and s .. (" "):rep(w - #s) or (" "):rep(w - #s) .. s
+end
+
+local function ratio_text(x)
+  return x and ("%.2fx"):format(x) or "-"
+end
+
+local out = {}
+local function say(fmt, ...) out[#out + 1] = select("#", ...) > 0 and fmt:format(...) or fmt end
+
+-- -- Tables and ratios --------------------------------------------------------------
+
+local ratios = {}
+
+if machine then
+  say("omen benchmark: %s", machine.date or "")
+  say("machine: %s, %s cores; %s; %s; omen built %s", machine.cpu or "?", machine.cores or "?",
+      machine.hnswlib or "hnswlib", machine.cxx or "", machine.omen_cflags or "")
+  if machine.load_before then
+    say("load average before the runs: %s%s", machine.load_before,
+        (tonumber(machine.load_before) or 0) > 0.5
+          and "  (other work was running: the figures are less reliable)" or "")
+  end
+  say("")
+end
+
+for _, d in ipairs(datasets) do
+  local rs = by_dataset[d]
+  local first = rs[1]
+  say("%s (%s): %s x %d base vectors, %s queries, L2, k = 10, M = %d, ef_construction = %d",
+      DATASET_TITLE[d] or d, d, commas(first.n), first.dim, commas(first.nq), first.m,
+      first.ef_construction)
+  -- The ef columns: every ef any run swept, in order.
+  local efs, seen = {}, {}
+  for _, r in ipairs(rs) do
+    for _, p in ipairs(r.points) do
+      if not seen[p.ef] then
+        seen[p.ef] = true
+        efs[#efs + 1] = p.ef
+      end
+    end
+  end
+  table.sort(efs)
+  local head = pad("system", 11, true) .. pad("thr", 4) .. pad("build s", 9) ..
+               pad("vec/s", 8) .. pad("RSS MB", 8) .. pad("peak MB", 8) .. "  "
+  for _, e in ipairs(efs) do head = head .. pad("ef=" .. e, 15) end
+  say("%s", head)
+  say("%s", pad("", 48) .. "  " .. pad("", 15 * #efs):gsub(" ", "-"))
+  for _, r in ipairs(rs) do
+    local line = pad(r.system, 11, true) .. pad(r.threads, 4) ..
+                 pad(("%.1f"):format(r.build_seconds), 9) ..
+                 pad(commas(r.build_vectors_per_second), 8) ..
+                 pad(("%.1f"):format(r.rss_mb or 0), 8) ..
+                 pad(r.peak_rss_mb and ("%.1f"):format(r.peak_rss_mb) or "-", 8) .. "  "
+    local at = {}
+    for _, p in ipairs(r.points) do at[p.ef] = p end
+    for _, e in ipairs(efs) do
+      local p = at[e]
+      line = line .. pad(p and ("%.4f %s"):format(p.recall, commas(p.qps)) or "-", 15)
+    end
+    say("%s", line)
+  end
+  say("  (each ef column: recall@10, then queries/s; one query at a time on one thread)")
+
+  -- Against hnswlib at the same thread count.
+  local ds = {dataset = d, comparisons = {}}
+  ratios[#ratios + 1] = ds
+  say("")
+  say("  against hnswlib in this run (>1: omen ahead)")
+  local head2 = "  " .. pad("system", 11, true) .. pad("thr", 4)
+  for _, tr in ipairs(TARGETS) do head2 = head2 .. pad(("qps@%.2f"):format(tr), 11) .. pad("ratio", 8) end
+  head2 = head2 .. pad("vec/s", 10) .. pad("ratio", 8)
+  say("%s", head2)
+  local notes = {}
+  for _, r in ipairs(rs) do
+    local peer = find(d, PEER, r.threads)
+    local cmp = {system = r.system, threads = r.threads, qps_at_recall = {}}
+    local line = "  " .. pad(r.system, 11, true) .. pad(r.threads, 4)
+    for _, tr in ipairs(TARGETS) do
+      local q, how = qps_at(r.points, tr)
+      local entry = {recall = tr, qps = q, found = how or "not reached"}
+      local ratio
+      if peer and r ~= peer then
+        local pq, phow = qps_at(peer.points, tr)
+        if q and pq and not (how == "at least" and phow == "at least") then
+          ratio = q / pq
+          entry.vs_hnswlib = ratio
+          if how == "at least" or phow == "at least" then
+            entry.vs_hnswlib_note = "a sweep starts above the target: bounds, not values"
+            notes[#notes + 1] = true
+          end
+        end
+      end
+      cmp.qps_at_recall[#cmp.qps_at_recall + 1] = entry
+      local qtext = q and ((how == "at least" and ">=" or "") .. commas(q)) or "not reached"
+      line = line .. pad(qtext, 11) .. pad(r == peer and "" or ratio_text(ratio), 8)
+    end
+    cmp.build_vectors_per_second = r.build_vectors_per_second
+    local bratio
+    if peer and r ~= peer then
+      bratio = r.build_vectors_per_second / peer.build_vectors_per_second
+      cmp.build_vs_hnswlib = bratio
+    end
+    line = line .. pad(commas(r.build_vectors_per_second), 10) ..
+           pad(r == peer and "" or ratio_text(bratio), 8)
+    say("%s", line)
+    ds.comparisons[#ds.comparisons + 1] = cmp
+  end
+  if #notes > 0 then say("  (>=: the sweep's first point is already above the target)") end
+
+  -- Build speedup with more threads.
+  local speedups = {}
+  for _, r in ipairs(rs) do
+    if r.threads > 1 then
+      local one = find(d, r.system, 1)
+      if one then
+        speedups[#speedups + 1] = {system = r.system, threads = r.threads,
+                                   speedup = r.build_vectors_per_second / one.build_vectors_per_second}
+      end
+    end
+  end
+  if #speedups > 0 then
+    ds.build_speedup = speedups
+    local parts = {}
+    for _, s in ipairs(speedups) do
+      parts[#parts + 1] = ("%s %.2fx"):format(s.system, s.speedup)
+    end
+    say("  build speedup, %d threads over 1: %s", speedups[1].threads, table.concat(parts, ", "))
+  end
+
+  -- omen's Lua API against its C API.
+  local lua_over_c = {}
+  for _, r in ipairs(rs) do
+    if r.system == "omen-lua" then
+      local c = find(d, "omen-c", r.threads)
+      if c then
+        local at = {}
+        for _, p in ipairs(c.points) do at[p.ef] = p end
+        local parts = {}
+        for _, p in ipairs(r.points) do
+          if at[p.ef] then
+            local x = p.qps / at[p.ef].qps
+            lua_over_c[#lua_over_c + 1] = {ef = p.ef, ratio = x, threads = r.threads}
+            parts[#parts + 1] = ("ef=%d %.2f"):format(p.ef, x)
+          end
+        end
+        if r.build_vectors_per_second and c.build_vectors_per_second then
+          ds.lua_over_c_build = r.build_vectors_per_second / c.build_vectors_per_second
+        end
+        say("  omen Lua/C queries/s: %s", table.concat(parts, ", "))
+      end
+    end
+  end
+  if #lua_over_c > 0 then ds.lua_over_c_qps = lua_over_c end
+  say("")
+end
+
+io.write(table.concat(out, "\n"), "\n")
+
+-- -- results.json ------------------------------------------------------------------
+
+do
+  local clean = {}
+  for i, r in ipairs(runs) do
+    local c = {}
+    for k, v in pairs(r) do
+      if k ~= "file" then c[k] = v end
+    end
+    clean[i] = c
+  end
+  local doc = {machine = machine, runs = clean, ratios = ratios}
+  local path = dir .. "/results.json"
+  local f = io.open(path, "w") or die("cannot write " .. path)
+  f:write(cjson.encode(doc), "\n")
+  f:close()
+  io.write("wrote ", path, "\n")
+end
+
+-- -- The plot --------------------------------------------------------------------------
+
+do
+  local d = "fashion-mnist"
+  local rs = by_dataset[d]
+  if rs then
+    local gp, png = dir .. "/fashion-mnist.gp", dir .. "/fashion-mnist.png"
+    local s = {}
+    local function w(fmt, ...) s[#s + 1] = select("#", ...) > 0 and fmt:format(...) or fmt end
+    local styles = {["omen-c"] = "lc rgb '#d62728' pt 7", ["omen-c-sq8"] = "lc rgb '#2ca02c' pt 11",
+                    ["omen-lua"] = "lc rgb '#ff9896' pt 5",
+                    hnswlib = "lc rgb '#1f77b4' pt 9"}
+    local first = rs[1]
+    w("# recall against queries/s on Fashion-MNIST, written by bench/report.lua")
+    w("# gnuplot %s", gp)
+    w("set terminal pngcairo size 960,640 font 'Sans,11'")
+    w("set output '%s'", png)
+    w("set title 'Fashion-MNIST, %s x %d, L2, k = 10, M = %d, ef_construction = %d, one thread, one query at a time'",
+      commas(first.n), first.dim, first.m, first.ef_construction)
+    w("set termoption noenhanced")
+    w("set xlabel 'recall@10'")
+    w("set ylabel 'queries per second (log scale)'")
+    w("set xrange [0.92:1]")
+    w("set logscale y")
+    w("set format y '%.0f'")
+    w("set grid xtics ytics mytics")
+    w("set key bottom left box opaque")
+    local plots = {}
+    for i, r in ipairs(rs) do
+      local block = "$d" .. i
+      w("%s << EOD", block)
+      for _, p in ipairs(r.points) do w("%.5f %.1f %d", p.recall, p.qps, p.ef) end
+      w("EOD")
+      local title = r.system .. (r.threads > 1 and (" (" .. r.threads .. " threads)") or "")
+      local style = styles[r.system] or ""
+      plots[#plots + 1] = ("%s using 1:2 with linespoints lw 2 ps 1.2 %s title '%s'"):format(
+        block, style, title)
+    end
+    w("plot %s", table.concat(plots, ", \\\n     "))
+    local f = io.open(gp, "w") or die("cannot write " .. gp)
+    f:write(table.concat(s, "\n"), "\n")
+    f:close()
+    if not run("command -v gnuplot >/dev/null 2>&1") then
+      io.write("gnuplot is missing: wrote ", gp, " only\n")
+    else
+      local ok = run("gnuplot '" .. gp .. "'")
+      if not ok then
+        -- Without cairo: gnuplot's plain png terminal.
+        local plain = table.concat(s, "\n"):gsub("set terminal pngcairo[^\n]*", "set terminal png size 960,640")
+        f = io.open(gp, "w")
+        f:write(plain, "\n")
+        f:close()
+        ok = run("gnuplot '" .. gp .. "'")
+      end
+      if not ok then die("gnuplot failed on " .. gp) end
+      io.write("wrote ", png, "\n")
+    end
+  end
+end

@@ -1,0 +1,118 @@
+#!/bin/sh
+# run.sh: omen against hnswlib, same run, same machine, same parameters.
+#
+#   sh bench/run.sh [BUILD_DIR]        (`make bench` builds what it needs first)
+#
+# Needs BUILD_DIR/omen-lua and BUILD_DIR/bench/ann (make), g++, gnuplot,
+# hnswlib's header, Fashion-MNIST and lua-cjson (Debian: libhnswlib-dev,
+# dataset-fashion-mnist, gnuplot-nox, g++, lua-cjson; `make bench` installs
+# them).
+#
+#  1. bench/prepare.lua: the data as float32 files in BUILD_DIR/bench/data
+#     (made once);
+#  2. the hnswlib runner, bench/hnswlib.cpp, built as hnswlib recommends:
+#     g++ -O3 -march=native;
+#  3. the exact ground truth of each data set with omen's exact search
+#     (made once);
+#  4. Fashion-MNIST (60,000 x 784, 10,000 queries), M 16, ef_construction
+#     200, one thread: omen through C (bench/ann.c) with float vectors and
+#     with sq8 codes, omen through Lua (bench/ann.lua), hnswlib; synthetic
+#     clusters (100,000 x 128, 1,000 queries), M 16, ef_construction 100, 1
+#     and 2 build threads: omen-c, omen-c-sq8 and hnswlib. One JSON file per run in BUILD_DIR/bench/results;
+#  5. bench/report.lua: the tables and ratios, BUILD_DIR/bench/results.json
+#     and BUILD_DIR/bench/fashion-mnist.png.
+set -eu
+
+BUILD=${1:-build}
+B=$BUILD/bench
+DATA=$B/data
+RES=$B/results
+LUA=$BUILD/omen-lua
+CXX=${CXX:-g++}
+[ "$CXX" = c++ ] && CXX=g++ # make's default; hnswlib's recommendation is g++
+K=10
+START=$(date +%s)
+
+say() { printf '[bench %4ss] %s\n' "$(( $(date +%s) - START ))" "$*"; }
+die() { echo "bench: $*" >&2; exit 1; }
+
+for f in "$LUA" "$B/ann"; do
+  [ -x "$f" ] || die "$f is missing: run \`make bench\` (or make all $B/ann)"
+done
+command -v "$CXX" >/dev/null || die "$CXX is missing (Debian: g++)"
+command -v gnuplot >/dev/null || die "gnuplot is missing (Debian: gnuplot-nox)"
+echo '#include <hnswlib/hnswlib.h>' | "$CXX" -E -x c++ - >/dev/null 2>&1 \
+  || die "hnswlib's header is missing (Debian: libhnswlib-dev)"
+mkdir -p "$DATA" "$RES"
+
+# What the figures were measured on, for the report.
+load_before=$(cut -d' ' -f1 /proc/loadavg)
+cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
+hnsw_version=$(dpkg-query -W -f='${Version}' libhnswlib-dev 2>/dev/null || echo unknown)
+cat > "$B/machine.json" <<EOF
+{"date": "$(date -u '+%Y-%m-%d %H:%M UTC')", "cpu": "$cpu", "cores": $(nproc),
+ "hnswlib": "hnswlib $hnsw_version (libhnswlib-dev), $CXX -O3 -march=native",
+ "cxx": "$("$CXX" --version | head -n1)",
+ "omen_cflags": "${OMEN_BENCH_CFLAGS:--O2 -g (the Makefile's default)}",
+ "load_before": "$load_before"}
+EOF
+case $load_before in
+  0.[0-4]*) ;;
+  *) say "warning: load average $load_before before the runs: other work is using" \
+         "the CPU, the timings will suffer" ;;
+esac
+
+say "data: $DATA"
+"$LUA" bench/prepare.lua "$DATA"
+
+if [ ! -x "$B/hnswlib" ] || [ bench/hnswlib.cpp -nt "$B/hnswlib" ]; then
+  say "building the hnswlib runner: $CXX -O3 -march=native"
+  "$CXX" -O3 -march=native -std=c++11 -pthread -o "$B/hnswlib.tmp" bench/hnswlib.cpp
+  mv "$B/hnswlib.tmp" "$B/hnswlib"
+fi
+
+# truth NAME DIM: the exact k nearest base rows of every query, made once.
+truth() {
+  t=$DATA/$1-truth-k$K.i32
+  if [ ! -s "$t" ]; then
+    say "ground truth of $1 (omen's exact search)"
+    "$B/ann" --truth-out "$t.tmp" --base "$DATA/$1-base.f32" \
+      --queries "$DATA/$1-query.f32" --dim "$2" --k $K
+    mv "$t.tmp" "$t"
+  fi
+}
+truth fmnist 784
+truth synth 128
+
+rm -f "$RES"/*.json
+
+# run SYSTEM DATASET FILES DIM EFC THREADS EFS
+run() {
+  system=$1 name=$2 files=$3 dim=$4 efc=$5 threads=$6 efs=$7
+  out=$RES/$name-$system-t$threads.json
+  say "$system on $name: M 16, ef_construction $efc, $threads build thread(s)"
+  case $system in
+    omen-c) set -- "$B/ann" ;;
+    omen-c-sq8) set -- "$B/ann" --quant sq8 ;;
+    omen-lua) set -- "$LUA" bench/ann.lua ;;
+    hnswlib) set -- "$B/hnswlib" ;;
+  esac
+  "$@" --name "$name" --base "$DATA/$files-base.f32" --queries "$DATA/$files-query.f32" \
+    --dim "$dim" --truth "$DATA/$files-truth-k$K.i32" --m 16 --efc "$efc" \
+    --threads "$threads" --ef "$efs" --k $K --out "$out.tmp"
+  mv "$out.tmp" "$out"
+}
+
+FM_EFS=10,20,40,80,120,200,400
+for s in omen-c omen-c-sq8 omen-lua hnswlib; do
+  run $s fashion-mnist fmnist 784 200 1 $FM_EFS
+done
+for t in 1 2; do
+  for s in omen-c omen-c-sq8 hnswlib; do
+    run $s synthetic synth 128 100 $t 10,20,40,80
+  done
+done
+
+say "report"
+"$LUA" bench/report.lua "$B"
+say "done"

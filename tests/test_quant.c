@@ -1,0 +1,387 @@
+/*
+** 8-bit scalar quantization: codes decode to within half a step, distances
+** over codes match float distances up to the quantization error, and sq8
+** collections search as well as float ones (hits carry exact distances),
+** retrain when data leaves the trained range, and come back the same from
+** a file, after compaction too.
+*/
+#include "testutil.h"
+
+#include "distance.h"
+#include "omen_int.h"
+#include "quant.h"
+
+#define DIM 32
+#define N 4000
+#define K 10
+
+static omen__mem heap;
+
+static float decode(const omen__sq8 *q, const uint8_t *c, uint32_t i)
+{
+  return omen__sq8_offsets(q)[i] + q->scale * c[i];
+}
+
+static void train(omen__sq8 *q, const float *data, size_t n)
+{
+  omen__sq8_range_start(q);
+  for (size_t i = 0; i < n; i++) omen__sq8_range_add(q, data + i * DIM, 1.0f);
+  omen__sq8_train(q);
+}
+
+static void t_encode(void **state)
+{
+  (void)state;
+  omen__sq8 q;
+  assert_int_equal(omen__sq8_init(&heap, &q, DIM), OMEN_OK);
+  float *data = tu_clustered(200, DIM, 4, 3);
+  assert_false(omen__sq8_fits(&q, data, 1.0f)); /* untrained */
+  train(&q, data, 200);
+  assert_true(q.scale > 0);
+  uint8_t code[OMEN__CODE_PAD];
+  for (size_t i = 0; i < 200; i++) {
+    const float *v = data + i * DIM;
+    assert_true(omen__sq8_fits(&q, v, 1.0f));
+    memset(code, 0xee, sizeof code);
+    omen__sq8_encode(&q, v, 1.0f, code, sizeof code);
+    for (uint32_t j = 0; j < DIM; j++)
+      assert_true(fabsf(decode(&q, code, j) - v[j]) <= q.scale * 0.5f + 1e-5f);
+    for (size_t j = DIM; j < sizeof code; j++) assert_int_equal(code[j], 0);
+  }
+  /* Outside the range and its margin: no code. */
+  float far[DIM];
+  memcpy(far, data, sizeof far);
+  far[5] += 1000.0f * q.scale;
+  assert_false(omen__sq8_fits(&q, far, 1.0f));
+  far[5] = NAN;
+  assert_false(omen__sq8_fits(&q, far, 1.0f));
+  free(data);
+  omen__sq8_free(&heap, &q);
+}
+
+/* Saved parameters are checked before they are used. */
+static void t_set(void **state)
+{
+  (void)state;
+  omen__sq8 q;
+  assert_int_equal(omen__sq8_init(&heap, &q, DIM), OMEN_OK);
+  float lo[DIM];
+  for (int i = 0; i < DIM; i++) lo[i] = (float)i;
+  assert_int_equal(omen__sq8_set(&q, lo, 0.0f), OMEN_CORRUPT);
+  assert_int_equal(omen__sq8_set(&q, lo, -1.0f), OMEN_CORRUPT);
+  assert_int_equal(omen__sq8_set(&q, lo, INFINITY), OMEN_CORRUPT);
+  assert_int_equal(omen__sq8_set(&q, lo, NAN), OMEN_CORRUPT);
+  assert_true(q.scale == 0); /* nothing taken from a refused set */
+  lo[3] = NAN;
+  assert_int_equal(omen__sq8_set(&q, lo, 0.5f), OMEN_CORRUPT);
+  lo[3] = 3;
+  assert_int_equal(omen__sq8_set(&q, lo, 0.5f), OMEN_OK);
+  assert_true(q.scale == 0.5f);
+  double sq = 0;
+  for (int i = 0; i < DIM; i++) sq += (double)i * i;
+  assert_float_equal(q.lo_sq, sq, 1e-3);
+  omen__sq8_free(&heap, &q);
+}
+
+/* The terms of quant.h give float distances back within the error of
+** half a step per component. */
+static void t_distance_terms(void **state)
+{
+  (void)state;
+  omen__sq8 q;
+  omen__kernels k;
+  omen__kernels_get(omen__isa_best(), &k);
+  assert_int_equal(omen__sq8_init(&heap, &q, DIM), OMEN_OK);
+  float *data = tu_clustered(100, DIM, 3, 5);
+  train(&q, data, 100);
+  uint8_t a[OMEN__CODE_PAD], b[OMEN__CODE_PAD];
+  for (size_t i = 0; i + 1 < 100; i++) {
+    const float *x = data + i * DIM, *y = x + DIM;
+    float ox = omen__sq8_encode(&q, x, 1.0f, a, sizeof a);
+    float oy = omen__sq8_encode(&q, y, 1.0f, b, sizeof b);
+    double l2 = tu_dist(OMEN_L2, x, y, DIM), dot = -tu_dist(OMEN_IP, x, y, DIM);
+    double ql2 = (double)q.scale * q.scale * k.l2sq_u8(a, b, OMEN__CODE_PAD);
+    double err = sqrt((double)DIM) * q.scale; /* bound on | |x-y| - |cx-cy| | */
+    assert_true(fabs(sqrt(ql2) - sqrt(l2)) <= err);
+    double qdot = q.lo_sq + (double)q.scale * (ox + oy) +
+                  (double)q.scale * q.scale * k.dot_u8(a, b, OMEN__CODE_PAD);
+    double nx = sqrt(-tu_dist(OMEN_IP, x, x, DIM)), ny = sqrt(-tu_dist(OMEN_IP, y, y, DIM));
+    assert_true(fabs(qdot - dot) <= err * (nx + ny) + err * err + 1e-3);
+  }
+  free(data);
+  omen__sq8_free(&heap, &q);
+}
+
+/* -- Collections -------------------------------------------------------- */
+
+static omen_coll *make(omen_db *db, const char *name, omen_metric metric)
+{
+  omen_coll_config cfg;
+  omen_coll_config_init(&cfg, DIM);
+  cfg.metric = metric;
+  cfg.quantization = OMEN_QUANT_SQ8;
+  omen_coll *c;
+  assert_int_equal(omen_coll_create(db, name, &cfg, &c), OMEN_OK);
+  return c;
+}
+
+static void insert(omen_coll *c, const float *data, size_t first, size_t n)
+{
+  omen_str *ids = malloc(n * sizeof *ids);
+  char (*names)[16] = malloc(n * sizeof *names);
+  for (size_t i = 0; i < n; i++) {
+    tu_id(names[i], sizeof names[i], first + i);
+    ids[i] = (omen_str){names[i], strlen(names[i])};
+  }
+  assert_int_equal(omen_upsert_batch(c, n, ids, data + first * DIM, NULL, 2), OMEN_OK);
+  free(ids);
+  free(names);
+}
+
+static size_t index_of(const omen_hit *h)
+{
+  assert_true(h->id.len > 3 && h->id.len < 16 && !memcmp(h->id.ptr, "id-", 3));
+  char digits[16];
+  memcpy(digits, h->id.ptr + 3, h->id.len - 3);
+  digits[h->id.len - 3] = 0;
+  return strtoul(digits, NULL, 10);
+}
+
+/* Recall@K against brute force over the first n rows of data; every hit's
+** distance is the exact float distance (the codes only steer the walk). */
+static double recall(omen_coll *c, omen_metric metric, const float *data, size_t n,
+                     const float *queries, size_t nq)
+{
+  omen_result *r;
+  assert_int_equal(omen_result_new(omen_coll_db(c), &r), OMEN_OK);
+  omen_search_opts o;
+  omen_search_opts_init(&o, K);
+  size_t found = 0;
+  for (size_t qi = 0; qi < nq; qi++) {
+    const float *qv = queries + qi * DIM;
+    size_t truth[K];
+    double dist[K];
+    tu_brute(metric, data, n, DIM, qv, K, truth, dist);
+    assert_int_equal(omen_search(c, qv, &o, r), OMEN_OK);
+    assert_int_equal(omen_result_count(r), K);
+    for (size_t i = 0; i < K; i++) {
+      const omen_hit *h = omen_result_hit(r, i);
+      size_t at = index_of(h);
+      assert_true(at < n);
+      double d = tu_dist(metric, data + at * DIM, qv, DIM);
+      assert_true(fabs(h->distance - d) <= 1e-4 * (fabs(d) + 1));
+      if (i) assert_true(h->distance >= omen_result_hit(r, i - 1)->distance);
+      for (size_t j = 0; j < K; j++) found += truth[j] == at;
+    }
+  }
+  omen_result_free(r);
+  return (double)found / (double)(nq * K);
+}
+
+static void check_recall(omen_metric metric)
+{
+  omen_db *db = tu_open(NULL, 0);
+  float *data = tu_clustered(N, DIM, 20, 21);
+  float *queries = tu_clustered(200, DIM, 20, 21 + 1000);
+  omen_coll *c = make(db, "q", metric);
+  insert(c, data, 0, N);
+  double r = recall(c, metric, data, N, queries, 200);
+  print_message("  %s sq8: recall@%d = %.4f\n", omen_metric_name(metric), K, r);
+  assert_true(r >= 0.95);
+  omen_coll_info info;
+  assert_int_equal(omen_coll_info_get(c, &info), OMEN_OK);
+  assert_int_equal(info.config.quantization, OMEN_QUANT_SQ8);
+  omen_coll_close(c);
+  assert_int_equal(omen_close(db), OMEN_OK);
+  free(data);
+  free(queries);
+}
+
+static void t_recall_l2(void **s) { (void)s; check_recall(OMEN_L2); }
+static void t_recall_cosine(void **s) { (void)s; check_recall(OMEN_COSINE); }
+static void t_recall_ip(void **s) { (void)s; check_recall(OMEN_IP); }
+
+/* Every slot holds the codes of its float vector, as encoded now. */
+static void check_codes(omen_coll *c)
+{
+  uint8_t *want = malloc(c->cstride);
+  const uint8_t *state = c->state.p;
+  assert_true(c->sq.scale > 0);
+  for (uint32_t s = 0; s < c->n_slots; s++) {
+    if (state[s] == OMEN__SLOT_PENDING) continue;
+    float mul = c->cfg.metric == OMEN_COSINE ? ((const float *)c->inv_norm.p)[s] : 1.0f;
+    const float *v = (const float *)c->vecs.p + (size_t)s * c->stride;
+    float offs = omen__sq8_encode(&c->sq, v, mul, want, c->cstride);
+    assert_memory_equal((const uint8_t *)c->codes.p + (size_t)s * c->cstride, want,
+                        c->cstride);
+    if (c->cfg.metric != OMEN_L2) assert_true(((const float *)c->code_offs.p)[s] == offs);
+  }
+  free(want);
+}
+
+/* Searching with each live record's own vector finds that record first. */
+static void check_self(omen_coll *c, const float *data, size_t n, size_t step)
+{
+  omen_result *r;
+  assert_int_equal(omen_result_new(omen_coll_db(c), &r), OMEN_OK);
+  omen_search_opts o;
+  omen_search_opts_init(&o, 1);
+  size_t found = 0, total = 0;
+  for (size_t i = 1; i < n; i += step, total++) {
+    assert_int_equal(omen_search(c, data + i * DIM, &o, r), OMEN_OK);
+    assert_int_equal(omen_result_count(r), 1);
+    found += index_of(omen_result_hit(r, 0)) == i;
+  }
+  omen_result_free(r);
+  assert_true(found >= total * 99 / 100);
+}
+
+/* Writes far outside the trained range retrain the codes; old and new
+** records stay findable. Single upserts take the same path as batches. */
+static void t_retrain(void **state)
+{
+  (void)state;
+  omen_db *db = tu_open(NULL, 0);
+  float *data = tu_clustered(N, DIM, 20, 31);
+  for (size_t i = N / 2; i < N; i++)
+    for (size_t j = 0; j < DIM; j++) data[i * DIM + j] = data[i * DIM + j] * 50 + 300;
+  omen_coll *c = make(db, "q", OMEN_L2);
+  insert(c, data, 0, N / 2);
+  float scale0 = c->sq.scale;
+  char id[16];
+  tu_id(id, sizeof id, N / 2);
+  assert_int_equal(omen_upsert(c, id, strlen(id), data + N / 2 * DIM, NULL, 0), OMEN_OK);
+  assert_true(c->sq.scale > scale0 * 10);
+  insert(c, data, N / 2 + 1, N / 2 - 1);
+  double r = recall(c, OMEN_L2, data, N, data, N / 10);
+  double r2 = recall(c, OMEN_L2, data, N, data + N / 2 * DIM, N / 10);
+  print_message("  after retraining: recall@%d %.4f (old range), %.4f (new)\n", K, r, r2);
+  assert_true(r >= 0.95 && r2 >= 0.95);
+  check_codes(c);
+  omen_coll_close(c);
+  assert_int_equal(omen_close(db), OMEN_OK);
+  free(data);
+}
+
+static char path[128];
+
+static void unlink_all(void)
+{
+  char side[200];
+  unlink(path);
+  snprintf(side, sizeof side, "%s-wal", path);
+  unlink(side);
+}
+
+/* The same hits, id for id and distance for distance, from a file opened
+** again (codes made again, lazily, from the saved quantizer), and after
+** compaction moves the slots. */
+static void same_hits(omen_coll *c, const float *queries, size_t nq, size_t *ids,
+                      float *dist, int record)
+{
+  omen_result *r;
+  assert_int_equal(omen_result_new(omen_coll_db(c), &r), OMEN_OK);
+  omen_search_opts o;
+  omen_search_opts_init(&o, K);
+  for (size_t qi = 0; qi < nq; qi++) {
+    assert_int_equal(omen_search(c, queries + qi * DIM, &o, r), OMEN_OK);
+    assert_int_equal(omen_result_count(r), K);
+    for (size_t i = 0; i < K; i++) {
+      const omen_hit *h = omen_result_hit(r, i);
+      if (record) {
+        ids[qi * K + i] = index_of(h);
+        dist[qi * K + i] = h->distance;
+      } else {
+        assert_int_equal(index_of(h), ids[qi * K + i]);
+        assert_true(h->distance == dist[qi * K + i]);
+      }
+    }
+  }
+  omen_result_free(r);
+}
+
+static void t_persist(void **state)
+{
+  (void)state;
+  snprintf(path, sizeof path, "/tmp/omen-test-quant-%d.omen", (int)getpid());
+  unlink_all();
+  float *data = tu_clustered(N, DIM, 20, 41);
+  float *queries = tu_clustered(100, DIM, 20, 42);
+  size_t *ids = malloc(100 * K * sizeof *ids);
+  float *dist = malloc(100 * K * sizeof *dist);
+  omen_db *db = tu_open(path, 0);
+  omen_coll *c = make(db, "q", OMEN_COSINE);
+  insert(c, data, 0, N);
+  check_codes(c);
+  assert_int_equal(omen_checkpoint(db), OMEN_OK);
+  same_hits(c, queries, 100, ids, dist, 1);
+  omen_coll_close(c);
+  assert_int_equal(omen_close(db), OMEN_OK);
+
+  db = tu_open(path, 0);
+  assert_int_equal(omen_coll_open(db, "q", &c), OMEN_OK);
+  omen_coll_info info;
+  assert_int_equal(omen_coll_info_get(c, &info), OMEN_OK);
+  assert_int_equal(info.config.quantization, OMEN_QUANT_SQ8);
+  assert_int_equal(info.graph_inserts, 0);
+  same_hits(c, queries, 100, ids, dist, 0);
+
+  /* Delete every other record and compact: slots move, codes with them.
+  ** (Results may change: compaction takes the deleted nodes out of the
+  ** graph.) */
+  for (size_t i = 0; i < N; i += 2) {
+    char id[16];
+    tu_id(id, sizeof id, i);
+    assert_int_equal(omen_delete(c, id, strlen(id)), OMEN_OK);
+  }
+  assert_int_equal(omen_compact(db), OMEN_OK);
+  check_codes(c);
+  check_self(c, data, N, 2);
+  same_hits(c, queries, 100, ids, dist, 1);
+  omen_coll_close(c);
+  assert_int_equal(omen_close(db), OMEN_OK);
+
+  db = tu_open(path, OMEN_OPEN_VERIFY);
+  assert_int_equal(omen_coll_open(db, "q", &c), OMEN_OK);
+  check_codes(c);
+  same_hits(c, queries, 100, ids, dist, 0);
+  omen_coll_close(c);
+  assert_int_equal(omen_close(db), OMEN_OK);
+  unlink_all();
+  free(data);
+  free(queries);
+  free(ids);
+  free(dist);
+}
+
+static void t_config(void **state)
+{
+  (void)state;
+  assert_int_equal(omen_quant_from_name("sq8"), OMEN_QUANT_SQ8);
+  assert_int_equal(omen_quant_from_name("none"), OMEN_QUANT_NONE);
+  assert_int_equal(omen_quant_from_name("pq"), -1);
+  assert_string_equal(omen_quant_name(OMEN_QUANT_SQ8), "sq8");
+  omen_db *db = tu_open(NULL, 0);
+  omen_coll_config cfg;
+  omen_coll_config_init(&cfg, DIM);
+  assert_int_equal(cfg.quantization, OMEN_QUANT_NONE);
+  cfg.quantization = (omen_quant)7;
+  omen_coll *c;
+  assert_int_equal(omen_coll_create(db, "bad", &cfg, &c), OMEN_INVALID);
+  assert_non_null(strstr(omen_errmsg(db), "quantization"));
+  assert_int_equal(omen_coll_open(db, "bad", &c), OMEN_NOTFOUND);
+  assert_int_equal(omen_close(db), OMEN_OK);
+}
+
+int main(void)
+{
+  omen__mem_init(&heap, NULL, NULL);
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(t_encode),      cmocka_unit_test(t_set),
+    cmocka_unit_test(t_distance_terms), cmocka_unit_test(t_recall_l2),
+    cmocka_unit_test(t_recall_cosine), cmocka_unit_test(t_recall_ip),
+    cmocka_unit_test(t_retrain),     cmocka_unit_test(t_persist),
+    cmocka_unit_test(t_config),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
