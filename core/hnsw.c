@@ -203,7 +203,8 @@ static int greedy(const omen__build *b, omen__scratch *sc, const omen__query *q,
 
 /* Neighbours whose data is requested ahead of their distance. */
 #define AHEAD 2
-#define PREFETCH_LINES 16 /* hardware prefetchers take longer vectors on */
+#define PREFETCH_LINES 16 /* a whole sq8 row of up to 1024 dims; longer rows
+                             are streamed by the hardware prefetcher */
 
 static inline void prefetch_walk(const omen__space *sp, uint32_t slot)
 {
