@@ -206,12 +206,17 @@ static int greedy(const omen__build *b, omen__scratch *sc, const omen__query *q,
 #define PREFETCH_LINES 16 /* a whole sq8 row of up to 1024 dims; longer rows
                              are streamed by the hardware prefetcher */
 
-static inline void prefetch_walk(const omen__space *sp, uint32_t slot)
+static inline void prefetch_bytes(const void *at, size_t bytes)
 {
-  const char *p = omen__walk_data(sp, slot);
-  size_t bytes = sp->codes ? sp->cstride : sp->stride * sizeof(float);
+  const char *p = at;
   size_t lines = bytes / 64 < PREFETCH_LINES ? bytes / 64 : PREFETCH_LINES;
   for (size_t i = 0; i < lines; i++) OMEN__PREFETCH(p + 64 * i);
+}
+
+static inline void prefetch_walk(const omen__space *sp, uint32_t slot)
+{
+  prefetch_bytes(omen__walk_data(sp, slot),
+                 sp->codes ? sp->cstride : sp->stride * sizeof(float));
 }
 
 /* Best-first search of one level from ep, keeping the ef closest accepted
@@ -274,7 +279,13 @@ static size_t finish(const omen__space *sp, const omen__query *q, omen__cand *ou
                      size_t found, uint32_t k)
 {
   if (sp->codes) {
-    for (size_t i = 0; i < found; i++) out[i].d = omen__dist_q(sp, q->f, out[i].slot);
+    size_t row = sp->stride * sizeof(float);
+    for (size_t i = 0; i < found && i < AHEAD; i++)
+      prefetch_bytes(omen__vec(sp, out[i].slot), row);
+    for (size_t i = 0; i < found; i++) {
+      if (i + AHEAD < found) prefetch_bytes(omen__vec(sp, out[i + AHEAD].slot), row);
+      out[i].d = omen__dist_q(sp, q->f, out[i].slot);
+    }
     sort_cands(out, found);
   }
   return found < k ? found : k;

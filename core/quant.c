@@ -103,22 +103,33 @@ int omen__sq8_set(omen__sq8 *q, const float *lo, float scale)
   return OMEN_OK;
 }
 
-float omen__sq8_encode(const omen__sq8 *q, const float *v, float mul,
-                       uint8_t *out, size_t cstride)
+void omen__sq8_encode(const omen__sq8 *q, const float *v, float mul, uint8_t *out,
+                      size_t cstride)
 {
   uint32_t dim = q->dim;
   const float *lo = lo_of(q);
   float inv = 1.0f / q->scale;
-  double offs = 0;
+  /* Branch-free, so the compiler can vectorize it: queries pay it. */
   for (uint32_t i = 0; i < dim; i++) {
     float t = (v[i] * mul - lo[i]) * inv;
-    if (!(t >= 0)) t = 0; /* also NaN */
-    if (t > 255) t = 255;
-    out[i] = (uint8_t)(t + 0.5f);
-    offs += (double)lo[i] * out[i];
+    t = t >= 0 ? t : 0; /* also NaN */
+    t = t <= 255 ? t : 255;
+    out[i] = (uint8_t)(int32_t)(t + 0.5f);
   }
   memset(out + dim, 0, cstride - dim);
-  return (float)offs;
+}
+
+float omen__sq8_offset(const omen__sq8 *q, const uint8_t *code)
+{
+  const float *lo = lo_of(q);
+  float part[8] = {0};
+  uint32_t i = 0;
+  for (; i + 8 <= q->dim; i += 8)
+    for (int j = 0; j < 8; j++) part[j] += lo[i + j] * code[i + j];
+  float sum = 0;
+  for (; i < q->dim; i++) sum += lo[i] * code[i];
+  for (int j = 0; j < 8; j++) sum += part[j];
+  return sum;
 }
 
 /* -- A collection's codes --------------------------------------------------- */
@@ -154,9 +165,9 @@ int omen__codes_reserve(omen_coll *c, size_t cap, size_t n)
 void omen__codes_put(omen_coll *c, uint32_t slot)
 {
   uint8_t *out = (uint8_t *)c->codes.p + (size_t)slot * c->cstride;
-  float offs = omen__sq8_encode(&c->sq, vec_of(c, slot), mul_of_slot(c, slot),
-                                out, c->cstride);
-  if (c->cfg.metric != OMEN_L2) ((float *)c->code_offs.p)[slot] = offs;
+  omen__sq8_encode(&c->sq, vec_of(c, slot), mul_of_slot(c, slot), out, c->cstride);
+  if (c->cfg.metric != OMEN_L2)
+    ((float *)c->code_offs.p)[slot] = omen__sq8_offset(&c->sq, out);
 }
 
 void omen__codes_fill(omen_coll *c, uint32_t first, uint32_t end)

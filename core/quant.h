@@ -46,9 +46,11 @@ static inline const float *omen__sq8_offsets(const omen__sq8 *q) { return q->lo.
 ** the scale is not positive. */
 int omen__sq8_set(omen__sq8 *q, const float *lo, float scale);
 
-/* Encode mul * v into out[0..cstride) (zero-padded); returns the offset
-** term lo . c of dot products. */
-float omen__sq8_encode(const omen__sq8 *q, const float *v, float mul,
-                       uint8_t *out, size_t cstride);
+/* Encode mul * v into out[0..cstride) (zero-padded). */
+void omen__sq8_encode(const omen__sq8 *q, const float *v, float mul, uint8_t *out,
+                      size_t cstride);
+
+/* The offset term lo . c of dot products over codes c. */
+float omen__sq8_offset(const omen__sq8 *q, const uint8_t *code);
 
 #endif

@@ -195,7 +195,8 @@ omen__query omen__walk_query(omen__scratch *s, const omen__space *sp,
 {
   omen__query q = {prepared, NULL, 0.0f};
   if (sp->codes) {
-    q.offs = omen__sq8_encode(sp->sq, prepared, 1.0f, s->qcode, sp->cstride);
+    omen__sq8_encode(sp->sq, prepared, 1.0f, s->qcode, sp->cstride);
+    if (sp->metric != OMEN_L2) q.offs = omen__sq8_offset(sp->sq, s->qcode);
     q.c = s->qcode;
   }
   return q;

@@ -97,8 +97,9 @@ static void t_distance_terms(void **state)
   uint8_t a[OMEN__CODE_PAD], b[OMEN__CODE_PAD];
   for (size_t i = 0; i + 1 < 100; i++) {
     const float *x = data + i * DIM, *y = x + DIM;
-    float ox = omen__sq8_encode(&q, x, 1.0f, a, sizeof a);
-    float oy = omen__sq8_encode(&q, y, 1.0f, b, sizeof b);
+    omen__sq8_encode(&q, x, 1.0f, a, sizeof a);
+    omen__sq8_encode(&q, y, 1.0f, b, sizeof b);
+    float ox = omen__sq8_offset(&q, a), oy = omen__sq8_offset(&q, b);
     double l2 = tu_dist(OMEN_L2, x, y, DIM), dot = -tu_dist(OMEN_IP, x, y, DIM);
     double ql2 = (double)q.scale * q.scale * k.l2sq_u8(a, b, OMEN__CODE_PAD);
     double err = sqrt((double)DIM) * q.scale; /* bound on | |x-y| - |cx-cy| | */
@@ -211,7 +212,8 @@ static void check_codes(omen_coll *c)
     if (state[s] == OMEN__SLOT_PENDING) continue;
     float mul = c->cfg.metric == OMEN_COSINE ? ((const float *)c->inv_norm.p)[s] : 1.0f;
     const float *v = (const float *)c->vecs.p + (size_t)s * c->stride;
-    float offs = omen__sq8_encode(&c->sq, v, mul, want, c->cstride);
+    omen__sq8_encode(&c->sq, v, mul, want, c->cstride);
+    float offs = omen__sq8_offset(&c->sq, want);
     assert_memory_equal((const uint8_t *)c->codes.p + (size_t)s * c->cstride, want,
                         c->cstride);
     if (c->cfg.metric != OMEN_L2) assert_true(((const float *)c->code_offs.p)[s] == offs);
