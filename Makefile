@@ -6,6 +6,8 @@
 #                     AddressSanitizer + UBSan; ends with one PASS/FAIL line
 #   make demo         index Fashion-MNIST and search it
 #   make asan         only the sanitizer run of the suites
+#   make tsan         the threaded suites under ThreadSanitizer
+#   make bench        omen against hnswlib on Fashion-MNIST and clusters
 #   make fuzz         fuzz the file and log loaders (FUZZ_SECONDS each, 60)
 #   make scale        insert and search 1,000,000 x 128 vectors in memory
 #   make deps         install the Debian packages the build needs (as root)
@@ -36,7 +38,7 @@ UNIT_BIN  = $(UNIT_SRC:tests/%.c=$(BUILD)/tests/%)
 
 DEPS_STAMP = $(BUILD)/.deps-ok
 
-.PHONY: all deps suites test unit lua-tests repl-test demo asan fuzz fuzzers scale clean
+.PHONY: all deps suites test unit lua-tests repl-test demo asan tsan fuzz fuzzers scale clean
 .DELETE_ON_ERROR:
 .SECONDARY: $(LUA_HDR)
 
@@ -123,6 +125,12 @@ repl-test: all
 ASAN_BUILD = $(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g" \
   SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" suites
 
+# ThreadSanitizer over the suites that run threads: parallel builds, readers
+# beside writers, filter caches, batch searches.
+TSAN_SUITES = test_coll test_hnsw test_filter test_quant
+TSAN_BUILD = $(MAKE) --no-print-directory BUILD=build-tsan OPT="-O1 -g" \
+  SAN="-fsanitize=thread" $(TSAN_SUITES:%=build-tsan/tests/%)
+
 FUZZ_SECONDS ?= 60
 FUZZ_BUILD = $(MAKE) --no-print-directory BUILD=build-fuzz CC=clang OPT="-O1 -g" \
   SAN="-fsanitize=address,undefined,fuzzer-no-link -fno-sanitize-recover=all \
@@ -131,8 +139,17 @@ FUZZERS = fuzz_open fuzz_wal
 
 test: suites
 	@$(ASAN_BUILD)
+	@$(TSAN_BUILD)
 	@$(FUZZ_BUILD)
-	@FUZZ_SECONDS=15 sh tests/run_all.sh $(BUILD) build-asan
+	@FUZZ_SECONDS=15 TSAN_SUITES="$(TSAN_SUITES)" sh tests/run_all.sh $(BUILD) build-asan
+
+# The threaded suites under ThreadSanitizer only.
+tsan:
+	@$(TSAN_BUILD)
+	@fail=0; for t in $(TSAN_SUITES); do echo "== build-tsan: $$t"; \
+	  TSAN_OPTIONS=halt_on_error=1 build-tsan/tests/$$t || fail=1; done; \
+	  if [ $$fail = 0 ]; then echo "PASS: $(TSAN_SUITES) under TSan"; \
+	  else echo "FAIL: under TSan"; exit 1; fi
 
 # The suites under AddressSanitizer and UndefinedBehaviorSanitizer only.
 asan:

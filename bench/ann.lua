@@ -3,7 +3,8 @@
 -- and bench/hnswlib.cpp, with "system": "omen-lua".
 --
 --   omen-lua bench/ann.lua --name NAME --base F --queries F --dim D --truth T
---       [--m 16] [--efc 200] [--threads 1] --ef 10,20,... [--k 10] --out FILE
+--       [--m 16] [--efc 200] [--threads 1] --ef 10,20,... [--k 10]
+--       [--quant none|sq8] [--repeat 3] --out FILE
 --
 -- The float32 files are read into FFI float buffers. The build, timed whole
 -- (collection creation included), is one c:upsert_batch of every base row
@@ -22,12 +23,14 @@ local function die(msg)
 end
 
 local USAGE = "usage: omen-lua bench/ann.lua --name NAME --base F --queries F --dim D " ..
-              "--truth T [--m 16] [--efc 200] [--threads 1] --ef 10,20,... [--k 10] --out FILE"
+              "--truth T [--m 16] [--efc 200] [--threads 1] --ef 10,20,... [--k 10] " ..
+              "[--quant none|sq8] [--repeat 3] --out FILE"
 
-local a = {name = "data", m = 16, efc = 200, threads = 1, k = 10}
+local a = {name = "data", m = 16, efc = 200, threads = 1, k = 10, quant = "none", ["repeat"] = 3}
 do
-  local numeric = {dim = true, m = true, efc = true, threads = true, k = true}
-  local text = {name = true, base = true, queries = true, truth = true, out = true, ef = true}
+  local numeric = {dim = true, m = true, efc = true, threads = true, k = true, ["repeat"] = true}
+  local text = {name = true, base = true, queries = true, truth = true, out = true, ef = true,
+                quant = true}
   local i = 1
   while i <= #arg do
     local o, v = arg[i], arg[i + 1]
@@ -86,6 +89,7 @@ local base, n = load(a.base, "float", dim)
 local q, nq = load(a.queries, "float", dim)
 local truth, nt = load(a.truth, "int32_t", k)
 if nt ~= nq then die("truth file does not have one row of k per query") end
+local system = a.quant == "none" and "omen-lua" or "omen-lua-" .. a.quant
 local ids = {}
 for i = 1, n do ids[i] = tostring(i - 1) end
 collectgarbage()
@@ -95,24 +99,73 @@ local db = assert(omen.open())
 local rss0 = mem_mb("VmRSS")
 local t = now()
 local c = assert(db:create_collection("b", {dim = dim, metric = "l2", m = a.m,
-                                             ef_construction = a.efc}))
+                                             ef_construction = a.efc, quantization = a.quant}))
 c:upsert_batch(ids, base, nil, {threads = a.threads})
 local build_s = now() - t
 local rss = mem_mb("VmRSS") - rss0
-io.stderr:write(("omen-lua %s: built %d x %d in %.2f s (%.0f vectors/s, %d threads)\n"):format(
-  a.name, n, dim, build_s, n / build_s, a.threads))
+io.stderr:write(("%s %s: built %d x %d in %.2f s (%.0f vectors/s, %d threads)\n"):format(
+  system, a.name, n, dim, build_s, n / build_s, a.threads))
 
+-- The same collection through the C API, called through the FFI (omen-lua
+-- exports the library's symbols): the Lua binding's cost is the difference
+-- between the two loops, measured in the same process, round by round.
+ffi.cdef [[
+  typedef struct omen_db omen_db;
+  typedef struct omen_coll omen_coll;
+  typedef struct omen_result omen_result;
+  typedef struct omen_filter omen_filter;
+  typedef struct { const char *ptr; size_t len; } omen_str;
+  typedef struct { omen_str id; float distance; const float *vec; const void *meta;
+                   size_t n_meta; } omen_hit;
+  typedef struct { uint32_t k, ef; int exact; unsigned with; const omen_filter *filter;
+                   int plan; } omen_search_opts;
+  omen_db *omen_coll_db(omen_coll *coll);
+  int omen_result_new(omen_db *db, omen_result **result);
+  void omen_result_free(omen_result *result);
+  size_t omen_result_count(const omen_result *result);
+  const omen_hit *omen_result_hit(const omen_result *result, size_t i);
+  void omen_search_opts_init(omen_search_opts *opts, uint32_t k);
+  int omen_search(omen_coll *coll, const float *query, const omen_search_opts *opts,
+                  omen_result *result);
+]]
+local C = ffi.C
+local raw = ffi.cast("omen_coll **", ffi.cast("void *", c))[0] -- lua/binding.c's lcoll
+local res_box = ffi.new("omen_result *[1]")
+assert(C.omen_result_new(C.omen_coll_db(raw), res_box) == 0)
+local res = ffi.gc(res_box[0], C.omen_result_free)
+local opts = ffi.new("omen_search_opts")
+C.omen_search_opts_init(opts, k)
+opts.with = 0
+
+local function id_number(str)
+  local v = 0
+  for b = 0, tonumber(str.len) - 1 do v = v * 10 + str.ptr[b] - 48 end
+  return v
+end
+
+-- One pass over the queries at ef: its seconds and the true neighbours
+-- found, through the Lua API or (`via_c`) the C API.
 local got = ffi.new("int32_t[?]", nq * k)
-local points = {}
-for _, ef in ipairs(a.ef) do
+local function pass(ef, via_c)
   ffi.fill(got, ffi.sizeof(got), 0xff) -- -1: no hit
-  t = now()
-  for i = 0, nq - 1 do
-    local hits = c:search(q + i * dim, {k = k, ef = ef, with_meta = false})
-    local row = i * k
-    for j = 1, #hits do got[row + j - 1] = tonumber(hits[j].id) end
+  opts.ef = ef
+  local t0 = now()
+  if via_c then
+    for i = 0, nq - 1 do
+      assert(C.omen_search(raw, q + i * dim, opts, res) == 0)
+      local row = i * k
+      for j = 0, tonumber(C.omen_result_count(res)) - 1 do
+        got[row + j] = id_number(C.omen_result_hit(res, j).id)
+      end
+    end
+  else
+    for i = 0, nq - 1 do
+      local hits = c:search(q + i * dim, {k = k, ef = ef, with_meta = false})
+      local row = i * k
+      for j = 1, #hits do got[row + j - 1] = tonumber(hits[j].id) end
+    end
   end
-  local secs = now() - t
+  local secs = now() - t0
   local found = 0
   for i = 0, nq - 1 do
     local row = i * k
@@ -128,17 +181,37 @@ for _, ef in ipairs(a.ef) do
       end
     end
   end
-  local recall = found / (nq * k)
-  points[#points + 1] = ('{"ef": %d, "recall": %.4f, "qps": %.0f}'):format(ef, recall, nq / secs)
-  io.stderr:write(("omen-lua %s ef %d: recall %.4f, %.0f queries/s\n"):format(
-    a.name, ef, recall, nq / secs))
+  return secs, found
+end
+
+-- Rounds of the whole sweep, each ef keeping its best time (as bench/ann.c),
+-- the Lua pass and the C pass of each ef back to back.
+local best, best_c, found = {}, {}, {}
+for _ = 1, a["repeat"] do
+  for e, ef in ipairs(a.ef) do
+    local secs, f = pass(ef, false)
+    if not best[e] or secs < best[e] then best[e] = secs end
+    found[e] = f
+    local secs_c, f_c = pass(ef, true)
+    if f_c ~= f then die(("ef %d: the C API found %d, the Lua API %d"):format(ef, f_c, f)) end
+    if not best_c[e] or secs_c < best_c[e] then best_c[e] = secs_c end
+  end
+end
+local points, c_points = {}, {}
+for e, ef in ipairs(a.ef) do
+  local recall = found[e] / (nq * k)
+  points[e] = ('{"ef": %d, "recall": %.4f, "qps": %.0f}'):format(ef, recall, nq / best[e])
+  c_points[e] = ('{"ef": %d, "recall": %.4f, "qps": %.0f}'):format(ef, recall, nq / best_c[e])
+  io.stderr:write(("%s %s ef %d: recall %.4f, %.0f queries/s (C API in this process: %.0f)\n")
+    :format(system, a.name, ef, recall, nq / best[e], nq / best_c[e]))
 end
 
 local out = io.open(a.out, "w") or die("cannot write " .. a.out)
-out:write(('{"system": "omen-lua", "dataset": "%s", "n": %d, "nq": %d, "dim": %d, ' ..
+out:write(('{"system": "%s", "quantization": "%s", "dataset": "%s", "n": %d, "nq": %d, "dim": %d, ' ..
            '"m": %d, "ef_construction": %d, "threads": %d, "build_seconds": %.3f, ' ..
            '"build_vectors_per_second": %.0f, "rss_mb": %.1f, "peak_rss_mb": %.1f, ' ..
-           '"points": [%s]}\n'):format(a.name, n, nq, dim, a.m, a.efc, a.threads, build_s,
-           n / build_s, rss, mem_mb("VmHWM"), table.concat(points, ", ")))
+           '"points": [%s], "c_api_points": [%s]}\n'):format(system, a.quant, a.name, n, nq, dim, a.m, a.efc, a.threads, build_s,
+           n / build_s, rss, mem_mb("VmHWM"), table.concat(points, ", "),
+           table.concat(c_points, ", ")))
 if not out:close() then die("cannot write " .. a.out) end
 db:close()

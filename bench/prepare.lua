@@ -7,7 +7,7 @@
 -- fmnist-query.f32  10,000 x 784  its test images
 --   from Debian's dataset-fashion-mnist (/usr/share/datasets/fashion-mnist)
 -- synth-base.f32   100,000 x 128  Gaussian clusters: 1,000 centres; a point is
--- synth-query.f32    1,000 x 128  its centre + a draw in the cluster's own
+-- synth-query.f32   10,000 x 128  its centre + a draw in the cluster's own
 --   16-dim subspace + small full-rank noise; seeded, the same data as
 --   bench/scale.c makes at 128 dims.
 --
@@ -124,5 +124,5 @@ if not (exists(synth_base) and exists(synth_query)) then
     io.write(("prepare: %s (%d x %d)\n"):format(path, n, SYN_DIM))
   end
   points(synth_base, 100000, 1ULL)
-  points(synth_query, 1000, 2ULL)
+  points(synth_query, 10000, 2ULL)
 end

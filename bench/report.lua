@@ -16,7 +16,10 @@
 local dir = arg[1] or "build/bench"
 local PEER = "hnswlib"
 local TARGETS = {0.95, 0.99}
-local SYSTEM_ORDER = {["omen-c"] = 1, ["omen-c-sq8"] = 2, ["omen-lua"] = 3, hnswlib = 4}
+local SYSTEM_ORDER = {["omen-c"] = 1, ["omen-c-sq8"] = 2, ["omen-c-file"] = 3, ["omen-lua"] = 4,
+                      ["omen-lua-sq8"] = 5, hnswlib = 6}
+-- Each Lua runner against the C runner of the same configuration.
+local C_OF_LUA = {["omen-lua"] = "omen-c", ["omen-lua-sq8"] = "omen-c-sq8"}
 local DATASET_TITLE = {["fashion-mnist"] = "Fashion-MNIST", synthetic = "Synthetic clusters"}
 
 local function die(msg)
@@ -257,30 +260,63 @@ for _, d in ipairs(datasets) do
     say("  build speedup, %d threads over 1: %s", speedups[1].threads, table.concat(parts, ", "))
   end
 
-  -- omen's Lua API against its C API.
+  -- omen's Lua API against its C API on the same collection, called from
+  -- the same process in alternation (bench/ann.lua's c_api_points), else
+  -- against the C runner of the same configuration.
   local lua_over_c = {}
   for _, r in ipairs(rs) do
-    if r.system == "omen-lua" then
-      local c = find(d, "omen-c", r.threads)
-      if c then
-        local at = {}
-        for _, p in ipairs(c.points) do at[p.ef] = p end
-        local parts = {}
-        for _, p in ipairs(r.points) do
-          if at[p.ef] then
-            local x = p.qps / at[p.ef].qps
-            lua_over_c[#lua_over_c + 1] = {ef = p.ef, ratio = x, threads = r.threads}
-            parts[#parts + 1] = ("ef=%d %.2f"):format(p.ef, x)
-          end
+    local c = r.c_api_points and {system = "C API in the same process",
+                                  points = r.c_api_points}
+              or C_OF_LUA[r.system] and find(d, C_OF_LUA[r.system], r.threads)
+    if c then
+      local at = {}
+      for _, p in ipairs(c.points) do at[p.ef] = p end
+      local parts = {}
+      for _, p in ipairs(r.points) do
+        if at[p.ef] then
+          local x = p.qps / at[p.ef].qps
+          lua_over_c[#lua_over_c + 1] = {system = r.system, ef = p.ef, ratio = x}
+          parts[#parts + 1] = ("ef=%d %.2f"):format(p.ef, x)
         end
-        if r.build_vectors_per_second and c.build_vectors_per_second then
-          ds.lua_over_c_build = r.build_vectors_per_second / c.build_vectors_per_second
-        end
-        say("  omen Lua/C queries/s: %s", table.concat(parts, ", "))
       end
+      say("  %s queries/s over the %s: %s", r.system, c.system, table.concat(parts, ", "))
     end
   end
   if #lua_over_c > 0 then ds.lua_over_c_qps = lua_over_c end
+
+  -- Batch search, exact search, memory, the durable write path.
+  for _, r in ipairs(rs) do
+    if r.batch then
+      local x = r.batch.qps_all / r.batch.qps_1
+      say("  %s search_batch at ef %d: %s queries/s on 1 thread, %s on %d: %.2fx", r.system,
+          r.batch.ef, commas(r.batch.qps_1), commas(r.batch.qps_all), r.batch.threads, x)
+      ds.batch_speedup = ds.batch_speedup or {}
+      ds.batch_speedup[#ds.batch_speedup + 1] = {system = r.system, speedup = x}
+    end
+    if r.exact then
+      local x = r.exact.scan_gbps / r.exact.read_gbps
+      say("  %s exact search streams %.2f GB/s; a plain read of the vectors %.2f GB/s: %.0f%%",
+          r.system, r.exact.scan_gbps, r.exact.read_gbps, 100 * x)
+      ds.exact_share_of_read = x
+    end
+  end
+  local c1 = find(d, "omen-c", 1)
+  if c1 and c1.raw_vectors_mb then
+    -- Level-0 lists of 2m slots and a count per node, and the expected upper
+    -- levels (a node has 1/(m-1) of them on average, m slots and a count each).
+    local links = c1.n * 4 * ((2 * c1.m + 1) + (c1.m + 1) / (c1.m - 1)) / 2 ^ 20
+    local x = c1.rss_mb / (c1.raw_vectors_mb + links)
+    say("  omen-c resident %.1f MB for %.1f MB of vectors + %.1f MB of links: %.2fx",
+        c1.rss_mb, c1.raw_vectors_mb, links, x)
+    ds.memory_over_raw_and_links = x
+  end
+  local file = find(d, "omen-c-file", 1)
+  if file and c1 then
+    local x = file.build_vectors_per_second / c1.build_vectors_per_second
+    say("  insert through the log into a file: %s vectors/s against %s in memory: %.2fx",
+        commas(file.build_vectors_per_second), commas(c1.build_vectors_per_second), x)
+    ds.durable_over_memory_build = x
+  end
   say("")
 end
 
@@ -315,7 +351,7 @@ do
     local s = {}
     local function w(fmt, ...) s[#s + 1] = select("#", ...) > 0 and fmt:format(...) or fmt end
     local styles = {["omen-c"] = "lc rgb '#d62728' pt 7", ["omen-c-sq8"] = "lc rgb '#2ca02c' pt 11",
-                    ["omen-lua"] = "lc rgb '#ff9896' pt 5",
+                    ["omen-lua"] = "lc rgb '#ff9896' pt 5", ["omen-lua-sq8"] = "lc rgb '#98df8a' pt 13",
                     hnswlib = "lc rgb '#1f77b4' pt 9"}
     local first = rs[1]
     w("# recall against queries/s on Fashion-MNIST, written by bench/report.lua")

@@ -15,10 +15,14 @@
 #  3. the exact ground truth of each data set with omen's exact search
 #     (made once);
 #  4. Fashion-MNIST (60,000 x 784, 10,000 queries), M 16, ef_construction
-#     200, one thread: omen through C (bench/ann.c) with float vectors and
-#     with sq8 codes, omen through Lua (bench/ann.lua), hnswlib; synthetic
-#     clusters (100,000 x 128, 1,000 queries), M 16, ef_construction 100, 1
-#     and 2 build threads: omen-c, omen-c-sq8 and hnswlib. One JSON file per run in BUILD_DIR/bench/results;
+#     200, one thread: omen through C (bench/ann.c) and through Lua
+#     (bench/ann.lua), each with float vectors and with sq8 codes, and
+#     hnswlib; for omen-c also batch search on 1 and on every core, and exact
+#     search against a plain read of memory; synthetic clusters (100,000 x
+#     128, 10,000 queries), M 16, ef_construction 100, 1 and 2 build threads:
+#     omen-c, omen-c-sq8, hnswlib, and omen-c building into a database file
+#     through its log (omen-c-file). Every sweep runs 3 rounds, each ef
+#     keeping its best time. One JSON file per run in BUILD_DIR/bench/results;
 #  5. bench/report.lua: the tables and ratios, BUILD_DIR/bench/results.json
 #     and BUILD_DIR/bench/fashion-mnist.png.
 set -eu
@@ -86,25 +90,34 @@ truth synth 128
 
 rm -f "$RES"/*.json
 
-# run SYSTEM DATASET FILES DIM EFC THREADS EFS
+# run SYSTEM DATASET FILES DIM EFC THREADS EFS [EXTRA OPTIONS...]
 run() {
   system=$1 name=$2 files=$3 dim=$4 efc=$5 threads=$6 efs=$7
+  shift 7
+  extra="$*"
   out=$RES/$name-$system-t$threads.json
   say "$system on $name: M 16, ef_construction $efc, $threads build thread(s)"
   case $system in
     omen-c) set -- "$B/ann" ;;
     omen-c-sq8) set -- "$B/ann" --quant sq8 ;;
+    omen-c-file) set -- "$B/ann" --path "$B/durable.omen" ;;
     omen-lua) set -- "$LUA" bench/ann.lua ;;
+    omen-lua-sq8) set -- "$LUA" bench/ann.lua --quant sq8 ;;
     hnswlib) set -- "$B/hnswlib" ;;
   esac
+  # shellcheck disable=SC2086 # extra options are words
+  set -- "$@" $extra
   "$@" --name "$name" --base "$DATA/$files-base.f32" --queries "$DATA/$files-query.f32" \
     --dim "$dim" --truth "$DATA/$files-truth-k$K.i32" --m 16 --efc "$efc" \
     --threads "$threads" --ef "$efs" --k $K --out "$out.tmp"
   mv "$out.tmp" "$out"
+  rm -f "$B/durable.omen" "$B/durable.omen-wal"
 }
 
-FM_EFS=10,20,40,80,120,200,400
-for s in omen-c omen-c-sq8 omen-lua hnswlib; do
+FM_EFS=10,20,40,80,120,200
+run omen-c fashion-mnist fmnist 784 200 1 $FM_EFS --batch-ef 40 --exact
+run omen-c-sq8 fashion-mnist fmnist 784 200 1 $FM_EFS --batch-ef 40
+for s in omen-lua omen-lua-sq8 hnswlib; do
   run $s fashion-mnist fmnist 784 200 1 $FM_EFS
 done
 for t in 1 2; do
@@ -112,6 +125,7 @@ for t in 1 2; do
     run $s synthetic synth 128 100 $t 10,20,40,80
   done
 done
+run omen-c-file synthetic synth 128 100 1 10,20,40,80
 
 say "report"
 "$LUA" bench/report.lua "$B"

@@ -392,7 +392,8 @@ int omen_search(omen_coll *coll, const float *query,
 /* Answer n queries (n * dim floats) with the same options, results[i]
 ** receiving the hits of query i, on `threads` threads (0, or more than
 ** there are: one per available core; the caller is one of them). Every
-** query is checked first; on any failure every result is left empty. */
+** query is checked first: bad input fails the call and changes no result;
+** a failure while searching leaves every result empty. */
 int omen_search_batch(omen_coll *coll, size_t n, const float *queries,
                       const omen_search_opts *opts, omen_result *const *results,
                       unsigned threads);

@@ -121,8 +121,14 @@ static int opt_bool(lua_State *L, int idx, const char *key, int def)
 
 /* -- Vectors ------------------------------------------------------------------ */
 
-/* A vector argument: a Lua array of dim numbers, copied into buf, or a
-** `const float *` cdata from lua/omen.lua, read in place. */
+static float *scratch_floats(lua_State *L, size_t n)
+{
+  return lua_newuserdata(L, (n ? n : 1) * sizeof(float));
+}
+
+/* A vector argument: a Lua array of dim numbers, copied into buf (a new
+** scratch buffer when NULL), or a `const float *` cdata from lua/omen.lua,
+** read in place. */
 static const float *check_vec(lua_State *L, int idx, uint32_t dim, float *buf,
                               const char *what)
 {
@@ -135,6 +141,7 @@ static const float *check_vec(lua_State *L, int idx, uint32_t dim, float *buf,
   if (n != dim)
     luaL_error(L, "wrong dimension for %s: expected %d, got %d", what, (int)dim,
                (int)n);
+  if (!buf) buf = scratch_floats(L, dim);
   for (uint32_t i = 0; i < dim; i++) {
     lua_rawgeti(L, idx, (int)i + 1);
     if (lua_type(L, -1) != LUA_TNUMBER)
@@ -144,11 +151,6 @@ static const float *check_vec(lua_State *L, int idx, uint32_t dim, float *buf,
     lua_pop(L, 1);
   }
   return buf;
-}
-
-static float *scratch_floats(lua_State *L, size_t n)
-{
-  return lua_newuserdata(L, (n ? n : 1) * sizeof(float));
 }
 
 static void push_floats(lua_State *L, const float *v, uint32_t n)
@@ -775,7 +777,7 @@ static int coll_upsert(lua_State *L)
   size_t id_len, n_fields = 0, n_items = 0;
   lua_settop(L, 4);
   const char *id = check_id(L, 2, &id_len);
-  const float *vec = check_vec(L, 3, c->dim, scratch_floats(L, c->dim), "vector");
+  const float *vec = check_vec(L, 3, c->dim, NULL, "vector");
   count_meta(L, 4, &n_fields, &n_items);
   omen_field *fields = lua_newuserdata(L, (n_fields + 1) * sizeof(omen_field));
   omen_str *items = lua_newuserdata(L, (n_items + 1) * sizeof(omen_str));
@@ -964,7 +966,7 @@ static int coll_search(lua_State *L)
 {
   lcoll *c = check_lcoll(L, 1);
   lua_settop(L, 3);
-  const float *q = check_vec(L, 2, c->dim, scratch_floats(L, c->dim), "query");
+  const float *q = check_vec(L, 2, c->dim, NULL, "query");
   omen_search_opts o;
   omen_search_opts_init(&o, 10);
   omen_filter *f = NULL;

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Run every suite against each build directory given (build, build-asan, ...)
 # and end with one PASS/FAIL line. Suites: the cmocka binaries in
-# BUILD/tests, the Lua contract tests, the omen-lua prompt test.
+# BUILD/tests, the Lua contract tests, the omen-lua prompt test; then the
+# suites named in TSAN_SUITES from build-tsan, and the fuzzers if built.
 failed=""
 total=0
 run() { # label, command...
@@ -17,6 +18,9 @@ for build in "$@"; do
   run "$build: lua" "$build/omen-lua" tests/lua/run.lua
   run "$build: examples" sh tests/examples_test.sh "$build"
   run "$build: repl" sh tests/repl_test.sh "$build/omen-lua"
+done
+for t in ${TSAN_SUITES:-}; do
+  run "build-tsan: $t" env TSAN_OPTIONS=halt_on_error=1 "build-tsan/tests/$t"
 done
 if [ -n "${FUZZ_SECONDS:-}" ] && [ -x build-fuzz/fuzz/fuzz_open ]; then
   run "fuzz (${FUZZ_SECONDS} s each)" sh tests/run_fuzz.sh build-fuzz "$1" "$FUZZ_SECONDS"

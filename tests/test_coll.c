@@ -1,7 +1,7 @@
 /*
 ** Collections through the public API: records, replacement, deletion and
 ** slot reuse, metadata, metrics, exact search against brute force, batch
-** atomicity, bad input, handle lifetimes and threads.
+** atomicity, bad input, handle lifetimes, threads and batch search.
 */
 #include "testutil.h"
 
@@ -484,6 +484,56 @@ static void t_errors_per_thread(void **state)
   assert_string_equal(omen_strerror(12345), "unknown error");
 }
 
+/* A batch answers each query exactly as a lone search does, on any number
+** of threads; bad input fails the whole batch and changes no result. */
+static void t_search_batch(void **state)
+{
+  (void)state;
+  enum { N = 3000, NQ = 300 };
+  uint64_t s = 5;
+  for (int i = 0; i < N; i++) {
+    float v[DIM];
+    char id[16];
+    tu_random_vec(&s, v, DIM);
+    tu_id(id, sizeof id, (size_t)i);
+    assert_int_equal(omen_upsert(coll, id, strlen(id), v, NULL, 0), OMEN_OK);
+  }
+  float *q = malloc(NQ * DIM * sizeof(float));
+  omen_result *rs[NQ];
+  for (int i = 0; i < NQ; i++) assert_int_equal(omen_result_new(db, &rs[i]), OMEN_OK);
+  tu_random_vec(&s, q, NQ * DIM);
+  omen_search_opts o;
+  omen_search_opts_init(&o, 7);
+  o.ef = 32;
+  for (unsigned threads = 0; threads <= 3; threads++) {
+    assert_int_equal(omen_search_batch(coll, NQ, q, &o, rs, threads), OMEN_OK);
+    for (int i = 0; i < NQ; i++) {
+      assert_int_equal(omen_search(coll, q + i * DIM, &o, res), OMEN_OK);
+      assert_int_equal(omen_result_count(rs[i]), omen_result_count(res));
+      for (size_t h = 0; h < omen_result_count(res); h++) {
+        const omen_hit *a = omen_result_hit(rs[i], h), *b = omen_result_hit(res, h);
+        assert_int_equal(a->id.len, b->id.len);
+        assert_memory_equal(a->id.ptr, b->id.ptr, a->id.len);
+        assert_true(a->distance == b->distance);
+      }
+    }
+  }
+  assert_int_equal(omen_search_batch(coll, 0, NULL, &o, NULL, 2), OMEN_OK);
+  q[(NQ - 1) * DIM + 3] = NAN;
+  expect(omen_search_batch(coll, NQ, q, &o, rs, 2), OMEN_INVALID, "query 300 component 4 is NaN");
+  for (int i = 0; i < NQ; i++) assert_int_equal(omen_result_count(rs[i]), 7);
+  q[(NQ - 1) * DIM + 3] = 0;
+  o.k = 0;
+  expect(omen_search_batch(coll, NQ, q, &o, rs, 2), OMEN_INVALID, "k must be");
+  o.k = 7;
+  omen_result *kept = rs[5];
+  rs[5] = NULL;
+  expect(omen_search_batch(coll, NQ, q, &o, rs, 2), OMEN_INVALID, "results[5] is NULL");
+  rs[5] = kept;
+  for (int i = 0; i < NQ; i++) omen_result_free(rs[i]);
+  free(q);
+}
+
 /* Fixtures run inside each test, so cmocka's leak check covers them too. */
 #define WITH_FIXTURE(f)                   \
   static void f##_(void **state)          \
@@ -505,6 +555,7 @@ WITH_FIXTURE(t_lifetimes)
 WITH_FIXTURE(t_threads)
 WITH_FIXTURE(t_many_databases)
 WITH_FIXTURE(t_errors_per_thread)
+WITH_FIXTURE(t_search_batch)
 
 int main(void)
 {
@@ -513,7 +564,7 @@ int main(void)
     T(t_upsert_get_delete), T(t_meta), T(t_bad_input), T(t_cosine_zero),
     T(t_metrics), T(t_exact_is_brute_force), T(t_search_counts),
     T(t_slot_reuse), T(t_batch), T(t_lifetimes), T(t_threads),
-    T(t_many_databases), T(t_errors_per_thread),
+    T(t_many_databases), T(t_errors_per_thread), T(t_search_batch),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
