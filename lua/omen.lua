@@ -46,7 +46,8 @@ local function vec_arg(v, floats, what)
   if not k then
     error(what .. " must be a float array or pointer (got " .. tostring(ct) .. ")", 3)
   end
-  if k == 1 and sizeof(v) ~= floats * 4 then
+  if k == 2 then return v end -- a float pointer: the C side reads it as it is
+  if sizeof(v) ~= floats * 4 then
     error(("wrong dimension for %s: expected %d floats, got %d"):format(
       what, floats, sizeof(v) / 4), 3)
   end
