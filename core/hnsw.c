@@ -201,6 +201,20 @@ static int greedy(const omen__build *b, omen__scratch *sc, const omen__query *q,
   return OMEN_OK;
 }
 
+/* From the entry point greedily down to level 1: the node where the
+** level-0 walk starts, and its distance. */
+static int descend(const omen__build *b, omen__scratch *sc, const omen__query *q,
+                   uint32_t *cur, float *d)
+{
+  *cur = b->g->entry;
+  if (omen__touch(b->sp, *cur)) return OMEN_CORRUPT;
+  *d = omen__walk_dist(b->sp, q, *cur);
+  int rc = OMEN_OK;
+  for (uint32_t level = b->g->max_level; level > 0 && !rc; level--)
+    rc = greedy(b, sc, q, level, cur, d);
+  return rc;
+}
+
 /* Neighbours whose data is requested ahead of their distance. */
 #define AHEAD 2
 #define PREFETCH_LINES 16 /* a whole sq8 row of up to 1024 dims; longer rows
@@ -300,12 +314,9 @@ int omen__graph_search(const omen__graph *g, const omen__space *sp,
   *n = 0;
   if (g->entry == OMEN__NO_SLOT) return OMEN_OK;
   if (ef < k) ef = k;
-  uint32_t cur = g->entry;
-  if (omen__touch(sp, cur)) return OMEN_CORRUPT;
-  float d = omen__walk_dist(sp, q, cur);
-  int rc = OMEN_OK;
-  for (uint32_t level = g->max_level; level > 0 && !rc; level--)
-    rc = greedy(&b, sc, q, level, &cur, &d);
+  uint32_t cur;
+  float d;
+  int rc = descend(&b, sc, q, &cur, &d);
   size_t nt;
   if (!rc) rc = search_layer(&b, sc, q, cur, d, ef, 0, state, pred, OMEN__NO_SLOT, &nt);
   if (rc) return rc;
@@ -415,12 +426,9 @@ int omen__graph_search_bits(const omen__graph *g, const omen__space *sp,
   *n = 0;
   if (g->entry == OMEN__NO_SLOT) return OMEN_OK;
   if (ef < k) ef = k;
-  uint32_t cur = g->entry;
-  if (omen__touch(sp, cur)) return OMEN_CORRUPT;
-  float d = omen__walk_dist(sp, q, cur);
-  int rc = OMEN_OK;
-  for (uint32_t level = g->max_level; level > 0 && !rc; level--)
-    rc = greedy(&b, sc, q, level, &cur, &d);
+  uint32_t cur;
+  float d;
+  int rc = descend(&b, sc, q, &cur, &d);
   if (rc) return rc;
   /* The landing node starts the walk even when it does not match. */
   walk w = {sp, sc, q, ef, 0, 0, INFINITY};
