@@ -942,10 +942,11 @@ static void check_search_opts(lua_State *L, int idx, omen_search_opts *o, int ba
 static void push_hits(lua_State *L, lcoll *c, const omen_result *r, unsigned with)
 {
   size_t n = omen_result_count(r);
+  int fields = 2 + !!(with & OMEN_WITH_META) + !!(with & OMEN_WITH_VECTOR);
   lua_createtable(L, (int)n, 0);
   for (size_t i = 0; i < n; i++) {
     const omen_hit *h = omen_result_hit(r, i);
-    lua_createtable(L, 0, 4);
+    lua_createtable(L, 0, fields);
     lua_pushlstring(L, h->id.ptr, h->id.len);
     lua_setfield(L, -2, "id");
     lua_pushnumber(L, h->distance);
