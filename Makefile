@@ -7,6 +7,7 @@
 #   make demo         index Fashion-MNIST and search it
 #   make asan         only the sanitizer run of the suites
 #   make tsan         the threaded suites under ThreadSanitizer
+#   make amalgamation build/amalgamation/omen.c + omen.h: the library as one file
 #   make bench        omen against hnswlib on Fashion-MNIST and clusters
 #   make fuzz         fuzz the file and log loaders (FUZZ_SECONDS each, 60)
 #   make scale        insert and search 1,000,000 x 128 vectors in memory
@@ -35,10 +36,13 @@ CORE_HDR  = $(wildcard core/*.h)
 LUA_HDR   = $(BUILD)/gen/omen_lua.h $(BUILD)/gen/repl_lua.h
 UNIT_SRC  = $(sort $(wildcard tests/test_*.c))
 UNIT_BIN  = $(UNIT_SRC:tests/%.c=$(BUILD)/tests/%)
+AMALG     = $(BUILD)/amalgamation
+AMALG_TESTS = $(UNIT_SRC:tests/%.c=$(AMALG)/tests/%)
 
 DEPS_STAMP = $(BUILD)/.deps-ok
 
-.PHONY: all deps suites test unit lua-tests repl-test demo asan tsan fuzz fuzzers scale clean
+.PHONY: all deps suites test unit lua-tests repl-test demo asan tsan fuzz fuzzers scale clean \
+        amalgamation amalgamation-test
 .DELETE_ON_ERROR:
 .SECONDARY: $(LUA_HDR)
 
@@ -137,11 +141,12 @@ FUZZ_BUILD = $(MAKE) --no-print-directory BUILD=build-fuzz CC=clang OPT="-O1 -g"
        -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION" fuzzers
 FUZZERS = fuzz_open fuzz_wal
 
-test: suites
+test: suites amalgamation $(AMALG_TESTS)
 	@$(ASAN_BUILD)
 	@$(TSAN_BUILD)
 	@$(FUZZ_BUILD)
-	@FUZZ_SECONDS=15 TSAN_SUITES="$(TSAN_SUITES)" sh tests/run_all.sh $(BUILD) build-asan
+	@FUZZ_SECONDS=15 TSAN_SUITES="$(TSAN_SUITES)" AMALG_TESTS="$(AMALG_TESTS)" \
+	  sh tests/run_all.sh $(BUILD) build-asan
 
 # The threaded suites under ThreadSanitizer only.
 tsan:
@@ -155,6 +160,35 @@ tsan:
 asan:
 	@$(ASAN_BUILD)
 	@sh tests/run_all.sh build-asan
+
+# -- Amalgamation ------------------------------------------------------------------
+# One omen.c beside omen.h, as SQLite ships: `cc -c omen.c` builds the whole
+# library. It is built here with omen's own warnings, and the C suites are
+# linked against it instead of core/*.o.
+
+amalgamation: $(AMALG)/omen.c $(AMALG)/omen.h $(AMALG)/omen.o $(AMALG)/omen-clang.o
+
+$(AMALG)/omen.c: $(CORE_SRC) $(CORE_HDR) scripts/amalgamate.awk
+	@mkdir -p $(@D)
+	awk -v dir=core -f scripts/amalgamate.awk $(CORE_SRC) > $@
+
+$(AMALG)/omen.h: core/omen.h
+	@mkdir -p $(@D)
+	cp core/omen.h $@
+
+$(AMALG)/omen.o: $(AMALG)/omen.c $(AMALG)/omen.h
+	$(CC) $(OMEN_CFLAGS) -I$(AMALG) -c $< -o $@
+
+# and clean under clang's warnings too
+$(AMALG)/omen-clang.o: $(AMALG)/omen.c $(AMALG)/omen.h | $(DEPS_STAMP)
+	clang $(OMEN_CFLAGS) -I$(AMALG) -c $< -o $@
+
+$(AMALG)/tests/%: tests/%.c tests/testutil.h tests/ops.h tests/graphcheck.h $(AMALG)/omen.o | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(OMEN_CFLAGS) -Icore -o $@ $< $(AMALG)/omen.o $(CMOCKA_LIBS) $(LDLIBS_CORE)
+
+amalgamation-test: $(AMALG_TESTS)
+	@sh tests/run_unit.sh $(AMALG_TESTS)
 
 # -- Fuzzing --------------------------------------------------------------------
 # libFuzzer targets over the loaders, built with clang, ASan and UBSan, and

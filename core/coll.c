@@ -337,7 +337,7 @@ static int lock_coll(omen_coll *c, int write)
 
 /* -- Upsert ----------------------------------------------------------------- */
 
-typedef struct item {
+typedef struct batch_item {
   const char *id;
   uint32_t id_len;
   uint32_t hash;
@@ -348,12 +348,12 @@ typedef struct item {
   uint32_t old;              /* slot holding the id before, or NO_SLOT */
   uint8_t skip;              /* a later item has the same id */
   uint8_t meta_only;         /* same vector: only the record changes */
-} item;
+} batch_item;
 
 typedef struct batch {
   omen_coll *c;
   size_t n;
-  item *items;
+  batch_item *items;
   uint8_t *meta;             /* encoded metadata of all items */
   size_t meta_cap;
   uint32_t *link;            /* slots to link into the graph */
@@ -364,7 +364,7 @@ typedef struct batch {
 static void batch_free(batch *b)
 {
   const omen__mem *m = &b->c->db->mem;
-  omen__free(m, b->items, b->n * sizeof(item));
+  omen__free(m, b->items, b->n * sizeof(batch_item));
   omen__free(m, b->meta, b->meta_cap);
   omen__free(m, b->link, b->n * sizeof(uint32_t));
 }
@@ -379,10 +379,10 @@ static int mark_duplicates(batch *b)
   uint32_t *tab = omen__calloc(m, size * sizeof(uint32_t));
   if (!tab) return OMEN_NOMEM;
   for (size_t i = b->n; i-- > 0;) {
-    item *it = &b->items[i];
+    batch_item *it = &b->items[i];
     size_t j = it->hash & (size - 1);
     for (; tab[j]; j = (j + 1) & (size - 1)) {
-      const item *o = &b->items[tab[j] - 1];
+      const batch_item *o = &b->items[tab[j] - 1];
       if (o->hash == it->hash && o->id_len == it->id_len &&
           !memcmp(o->id, it->id, it->id_len)) {
         it->skip = 1;
@@ -403,7 +403,7 @@ static int batch_check(batch *b, const omen_str *ids, const float *vecs,
   char pre[48], err[OMEN__ERR_LEN];
   size_t meta_total = 0;
   for (size_t i = 0; i < b->n; i++) {
-    item *it = &b->items[i];
+    batch_item *it = &b->items[i];
     const char *p = item_prefix(pre, sizeof pre, i, b->n);
     int rc = check_id(c->db, ids[i].ptr, ids[i].len, p);
     if (rc) return rc;
@@ -435,7 +435,7 @@ static int batch_plan(batch *b)
   const omen__mem *m = &c->db->mem;
   size_t need_slots = 0, replaced = 0, heap = 0;
   for (size_t i = 0; i < b->n; i++) {
-    item *it = &b->items[i];
+    batch_item *it = &b->items[i];
     if (it->skip) continue;
     int rc = omen__meta_encode(m, &c->keys, it->fields, it->n_fields,
                                b->meta + it->meta_off, &it->meta_len);
@@ -506,7 +506,7 @@ static void batch_apply(batch *b, omen__scratch *sc)
   omen__space sp = omen__coll_space(c);
   omen__build bld = builder(c, &sp);
   for (size_t i = 0; i < b->n; i++) {
-    item *it = &b->items[i];
+    batch_item *it = &b->items[i];
     if (it->skip) continue;
     uint32_t slot = it->old;
     if (!it->meta_only) {
@@ -520,7 +520,7 @@ static void batch_apply(batch *b, omen__scratch *sc)
     it->old = slot;
   }
   for (size_t i = 0; i < b->n; i++) {
-    item *it = &b->items[i];
+    batch_item *it = &b->items[i];
     if (it->skip || it->meta_only) continue;
     write_vector(c, it->old, it->vec);
     slot_state(c)[it->old] = OMEN__SLOT_LIVE;
@@ -538,7 +538,7 @@ static void emit_batch(omen__sink *s, const void *arg)
   omen__sink_u32(s, n);
   omen__sink_u32(s, c->cfg.dim);
   for (size_t i = 0; i < b->n; i++) {
-    const item *it = &b->items[i];
+    const batch_item *it = &b->items[i];
     if (it->skip) continue;
     omen__sink_str(s, it->id, it->id_len);
     omen__sink_put(s, it->vec, c->cfg.dim * sizeof(float));
@@ -672,7 +672,7 @@ int omen_upsert_batch(omen_coll *c, size_t n, const omen_str *ids,
   if (!ids || !vecs)
     return omen__fail(c->db, OMEN_INVALID, "ids or vectors are missing");
   batch b = {c, n, NULL, NULL, 0, NULL, 0, threads};
-  b.items = omen__calloc(&c->db->mem, n * sizeof(item));
+  b.items = omen__calloc(&c->db->mem, n * sizeof(batch_item));
   if (!b.items) return omen__fail(c->db, OMEN_NOMEM, "out of memory");
   int rc = batch_check(&b, ids, vecs, metas);
   if (rc) goto done;

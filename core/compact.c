@@ -15,16 +15,16 @@
 #include "omen_int.h"
 
 /* The new arrays of a collection, allocated before anything changes. */
-typedef struct fresh {
+typedef struct fresh_arrays {
   omen__buf vecs, inv_norm, state, links0, level, upper_at, upper, indeg,
       locks, refs;
   uint32_t *map;     /* old slot -> new slot, or OMEN__NO_SLOT */
   uint32_t *weak;    /* new slots left with too few level-0 links */
   size_t n_weak;
   uint64_t blocks;   /* upper blocks of the kept slots */
-} fresh;
+} fresh_arrays;
 
-static void fresh_free(const omen__mem *m, fresh *f, uint32_t old_slots)
+static void fresh_free(const omen__mem *m, fresh_arrays *f, uint32_t old_slots)
 {
   omen__buf *bufs[] = {&f->vecs, &f->inv_norm, &f->state, &f->links0, &f->level,
                        &f->upper_at, &f->upper, &f->indeg, &f->locks, &f->refs};
@@ -33,7 +33,7 @@ static void fresh_free(const omen__mem *m, fresh *f, uint32_t old_slots)
   omen__free(m, f->weak, ((size_t)old_slots + 1) * sizeof(uint32_t));
 }
 
-static int fresh_alloc(omen_coll *c, fresh *f, uint32_t live)
+static int fresh_alloc(omen_coll *c, fresh_arrays *f, uint32_t live)
 {
   const omen__mem *m = &c->db->mem;
   const omen__graph *g = &c->graph;
@@ -92,7 +92,7 @@ static void move_codes(omen_coll *c, uint32_t s, uint32_t t)
   if (c->code_offs.p) ((float *)c->code_offs.p)[t] = ((float *)c->code_offs.p)[s];
 }
 
-static void renumber(omen_coll *c, fresh *f)
+static void renumber(omen_coll *c, fresh_arrays *f)
 {
   omen__graph *g = &c->graph;
   const uint8_t *state = c->state.p, *level = g->level.p;
@@ -122,7 +122,7 @@ static void renumber(omen_coll *c, fresh *f)
 }
 
 /* Install the new arrays; the old ones (heap or mapped) are released. */
-static void install(omen_coll *c, fresh *f, uint32_t live)
+static void install(omen_coll *c, fresh_arrays *f, uint32_t live)
 {
   const omen__mem *m = &c->db->mem;
   omen__graph *g = &c->graph;
@@ -152,7 +152,7 @@ int omen__compact_slots(omen_coll *c, omen__scratch *sc)
 {
   if (c->n_free == 0) return OMEN_OK;
   uint32_t live = c->n_slots - c->n_free, old_slots = c->n_slots;
-  fresh f;
+  fresh_arrays f;
   int rc = fresh_alloc(c, &f, live);
   if (!rc) rc = omen__scratch_prepare(&c->db->mem, sc, c->n_slots, c->stride,
                                       c->graph.m0, c->graph.ef_construction);

@@ -173,14 +173,14 @@ static uint32_t key_index(omen_filter *f, omen_str key, size_t *used)
 }
 
 /* Lay the tree out in pre-order; returns the index after it. */
-static uint32_t emit(omen_filter *f, const omen_cond *c, uint32_t at, size_t *used)
+static uint32_t emit_cond(omen_filter *f, const omen_cond *c, uint32_t at, size_t *used)
 {
   omen__fnode *n = &f->nodes[at];
   memset(n, 0, sizeof *n);
   n->op = c->op;
   uint32_t next = at + 1;
   if (is_logical(c->op)) {
-    for (size_t i = 0; i < c->n_kids; i++) next = emit(f, &c->kids[i], next, used);
+    for (size_t i = 0; i < c->n_kids; i++) next = emit_cond(f, &c->kids[i], next, used);
   } else {
     n->key = key_index(f, c->key, used);
     if (c->op == OMEN_OP_IN || c->op == OMEN_OP_NIN) {
@@ -263,7 +263,7 @@ int omen_filter_new(omen_db *db, const omen_cond *root, omen_filter **out)
   }
   size_t used = 0;
   f->n_values = 0;
-  emit(f, root, 0, &used);
+  emit_cond(f, root, 0, &used);
   f->sig_len = signature(f, NULL);
   if (!(f->sig = omen__malloc(&f->mem, f->sig_len))) {
     f->sig_len = 0;

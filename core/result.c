@@ -10,20 +10,20 @@
 
 #include "omen_int.h"
 
-typedef struct block {
-  struct block *next;
+typedef struct result_block {
+  struct result_block *next;
   size_t cap, used;
   /* data follows, 64-byte aligned */
-} block;
+} result_block;
 
-#define BLOCK_HEAD ((sizeof(block) + OMEN__ALIGN - 1) / OMEN__ALIGN * OMEN__ALIGN)
+#define BLOCK_HEAD ((sizeof(result_block) + OMEN__ALIGN - 1) / OMEN__ALIGN * OMEN__ALIGN)
 #define BLOCK_MIN (64u << 10)
 
 struct omen_result {
   omen__mem mem;
   omen_hit *hits;
   size_t n, cap;
-  block *first, *cur;
+  result_block *first, *cur;
 };
 
 int omen_result_new(omen_db *db, omen_result **out)
@@ -41,7 +41,7 @@ void omen_result_free(omen_result *r)
 {
   if (!r) return;
   omen__mem mem = r->mem;
-  for (block *b = r->first, *next; b; b = next) {
+  for (result_block *b = r->first, *next; b; b = next) {
     next = b->next;
     omen__buf buf = {b, BLOCK_HEAD + b->cap, 0};
     omen__buf_free(&mem, &buf);
@@ -60,16 +60,16 @@ const omen_hit *omen_result_hit(const omen_result *r, size_t i)
 void omen__result_reset(omen_result *r)
 {
   r->n = 0;
-  for (block *b = r->first; b; b = b->next) b->used = 0;
+  for (result_block *b = r->first; b; b = b->next) b->used = 0;
   r->cur = r->first;
 }
 
-static block *new_block(omen_result *r, size_t size)
+static result_block *new_block(omen_result *r, size_t size)
 {
   size_t cap = size < BLOCK_MIN ? BLOCK_MIN : size;
   omen__buf buf = {0};
   if (omen__buf_reserve(&r->mem, &buf, BLOCK_HEAD + cap, 0)) return NULL;
-  block *b = buf.p;
+  result_block *b = buf.p;
   b->next = NULL;
   b->cap = cap;
   b->used = 0;
@@ -78,7 +78,7 @@ static block *new_block(omen_result *r, size_t size)
 
 void *omen__result_alloc(omen_result *r, size_t size, size_t align)
 {
-  for (block *b = r->cur, *prev = NULL; ; prev = b, b = b->next) {
+  for (result_block *b = r->cur, *prev = NULL; ; prev = b, b = b->next) {
     if (!b) { /* past the chain: add a block sized for the request */
       b = new_block(r, size + align);
       if (!b) return NULL;

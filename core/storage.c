@@ -102,16 +102,16 @@ static uint32_t n_chunks(uint32_t n_slots)
 
 /* -- Writing ---------------------------------------------------------------- */
 
-typedef struct writer {
+typedef struct file_writer {
   int fd;
   int err;          /* errno of the first failure */
   uint64_t off;     /* bytes written so far */
   uint32_t crc;     /* of the current section */
   size_t n;
   unsigned char buf[1 << 16];
-} writer;
+} file_writer;
 
-static void w_flush(writer *w)
+static void w_flush(file_writer *w)
 {
   for (size_t at = 0; at < w->n && !w->err;) {
     ssize_t k = write(w->fd, w->buf + at, w->n - at);
@@ -122,7 +122,7 @@ static void w_flush(writer *w)
   w->n = 0;
 }
 
-static void w_raw(writer *w, const void *p, size_t n)
+static void w_raw(file_writer *w, const void *p, size_t n)
 {
   const unsigned char *s = p;
   while (n) {
@@ -136,13 +136,13 @@ static void w_raw(writer *w, const void *p, size_t n)
   }
 }
 
-static void w_bytes(writer *w, const void *p, size_t n)
+static void w_bytes(file_writer *w, const void *p, size_t n)
 {
   w->crc = omen__crc32c(w->crc, p, n);
   w_raw(w, p, n);
 }
 
-static void w_begin(writer *w, section *s)
+static void w_begin(file_writer *w, section *s)
 {
   static const unsigned char zeros[ALIGN];
   if (w->off % ALIGN) w_raw(w, zeros, ALIGN - w->off % ALIGN);
@@ -150,13 +150,13 @@ static void w_begin(writer *w, section *s)
   w->crc = 0;
 }
 
-static void w_end(writer *w, section *s)
+static void w_end(file_writer *w, section *s)
 {
   s->len = w->off - s->off;
   s->crc = w->crc;
 }
 
-static void w_section(writer *w, section *s, const void *p, size_t n)
+static void w_section(file_writer *w, section *s, const void *p, size_t n)
 {
   w_begin(w, s);
   if (n) w_bytes(w, p, n);
@@ -164,7 +164,7 @@ static void w_section(writer *w, section *s, const void *p, size_t n)
 }
 
 /* A bulk array: checksummed per chunk of slots instead of as a whole. */
-static void w_chunked(writer *w, section *s, const void *base, size_t row,
+static void w_chunked(file_writer *w, section *s, const void *base, size_t row,
                       uint32_t n_slots, uint32_t *crc)
 {
   w_begin(w, s);
@@ -209,7 +209,7 @@ static void b_u64(bytes *b, uint64_t v) { b_put(b, &v, 8); }
 
 /* Records are written compacted: references first (with their new offsets),
 ** then the live bytes in the same order. */
-static uint64_t write_records(writer *w, const omen_coll *c, section *refs,
+static uint64_t write_records(file_writer *w, const omen_coll *c, section *refs,
                               section *heap)
 {
   const omen__recref *r = c->recs.refs.p;
@@ -253,7 +253,7 @@ static void catalog_entry(bytes *cat, const omen_coll *c, uint64_t heap,
 }
 
 /* The quantizer's offsets and scale, once trained. */
-static void w_quantizer(writer *w, section *s, const omen_coll *c)
+static void w_quantizer(file_writer *w, section *s, const omen_coll *c)
 {
   w_begin(w, s);
   if (c->cstride && c->sq.scale > 0) {
@@ -263,7 +263,7 @@ static void w_quantizer(writer *w, section *s, const omen_coll *c)
   w_end(w, s);
 }
 
-static int write_coll(writer *w, bytes *cat, const omen_coll *c,
+static int write_coll(file_writer *w, bytes *cat, const omen_coll *c,
                       const omen__mem *mem)
 {
   section s[N_SECTIONS];
@@ -332,7 +332,7 @@ int omen__sync_dir(const char *path)
 
 /* Write everything to w; OMEN_OK, or OMEN_NOMEM, or w->err set. The caller
 ** holds every collection's lock for reading. */
-static int write_all(omen_db *db, writer *w, uint64_t generation)
+static int write_all(omen_db *db, file_writer *w, uint64_t generation)
 {
   unsigned char header[HEADER_SIZE] = {0};
   bytes cat = {&db->mem, NULL, 0, 0, 0};
@@ -356,7 +356,7 @@ int omen__storage_save(omen_db *db, uint64_t generation)
 {
   size_t len = strlen(db->path);
   char *tmp = omen__malloc(&db->mem, len + 5);
-  writer *w = omen__malloc(&db->mem, sizeof *w);
+  file_writer *w = omen__malloc(&db->mem, sizeof *w);
   int rc = OMEN_OK;
   if (!tmp || !w) {
     rc = omen__fail(db, OMEN_NOMEM, "out of memory");
@@ -372,7 +372,7 @@ int omen__storage_save(omen_db *db, uint64_t generation)
   w->err = 0;
   w->off = 0;
   w->n = 0;
-  /* Lock the new file before it takes the name, so no writer slips in. */
+  /* Lock the new file before it takes the name, so no file_writer slips in. */
   if (flock(w->fd, LOCK_EX | LOCK_NB)) w->err = errno;
   if (!w->err && (rc = write_all(db, w, generation)))
     omen__fail(db, rc, "out of memory");
@@ -771,7 +771,7 @@ static int load_map(loader *L)
   return rc;
 }
 
-/* Open path and, for a writer, take its lock. A checkpoint of another
+/* Open path and, for a file_writer, take its lock. A checkpoint of another
 ** process may rename a new file over the one just opened; then the lock
 ** would guard a dead file, so check and retry. */
 static int open_locked(omen_db *db, int *fd_out, uint64_t *size)

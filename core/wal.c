@@ -36,10 +36,10 @@
 #include "hash.h"
 #include "omen_int.h"
 
-#define MAGIC "\x89OWAL\r\n\x1a"
+#define LOG_MAGIC "\x89OWAL\r\n\x1a"
 #define VERSION 1u
 #define ORDER_MARK 0x01020304u
-#define HEADER_SIZE 64u
+#define LOG_HEADER_SIZE 64u
 #define RECORD_HEAD 24u
 #define BUF_SIZE (1u << 20)
 #define MIN_LIMIT (64ull << 20)
@@ -158,19 +158,19 @@ uint64_t omen__random(const omen_db *db)
                      (uint64_t)(uintptr_t)db ^ db->wal.salt);
 }
 
-static void encode_header(unsigned char *h, uint64_t generation, uint64_t salt,
+static void encode_log_header(unsigned char *h, uint64_t generation, uint64_t salt,
                           uint64_t id)
 {
   uint32_t version = VERSION, mark = ORDER_MARK;
-  memset(h, 0, HEADER_SIZE);
-  memcpy(h, MAGIC, 8);
+  memset(h, 0, LOG_HEADER_SIZE);
+  memcpy(h, LOG_MAGIC, 8);
   memcpy(h + 8, &version, 4);
   memcpy(h + 12, &mark, 4);
   memcpy(h + 16, &generation, 8);
   memcpy(h + 24, &salt, 8);
   memcpy(h + 32, &id, 8);
-  uint32_t crc = omen__crc32c(0, h, HEADER_SIZE - 4);
-  memcpy(h + HEADER_SIZE - 4, &crc, 4);
+  uint32_t crc = omen__crc32c(0, h, LOG_HEADER_SIZE - 4);
+  memcpy(h + LOG_HEADER_SIZE - 4, &crc, 4);
 }
 
 /* Start a fresh log: open (creating) the file, empty it, write the header. */
@@ -191,13 +191,13 @@ static int start_log(omen_db *db)
   }
   w->cap = BUF_SIZE;
   w->n = 0;
-  unsigned char h[HEADER_SIZE];
+  unsigned char h[LOG_HEADER_SIZE];
   w->salt = omen__random(db);
   w->seq = 0;
   w->size = 0;
-  encode_header(h, db->generation, w->salt, db->id);
+  encode_log_header(h, db->generation, w->salt, db->id);
   if (!err && (ftruncate(w->fd, 0) || lseek(w->fd, 0, SEEK_SET) < 0)) err = errno;
-  if (!err) write_out(w, h, HEADER_SIZE, &err);
+  if (!err) write_out(w, h, LOG_HEADER_SIZE, &err);
   /* The header must be on disk before any record can count on it. */
   if (!err && fdatasync(w->fd)) err = errno;
   if (!err) omen__sync_dir(path);
@@ -538,7 +538,7 @@ static int whole_record(const unsigned char *p, uint64_t left, uint64_t salt,
 static int replay(omen_db *db, const unsigned char *map, uint64_t size,
                   uint64_t salt, uint64_t *end, uint64_t *last_seq)
 {
-  uint64_t at = HEADER_SIZE, seq = 0, len;
+  uint64_t at = LOG_HEADER_SIZE, seq = 0, len;
   uint32_t type;
   int rc = OMEN_OK;
   while (!rc && whole_record(map + at, size - at, salt, seq + 1, &len, &type)) {
@@ -563,15 +563,15 @@ static int header_matches(const unsigned char *h, uint64_t size,
 {
   uint32_t version, mark, crc;
   uint64_t gen, id;
-  if (size < HEADER_SIZE || memcmp(h, MAGIC, 8)) return 0;
+  if (size < LOG_HEADER_SIZE || memcmp(h, LOG_MAGIC, 8)) return 0;
   memcpy(&version, h + 8, 4);
   memcpy(&mark, h + 12, 4);
   memcpy(&gen, h + 16, 8);
   memcpy(salt, h + 24, 8);
   memcpy(&id, h + 32, 8);
-  memcpy(&crc, h + HEADER_SIZE - 4, 4);
+  memcpy(&crc, h + LOG_HEADER_SIZE - 4, 4);
   return version == VERSION && mark == ORDER_MARK &&
-         omen__crc_ok(crc, omen__crc32c(0, h, HEADER_SIZE - 4)) &&
+         omen__crc_ok(crc, omen__crc32c(0, h, LOG_HEADER_SIZE - 4)) &&
          gen == db->generation && id == db->id;
 }
 
@@ -594,7 +594,7 @@ int omen__wal_recover(omen_db *db)
   uint64_t end = 0, seq = 0;
   int rc = OMEN_OK;
   void *map = NULL;
-  if (size >= HEADER_SIZE && size <= SIZE_MAX / 2) {
+  if (size >= LOG_HEADER_SIZE && size <= SIZE_MAX / 2) {
     map = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
     if (map == MAP_FAILED) map = NULL;
   }

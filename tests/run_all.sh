@@ -2,7 +2,8 @@
 # Run every suite against each build directory given (build, build-asan, ...)
 # and end with one PASS/FAIL line. Suites: the cmocka binaries in
 # BUILD/tests, the Lua contract tests, the omen-lua prompt test; then the
-# suites named in TSAN_SUITES from build-tsan, and the fuzzers if built.
+# C suites linked against the amalgamation (AMALG_TESTS), the suites named in
+# TSAN_SUITES from build-tsan, and the fuzzers if built.
 failed=""
 total=0
 run() { # label, command...
@@ -18,6 +19,9 @@ for build in "$@"; do
   run "$build: lua" "$build/omen-lua" tests/lua/run.lua
   run "$build: examples" sh tests/examples_test.sh "$build"
   run "$build: repl" sh tests/repl_test.sh "$build/omen-lua"
+done
+for t in ${AMALG_TESTS:-}; do
+  run "amalgamation: $(basename "$t")" "$t"
 done
 for t in ${TSAN_SUITES:-}; do
   run "build-tsan: $t" env TSAN_OPTIONS=halt_on_error=1 "build-tsan/tests/$t"
