@@ -214,7 +214,7 @@ demo: all
 
 # -- Benchmarks -------------------------------------------------------------------
 
-$(BUILD)/bench/%: bench/%.c $(BUILD)/libomen.a
+$(BUILD)/bench/%: bench/%.c bench/bench.h $(BUILD)/libomen.a
 	@mkdir -p $(@D)
 	$(CC) $(OMEN_CFLAGS) -Icore -o $@ $< $(BUILD)/libomen.a $(LDLIBS_CORE)
 

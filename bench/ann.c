@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
 #include "omen.h"
 
 #define MAX_EFS 32
@@ -38,13 +39,6 @@ typedef struct args {
   uint32_t ef[MAX_EFS];
   int n_ef;
 } args;
-
-static double now(void)
-{
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
 
 static void die(const char *what, const char *detail)
 {
@@ -66,18 +60,6 @@ static float *load(const char *path, size_t dim, size_t *n)
   fclose(f);
   *n = (size_t)size / (dim * sizeof(float));
   return v;
-}
-
-/* VmRSS or VmHWM of this process, in MiB. */
-static double mem_mb(const char *field)
-{
-  FILE *f = fopen("/proc/self/status", "r");
-  char line[256];
-  double kib = 0;
-  while (f && fgets(line, sizeof line, f))
-    if (!strncmp(line, field, strlen(field))) kib = atof(line + strlen(field) + 1);
-  if (f) fclose(f);
-  return kib / 1024;
 }
 
 static void parse(int argc, char **argv, args *a)
@@ -144,11 +126,11 @@ static double build(const args *a, omen_db *db, omen_coll **c, const float *base
     int len = snprintf(names + i * 12, 12, "%zu", i);
     ids[i] = (omen_str){names + i * 12, (size_t)len};
   }
-  double t = now();
+  double t = bench_now();
   if (omen_coll_create(db, "b", &cfg, c) ||
       omen_upsert_batch(*c, n, ids, base, NULL, threads))
     die("build failed", omen_errmsg(db));
-  t = now() - t;
+  t = bench_now() - t;
   free(ids);
   free(names);
   return t;
@@ -188,7 +170,7 @@ static double pass(const args *a, omen_coll *c, omen_result *r, const float *q, 
                    const omen_search_opts *o, const int32_t *truth, size_t *found)
 {
   *found = 0;
-  double t = now();
+  double t = bench_now();
   for (size_t i = 0; i < nq; i++) {
     if (omen_search(c, q + i * a->dim, o, r)) die("search failed", omen_errmsg(omen_coll_db(c)));
     for (size_t h = 0; h < omen_result_count(r); h++) {
@@ -200,7 +182,7 @@ static double pass(const args *a, omen_coll *c, omen_result *r, const float *q, 
         }
     }
   }
-  return now() - t;
+  return bench_now() - t;
 }
 
 /* Queries/s of omen_search_batch over all queries on `threads` threads,
@@ -210,10 +192,10 @@ static double batch_qps(const args *a, omen_coll *c, omen_result **rs, const flo
 {
   double best = 1e30;
   for (unsigned rep = 0; rep < a->repeat; rep++) {
-    double t = now();
+    double t = bench_now();
     if (omen_search_batch(c, nq, q, o, rs, threads))
       die("batch search failed", omen_errmsg(omen_coll_db(c)));
-    t = now() - t;
+    t = bench_now() - t;
     if (t < best) best = t;
   }
   return nq / best;
@@ -261,9 +243,9 @@ static double read_gbps(const void *p, size_t n)
   double best = 1e30;
   uint64_t total = 0;
   for (int rep = 0; rep < 5; rep++) {
-    double t = now();
+    double t = bench_now();
     total += sum(p, n / 8);
-    t = now() - t;
+    t = bench_now() - t;
     if (t < best) best = t;
   }
   volatile uint64_t sink = total; /* keeps the sums alive */
@@ -282,10 +264,10 @@ static double exact_gbps(const args *a, omen_coll *c, omen_result *r, const floa
   size_t nq = 20;
   double best = 1e30;
   for (unsigned rep = 0; rep < a->repeat; rep++) {
-    double t = now();
+    double t = bench_now();
     for (size_t i = 0; i < nq; i++)
       if (omen_search(c, q + i * a->dim, &o, r)) die("exact search failed", NULL);
-    t = now() - t;
+    t = bench_now() - t;
     if (t < best) best = t;
   }
   return (double)n * a->dim * sizeof(float) * nq / best / 1e9;
@@ -314,9 +296,9 @@ int main(int argc, char **argv)
   omen_coll *c;
   omen_result *r;
   if (omen_result_new(db, &r)) die("out of memory", NULL);
-  double rss0 = mem_mb("VmRSS");
+  double rss0 = bench_mem_mb("VmRSS");
   double build_s = build(&a, db, &c, base, n, a.truth_out ? 0 : a.threads);
-  double rss = mem_mb("VmRSS") - rss0;
+  double rss = bench_mem_mb("VmRSS") - rss0;
   if (a.truth_out) {
     make_truth(&a, c, r, q, nq);
     return 0;
@@ -382,7 +364,7 @@ int main(int argc, char **argv)
     fprintf(stderr, "%s %s exact search: %.2f GB/s of vectors; a plain read: %.2f GB/s\n",
             system, a.name ? a.name : "", ex, rd);
   }
-  fprintf(out, ", \"peak_rss_mb\": %.1f}\n", mem_mb("VmHWM"));
+  fprintf(out, ", \"peak_rss_mb\": %.1f}\n", bench_mem_mb("VmHWM"));
   fclose(out);
   omen_result_free(r);
   omen_coll_close(c);

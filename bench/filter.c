@@ -17,55 +17,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench.h"
 #include "omen.h"
 
 #define NQ 200
 #define K 10
-
-static double now(void)
-{
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-static uint64_t next(uint64_t *s)
-{
-  uint64_t x = *s += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
-
-static double gauss(uint64_t *s)
-{
-  double u = ((double)(next(s) >> 11) + 1) / 9007199254740993.0;
-  double v = (double)(next(s) >> 11) / 9007199254740992.0;
-  return sqrt(-2 * log(u)) * cos(6.283185307179586 * v);
-}
-
-static void fill(float *v, size_t n, size_t dim, uint64_t seed)
-{
-  enum { CLUSTERS = 200, LATENT = 12 };
-  uint64_t s = 777;
-  float *centre = malloc(CLUSTERS * dim * sizeof(float));
-  float *basis = malloc(CLUSTERS * dim * LATENT * sizeof(float));
-  for (size_t i = 0; i < CLUSTERS * dim; i++) centre[i] = (float)(4 * gauss(&s));
-  for (size_t i = 0; i < CLUSTERS * dim * LATENT; i++) basis[i] = (float)(gauss(&s) / 2);
-  s = seed;
-  for (size_t i = 0; i < n; i++) {
-    size_t c = next(&s) % CLUSTERS;
-    double z[LATENT];
-    for (int l = 0; l < LATENT; l++) z[l] = gauss(&s);
-    for (size_t j = 0; j < dim; j++) {
-      double x = centre[c * dim + j] + 0.05 * gauss(&s);
-      for (int l = 0; l < LATENT; l++) x += basis[(c * dim + j) * LATENT + l] * z[l];
-      v[i * dim + j] = (float)x;
-    }
-  }
-  free(centre);
-  free(basis);
-}
 
 typedef struct point {
   double recall, qps;
@@ -76,7 +32,7 @@ static point run(omen_coll *c, omen_result *r, const float *q, size_t dim,
                  const omen_search_opts *o, char (*truth)[K][16], size_t *truth_n)
 {
   size_t found = 0, total = 0;
-  double t = now();
+  double t = bench_now();
   for (int i = 0; i < NQ; i++) {
     if (omen_search(c, q + i * dim, o, r)) exit(1);
     for (size_t h = 0; h < omen_result_count(r); h++) {
@@ -89,7 +45,7 @@ static point run(omen_coll *c, omen_result *r, const float *q, size_t dim,
     }
     total += truth_n[i];
   }
-  point p = {total ? (double)found / (double)total : 1.0, NQ / (now() - t)};
+  point p = {total ? (double)found / (double)total : 1.0, NQ / (bench_now() - t)};
   return p;
 }
 
@@ -110,8 +66,8 @@ int main(int argc, char **argv)
   size_t n = argc > 1 ? strtoul(argv[1], NULL, 10) : 200000;
   size_t dim = argc > 2 ? strtoul(argv[2], NULL, 10) : 64;
   float *data = malloc(n * dim * sizeof(float)), *q = malloc(NQ * dim * sizeof(float));
-  fill(data, n, dim, 1);
-  fill(q, NQ, dim, 2);
+  bench_clusters(data, n, dim, 200, 12, 777, 1);
+  bench_clusters(q, NQ, dim, 200, 12, 777, 2);
   omen_db *db;
   omen_coll *c;
   omen_result *r;
@@ -128,13 +84,13 @@ int main(int argc, char **argv)
   for (size_t i = 0; i < n; i++) {
     int len = snprintf(names + i * 16, 16, "v%zu", i);
     ids[i] = (omen_str){names + i * 16, (size_t)len};
-    f[i] = (omen_field){{"bucket", 6}, {.type = OMEN_NUMBER, .u.number = (double)(next(&s) % 1000)}};
+    f[i] = (omen_field){{"bucket", 6}, {.type = OMEN_NUMBER, .u.number = (double)(bench_next(&s) % 1000)}};
     metas[i] = (omen_meta){&f[i], 1};
   }
-  double t = now();
+  double t = bench_now();
   if (omen_upsert_batch(c, n, ids, data, metas, 0)) return 1;
   printf("filter: %zu x %zu built in %.1f s; bucket uniform in 0..999, unrelated "
-         "to the vectors; %d queries, k = %d\n", n, dim, now() - t, NQ, K);
+         "to the vectors; %d queries, k = %d\n", n, dim, bench_now() - t, NQ, K);
 
   static const double limits[] = {1000, 500, 100, 10, 1};
   static const uint32_t efs[] = {10, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512};

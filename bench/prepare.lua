@@ -75,8 +75,8 @@ convert_idx(FMNIST .. "train-images-idx3-ubyte.gz", dir .. "/fmnist-base.f32", 6
 convert_idx(FMNIST .. "t10k-images-idx3-ubyte.gz", dir .. "/fmnist-query.f32", 10000)
 
 -- -- Synthetic clusters -------------------------------------------------------
--- The generator of bench/scale.c and bench/filter.c, step for step: 1,000
--- centres with coordinates N(0, 4^2); each cluster spreads along 16 random
+-- bench_clusters of bench/bench.h as bench/scale.c calls it, step for step:
+-- 1,000 centres with coordinates N(0, 4^2); each cluster spreads along 16 random
 -- directions (basis entries N(0, 0.5^2), latent draws N(0, 1)), plus noise
 -- N(0, 0.05^2) in every coordinate. Centres from seed 12345, the base
 -- points from seed 1, the queries from seed 2.

@@ -18,8 +18,6 @@ local PEER = "hnswlib"
 local TARGETS = {0.95, 0.99}
 local SYSTEM_ORDER = {["omen-c"] = 1, ["omen-c-sq8"] = 2, ["omen-c-file"] = 3, ["omen-lua"] = 4,
                       ["omen-lua-sq8"] = 5, hnswlib = 6}
--- Each Lua runner against the C runner of the same configuration.
-local C_OF_LUA = {["omen-lua"] = "omen-c", ["omen-lua-sq8"] = "omen-c-sq8"}
 local DATASET_TITLE = {["fashion-mnist"] = "Fashion-MNIST", synthetic = "Synthetic clusters"}
 
 local function die(msg)
@@ -63,7 +61,9 @@ do
       if type(r) ~= "table" or not r.system or not r.dataset or type(r.points) ~= "table" then
         die(path .. ": not a runner's result")
       end
-      table.sort(r.points, function(x, y) return x.ef < y.ef end)
+      local by_ef = function(x, y) return x.ef < y.ef end
+      table.sort(r.points, by_ef)
+      if r.c_api_points then table.sort(r.c_api_points, by_ef) end
       r.file = name
       runs[#runs + 1] = r
     end
@@ -261,25 +261,18 @@ for _, d in ipairs(datasets) do
   end
 
   -- omen's Lua API against its C API on the same collection, called from
-  -- the same process in alternation (bench/ann.lua's c_api_points), else
-  -- against the C runner of the same configuration.
+  -- the same process in alternation (bench/ann.lua's c_api_points).
   local lua_over_c = {}
   for _, r in ipairs(rs) do
-    local c = r.c_api_points and {system = "C API in the same process",
-                                  points = r.c_api_points}
-              or C_OF_LUA[r.system] and find(d, C_OF_LUA[r.system], r.threads)
-    if c then
-      local at = {}
-      for _, p in ipairs(c.points) do at[p.ef] = p end
+    if r.c_api_points then
       local parts = {}
-      for _, p in ipairs(r.points) do
-        if at[p.ef] then
-          local x = p.qps / at[p.ef].qps
-          lua_over_c[#lua_over_c + 1] = {system = r.system, ef = p.ef, ratio = x}
-          parts[#parts + 1] = ("ef=%d %.2f"):format(p.ef, x)
-        end
+      for i, p in ipairs(r.points) do
+        local x = p.qps / r.c_api_points[i].qps
+        lua_over_c[#lua_over_c + 1] = {system = r.system, ef = p.ef, ratio = x}
+        parts[#parts + 1] = ("ef=%d %.2f"):format(p.ef, x)
       end
-      say("  %s queries/s over the %s: %s", r.system, c.system, table.concat(parts, ", "))
+      say("  %s queries/s over the C API in the same process: %s", r.system,
+          table.concat(parts, ", "))
     end
   end
   if #lua_over_c > 0 then ds.lua_over_c_qps = lua_over_c end

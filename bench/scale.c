@@ -10,71 +10,10 @@
 */
 #include "port.h"
 
-#include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
 #include "omen.h"
-
-static double now(void)
-{
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-static uint64_t next(uint64_t *s)
-{
-  uint64_t x = *s += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
-
-static double gauss(uint64_t *s)
-{
-  double u = ((double)(next(s) >> 11) + 1) / 9007199254740993.0;
-  double v = (double)(next(s) >> 11) / 9007199254740992.0;
-  return sqrt(-2 * log(u)) * cos(6.283185307179586 * v);
-}
-
-/* Gaussian clusters around 1,000 centres, each spread along 16 directions. */
-static void fill(float *v, size_t n, size_t dim, uint64_t seed)
-{
-  enum { CLUSTERS = 1000, LATENT = 16 };
-  uint64_t s = 12345;
-  float *centre = malloc(CLUSTERS * dim * sizeof(float));
-  float *basis = malloc(CLUSTERS * dim * LATENT * sizeof(float));
-  for (size_t i = 0; i < CLUSTERS * dim; i++) centre[i] = (float)(4 * gauss(&s));
-  for (size_t i = 0; i < CLUSTERS * dim * LATENT; i++) basis[i] = (float)(gauss(&s) / 2);
-  s = seed;
-  for (size_t i = 0; i < n; i++) {
-    size_t c = next(&s) % CLUSTERS;
-    double z[LATENT];
-    for (int l = 0; l < LATENT; l++) z[l] = gauss(&s);
-    for (size_t j = 0; j < dim; j++) {
-      double x = centre[c * dim + j] + 0.05 * gauss(&s);
-      for (int l = 0; l < LATENT; l++) x += basis[(c * dim + j) * LATENT + l] * z[l];
-      v[i * dim + j] = (float)x;
-    }
-  }
-  free(centre);
-  free(basis);
-}
-
-static long rss_kib(void)
-{
-  FILE *f = fopen("/proc/self/status", "r");
-  char line[256];
-  long kib = -1;
-  while (f && fgets(line, sizeof line, f))
-    if (!strncmp(line, "VmRSS:", 6)) kib = atol(line + 6);
-  if (f) fclose(f);
-  return kib;
-}
 
 int main(int argc, char **argv)
 {
@@ -88,13 +27,14 @@ int main(int argc, char **argv)
   omen_str *ids = malloc(n * sizeof *ids);
   char *names = malloc(n * 16);
   if (!data || !queries || !ids || !names) return 1;
-  fill(data, n, dim, 1);
-  fill(queries, nq, dim, 2);
+  /* Gaussian clusters around 1,000 centres, each spread along 16 directions. */
+  bench_clusters(data, n, dim, 1000, 16, 12345, 1);
+  bench_clusters(queries, nq, dim, 1000, 16, 12345, 2);
   for (size_t i = 0; i < n; i++) {
     int len = snprintf(names + i * 16, 16, "v%zu", i);
     ids[i] = (omen_str){names + i * 16, (size_t)len};
   }
-  long rss0 = rss_kib();
+  double rss0 = bench_mem_mb("VmRSS");
 
   omen_db *db;
   omen_coll *c;
@@ -110,23 +50,23 @@ int main(int argc, char **argv)
   if (omen_open(path, NULL, &db) || omen_coll_create(db, "scale", &cfg, &c) ||
       omen_result_new(db, &r))
     return 1;
-  double t = now();
+  double t = bench_now();
   if (omen_upsert_batch(c, n, ids, data, NULL, threads)) {
     fprintf(stderr, "insert: %s\n", omen_errmsg(db));
     return 1;
   }
-  double build = now() - t;
-  long rss1 = rss_kib();
+  double build = bench_now() - t;
+  double rss1 = bench_mem_mb("VmRSS");
   omen_coll_info info;
   omen_coll_info_get(c, &info);
 
   omen_search_opts o;
   omen_search_opts_init(&o, (uint32_t)k);
   o.with = 0;
-  t = now();
+  t = bench_now();
   for (size_t q = 0; q < nq; q++)
     if (omen_search(c, queries + q * dim, &o, r)) return 1;
-  double qtime = now() - t;
+  double qtime = bench_now() - t;
 
   /* Recall on the first 100 queries against exact search. */
   size_t hits = 0, checked = 100;
@@ -152,7 +92,7 @@ int main(int argc, char **argv)
   printf("  build   %.1f s, %.0f vectors/s (%s threads)\n", build, n / build,
          threads ? argv[3] : "all");
   printf("  memory  %.0f MiB resident for the collection (raw vectors %.0f MiB); "
-         "engine reports %.0f MiB\n", (rss1 - rss0) / 1024.0, raw,
+         "engine reports %.0f MiB\n", rss1 - rss0, raw,
          info.memory / 1048576.0);
   printf("  search  %.0f queries/s (k = %zu, ef = %u, one thread)\n", nq / qtime, k,
          cfg.ef_search);
@@ -161,25 +101,25 @@ int main(int argc, char **argv)
   omen_result_free(truth);
   omen_result_free(r);
   omen_coll_close(c);
-  t = now();
+  t = bench_now();
   if (omen_close(db)) return 1;
-  double close_time = now() - t;
+  double close_time = bench_now() - t;
   if (path) {
     /* Reopen: map the file, attach the collection, answer queries. */
-    t = now();
+    t = bench_now();
     uint64_t count;
     if (omen_open(path, NULL, &db) || omen_coll_open(db, "scale", &c) ||
         omen_count(c, &count))
       return 1;
-    double reopen = now() - t;
+    double reopen = bench_now() - t;
     omen_result_new(db, &r);
-    t = now();
+    t = bench_now();
     omen_search(c, queries, &o, r);
-    double first = now() - t;
-    t = now();
+    double first = bench_now() - t;
+    t = bench_now();
     for (size_t q = 0; q < nq; q++)
       if (omen_search(c, queries + q * dim, &o, r)) return 1;
-    double again = now() - t;
+    double again = bench_now() - t;
     omen_coll_info_get(c, &info);
     printf("  file    close (checkpoint) %.2f s; reopen %.3f s (%llu records, "
            "%llu graph inserts); first search %.1f ms; then %.0f queries/s\n",

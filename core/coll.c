@@ -230,11 +230,8 @@ static void write_vector(omen_coll *c, uint32_t slot, const float *vec)
   float *dst = (float *)c->vecs.p + (size_t)slot * c->stride;
   memcpy(dst, vec, c->cfg.dim * sizeof(float));
   memset(dst + c->cfg.dim, 0, (c->stride - c->cfg.dim) * sizeof(float));
-  if (c->cfg.metric == OMEN_COSINE) {
-    double sum = 0;
-    for (uint32_t i = 0; i < c->cfg.dim; i++) sum += (double)vec[i] * vec[i];
-    ((float *)c->inv_norm.p)[slot] = (float)(1.0 / sqrt(sum));
-  }
+  if (c->cfg.metric == OMEN_COSINE)
+    ((float *)c->inv_norm.p)[slot] = omen__inverse_norm(vec, c->cfg.dim);
   if (c->cstride) omen__codes_put(c, slot);
 }
 

@@ -8,6 +8,8 @@
 
 #include "distance.h"
 
+#include <math.h>
+
 #include "omen.h"
 
 #if (defined(__x86_64__) || defined(__i386__)) && \
@@ -244,4 +246,11 @@ int omen__kernels_get(omen__isa isa, omen__kernels *k)
   }
 #endif
   return OMEN_OK;
+}
+
+float omen__inverse_norm(const float *v, size_t n)
+{
+  double sum = 0;
+  for (size_t i = 0; i < n; i++) sum += (double)v[i] * v[i];
+  return sum > 0 ? (float)(1.0 / sqrt(sum)) : 0.0f;
 }

@@ -43,6 +43,10 @@ const char *omen__isa_name(omen__isa isa);
 /* Fill k with the kernels of isa; OMEN_NOTFOUND when it is not supported. */
 int omen__kernels_get(omen__isa isa, omen__kernels *k);
 
+/* 1 / |v| over n components, summed in double precision; 0 for a vector
+** of zeros. Cosine distances scale by it. */
+float omen__inverse_norm(const float *v, size_t n);
+
 /* Floats a vector of dim components occupies once padded. */
 static inline size_t omen__padded(size_t dim)
 {

@@ -9,6 +9,17 @@
 #include "hash.h"
 #include "omen_int.h"
 
+/* Keep c in the max-heap of the k closest so far. */
+static void keep_closest(omen__cand *heap, size_t *nh, uint32_t k, omen__cand c)
+{
+  if (*nh < k) {
+    omen__maxheap_push(heap, nh, c);
+  } else if (c.d < heap[0].d) {
+    omen__maxheap_pop(heap, nh);
+    omen__maxheap_push(heap, nh, c);
+  }
+}
+
 int omen__exact_search(const omen__space *sp, const uint8_t *state,
                        const omen__pred *pred, uint32_t n_slots, const float *q,
                        uint32_t k, omen__scratch *sc, omen__cand *out, size_t *n)
@@ -19,13 +30,7 @@ int omen__exact_search(const omen__space *sp, const uint8_t *state,
   for (uint32_t s = 0; s < n_slots; s++) {
     if (s % OMEN__CHUNK == 0 && omen__touch(sp, s)) return OMEN_CORRUPT;
     if (!omen__returnable(state, pred, s)) continue;
-    float d = omen__dist_q(sp, q, s);
-    if (nh < k) {
-      omen__maxheap_push(heap, &nh, (omen__cand){d, s});
-    } else if (d < heap[0].d) {
-      omen__maxheap_pop(heap, &nh);
-      omen__maxheap_push(heap, &nh, (omen__cand){d, s});
-    }
+    keep_closest(heap, &nh, k, (omen__cand){omen__dist_q(sp, q, s), s});
   }
   *n = omen__maxheap_drain(heap, &nh, out);
   return OMEN_OK;
@@ -42,13 +47,7 @@ int omen__exact_search_bits(const omen__space *sp, const uint64_t *bits,
     for (uint64_t word = bits[w]; word; word &= word - 1) {
       uint32_t s = w * 64 + (uint32_t)omen__ctz64(word);
       if (omen__touch(sp, s)) return OMEN_CORRUPT;
-      float d = omen__dist_q(sp, q, s);
-      if (nh < k) {
-        omen__maxheap_push(heap, &nh, (omen__cand){d, s});
-      } else if (d < heap[0].d) {
-        omen__maxheap_pop(heap, &nh);
-        omen__maxheap_push(heap, &nh, (omen__cand){d, s});
-      }
+      keep_closest(heap, &nh, k, (omen__cand){omen__dist_q(sp, q, s), s});
     }
   *n = omen__maxheap_drain(heap, &nh, out);
   return OMEN_OK;

@@ -350,15 +350,28 @@ typedef struct walk {
   float bound;
 } walk;
 
+/* Measure x and queue it for expansion, unless it cannot enter the ef
+** best; *d is its distance, *queued whether it went in. */
+static int queue(walk *w, const omen__mem *m, uint32_t x, float *d, int *queued)
+{
+  *queued = 0;
+  if (omen__touch(w->sp, x)) return OMEN_CORRUPT;
+  *d = omen__walk_dist(w->sp, w->q, x);
+  if (w->nt >= w->ef && *d >= w->bound) return OMEN_OK;
+  omen__scratch *sc = w->sc;
+  if (w->nc == sc->cand_cap && omen__scratch_grow_cand(m, sc)) return OMEN_NOMEM;
+  omen__minheap_push(sc->cand, &w->nc, (omen__cand){*d, x});
+  *queued = 1;
+  return OMEN_OK;
+}
+
 /* Measure a matching node and keep it if it is among the ef best. */
 static int measure(walk *w, const omen__mem *m, uint32_t x)
 {
-  if (omen__touch(w->sp, x)) return OMEN_CORRUPT;
-  float d = omen__walk_dist(w->sp, w->q, x);
-  if (w->nt >= w->ef && d >= w->bound) return OMEN_OK;
+  float d;
+  int queued, rc = queue(w, m, x, &d, &queued);
+  if (rc || !queued) return rc;
   omen__scratch *sc = w->sc;
-  if (w->nc == sc->cand_cap && omen__scratch_grow_cand(m, sc)) return OMEN_NOMEM;
-  omen__minheap_push(sc->cand, &w->nc, (omen__cand){d, x});
   omen__maxheap_push(sc->top, &w->nt, (omen__cand){d, x});
   if (w->nt > w->ef) omen__maxheap_pop(sc->top, &w->nt);
   w->bound = sc->top[0].d;
@@ -370,13 +383,9 @@ static int measure(walk *w, const omen__mem *m, uint32_t x)
 /* Queue a non-matching node as a stepping stone (never a result). */
 static int step_through(walk *w, const omen__mem *m, uint32_t x)
 {
-  if (omen__touch(w->sp, x)) return OMEN_CORRUPT;
-  float d = omen__walk_dist(w->sp, w->q, x);
-  if (w->nt >= w->ef && d >= w->bound) return OMEN_OK;
-  omen__scratch *sc = w->sc;
-  if (w->nc == sc->cand_cap && omen__scratch_grow_cand(m, sc)) return OMEN_NOMEM;
-  omen__minheap_push(sc->cand, &w->nc, (omen__cand){d, x});
-  return OMEN_OK;
+  float d;
+  int queued;
+  return queue(w, m, x, &d, &queued);
 }
 
 /* Expand node c (see above). `around` counts the matches near c, seen

@@ -136,10 +136,7 @@ float omen__sq8_offset(const omen__sq8 *q, const uint8_t *code)
 
 static float mul_of_vec(const omen_coll *c, const float *v)
 {
-  if (c->cfg.metric != OMEN_COSINE) return 1.0f;
-  double sum = 0;
-  for (uint32_t i = 0; i < c->cfg.dim; i++) sum += (double)v[i] * v[i];
-  return (float)(1.0 / sqrt(sum));
+  return c->cfg.metric == OMEN_COSINE ? omen__inverse_norm(v, c->cfg.dim) : 1.0f;
 }
 
 static float mul_of_slot(const omen_coll *c, uint32_t slot)

@@ -5,7 +5,6 @@
 
 #include "search.h"
 
-#include <math.h>
 #include <string.h>
 
 #include "crc32c.h"
@@ -179,12 +178,7 @@ void omen__scratch_note_orphan(const omen__mem *m, omen__scratch *s,
 const float *omen__prepare_query(omen__scratch *s, const omen__space *sp,
                                  const float *vec, size_t dim)
 {
-  float scale = 1.0f;
-  if (sp->metric == OMEN_COSINE) {
-    double sum = 0;
-    for (size_t i = 0; i < dim; i++) sum += (double)vec[i] * vec[i];
-    scale = sum > 0 ? (float)(1.0 / sqrt(sum)) : 0.0f;
-  }
+  float scale = sp->metric == OMEN_COSINE ? omen__inverse_norm(vec, dim) : 1.0f;
   for (size_t i = 0; i < dim; i++) s->q[i] = vec[i] * scale;
   for (size_t i = dim; i < sp->stride; i++) s->q[i] = 0.0f;
   return s->q;

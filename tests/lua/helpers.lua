@@ -407,7 +407,9 @@ end
 
 -- -- Whole-database snapshots ----------------------------------------------------------
 
-local function ser(v)
+-- A Lua literal of a value, keys sorted: deterministic text to compare,
+-- and code a child process can read back.
+local function lit(v)
   local t = type(v)
   if t == "table" then
     local keys = {}
@@ -417,16 +419,18 @@ local function ser(v)
       return type(a) < type(b)
     end)
     local parts = {}
-    for _, k in ipairs(keys) do parts[#parts + 1] = ser(k) .. "=" .. ser(v[k]) end
+    for _, k in ipairs(keys) do parts[#parts + 1] = "[" .. lit(k) .. "]=" .. lit(v[k]) end
     return "{" .. table.concat(parts, ",") .. "}"
-  elseif t == "number" then
-    return string.format("%.17g", v)
   elseif t == "string" then
-    return string.format("%q", v)
+    return (string.format("%q", v):gsub("\n", "n"))
+  elseif t == "number" then
+    if v == math.huge then return "(1/0)" end
+    if v == -math.huge then return "(-1/0)" end
+    return string.format("%.17g", v)
   end
   return tostring(v)
 end
-H.ser = ser
+H.lit = lit
 
 -- Every record of a collection: map id -> {vec = ..., meta = ...}, read with
 -- an exact search for all of them.
@@ -449,7 +453,7 @@ function H.dump(db)
   for _, name in ipairs(db:collections()) do
     local c = assert(db:collection(name))
     local i = c:info()
-    parts[#parts + 1] = ser({name = name, dim = i.dim, metric = i.metric, m = i.m,
+    parts[#parts + 1] = lit({name = name, dim = i.dim, metric = i.metric, m = i.m,
                              efc = i.ef_construction, efs = i.ef_search, count = i.count,
                              slots = i.slots, deleted = i.deleted})
     local recs = H.all_records(c)
@@ -457,7 +461,7 @@ function H.dump(db)
     for id in pairs(recs) do ids[#ids + 1] = id end
     table.sort(ids)
     for _, id in ipairs(ids) do
-      parts[#parts + 1] = ser(id) .. ":" .. ser(recs[id].vec) .. ":" .. ser(recs[id].meta)
+      parts[#parts + 1] = lit(id) .. ":" .. lit(recs[id].vec) .. ":" .. lit(recs[id].meta)
     end
   end
   return table.concat(parts, "\n")

@@ -116,27 +116,7 @@ for _, fn in ipairs({bytecmp, compare, test, in_list, op_holds, matches}) do jit
 
 -- A Lua literal of a value (filters and metadata), for messages and for the
 -- code of child processes.
-local function lit(v)
-  local t = type(v)
-  if t == "table" then
-    local keys = {}
-    for k in pairs(v) do keys[#keys + 1] = k end
-    table.sort(keys, function(a, b)
-      if type(a) == type(b) then return a < b end
-      return type(a) < type(b)
-    end)
-    local parts = {}
-    for _, k in ipairs(keys) do parts[#parts + 1] = "[" .. lit(k) .. "]=" .. lit(v[k]) end
-    return "{" .. table.concat(parts, ",") .. "}"
-  elseif t == "string" then
-    return (string.format("%q", v):gsub("\n", "n"))
-  elseif t == "number" then
-    if v == math.huge then return "(1/0)" end
-    if v == -math.huge then return "(-1/0)" end
-    return string.format("%.17g", v)
-  end
-  return tostring(v)
-end
+local lit = H.lit
 
 local function sorted(t)
   table.sort(t)
