@@ -36,6 +36,7 @@
 
 typedef struct ldb {
   omen_db *db;      /* NULL once closed */
+  int borrowed;     /* the host's database (lomen_push_db): never closed here */
 } ldb;
 
 typedef struct lcoll {
@@ -554,6 +555,7 @@ static int l_open(lua_State *L)
   }
   ldb *d = lua_newuserdata(L, sizeof *d);
   d->db = NULL;
+  d->borrowed = 0;
   luaL_getmetatable(L, DB_MT);
   lua_setmetatable(L, -2);
   omen_db *db;
@@ -573,7 +575,8 @@ static int l_open(lua_State *L)
 static int db_close(lua_State *L)
 {
   ldb *d = luaL_checkudata(L, 1, DB_MT);
-  if (!d->db) {
+  if (!d->db || d->borrowed) { /* a borrowed handle is only let go */
+    d->db = NULL;
     lua_pushboolean(L, 1);
     return 1;
   }
@@ -588,9 +591,20 @@ static int db_close(lua_State *L)
 static int db_gc(lua_State *L)
 {
   ldb *d = luaL_checkudata(L, 1, DB_MT);
-  if (d->db) omen_close(d->db);
+  if (d->db && !d->borrowed) omen_close(d->db);
   d->db = NULL;
   return 0;
+}
+
+void lomen_push_db(lua_State *L, omen_db *db)
+{
+  luaL_getmetatable(L, DB_MT);
+  if (lua_isnil(L, -1)) luaL_error(L, "lomen_push_db: load the omen module first");
+  ldb *d = lua_newuserdata(L, sizeof *d);
+  d->db = db;
+  d->borrowed = 1;
+  lua_insert(L, -2);
+  lua_setmetatable(L, -2);
 }
 
 static int db_tostring(lua_State *L)
