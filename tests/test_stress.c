@@ -17,8 +17,8 @@
 ** database equals it again after being closed and reopened.
 **
 ** Then thousands of databases and of collection handles in one process,
-** their memory counted through the allocator hook, and a hundred database
-** files open at once.
+** their memory counted through the allocator hook, a hundred database
+** files open at once, and searches that allocate nothing once warm.
 */
 #include "testutil.h"
 
@@ -106,6 +106,7 @@ static int decode(const float *v, int *ver)
 typedef struct tally {
   pthread_mutex_t mu;
   size_t bytes, blocks;
+  size_t grants; /* blocks made or grown */
 } tally;
 
 static void *tally_alloc(void *ud, void *p, size_t osize, size_t nsize)
@@ -121,6 +122,7 @@ static void *tally_alloc(void *ud, void *p, size_t osize, size_t nsize)
     t->bytes = t->bytes - old + nsize;
     t->blocks = t->blocks - (head != NULL) + (grown != NULL);
     if (grown) grown[0] = nsize;
+    t->grants += nsize > old;
   }
   pthread_mutex_unlock(&t->mu);
   return grown ? grown + 2 : NULL;
@@ -381,7 +383,7 @@ static void t_readers_beside_writers(void **state)
   char dir[] = "/tmp/omen-stress-XXXXXX", path[64];
   assert_non_null(mkdtemp(dir));
   snprintf(path, sizeof path, "%s/s.omen", dir);
-  static tally t = {PTHREAD_MUTEX_INITIALIZER, 0, 0};
+  static tally t = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0};
   omen_db *file = tally_open(path, 0, &t), *mem = tally_open(NULL, 0, &t);
   static const struct { const char *name; omen_metric metric; omen_quant quant; } kinds[NCOLL] = {
     {"l2", OMEN_L2, OMEN_QUANT_NONE}, {"cos", OMEN_COSINE, OMEN_QUANT_SQ8},
@@ -460,7 +462,7 @@ static void t_thousands_of_handles(void **state)
 {
   (void)state;
   enum { NDB = 2000, NHANDLES = 5000 };
-  static tally t = {PTHREAD_MUTEX_INITIALIZER, 0, 0};
+  static tally t = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0};
   omen_db **dbs = malloc(NDB * sizeof *dbs);
   omen_coll **h = malloc(NHANDLES * sizeof *h);
   assert_non_null(dbs);
@@ -541,12 +543,64 @@ static void t_many_files(void **state)
   rmdir(dir);
 }
 
+/* Once warm, searches allocate nothing: graph, exact, filtered, with
+** metadata, in batches; so a query's memory use is known in advance. */
+static void t_search_allocates_nothing(void **state)
+{
+  (void)state;
+  enum { N = 3000, D = 24, ROUNDS = 200 };
+  static tally t = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0};
+  omen_db *db = tally_open(NULL, 0, &t);
+  omen_coll_config cfg;
+  omen_coll_config_init(&cfg, D);
+  cfg.quantization = OMEN_QUANT_SQ8;
+  omen_coll *c;
+  assert_int_equal(omen_coll_create(db, "c", &cfg, &c), OMEN_OK);
+  float *data = tu_clustered(N, D, 8, 5);
+  for (int i = 0; i < N; i++) {
+    char id[16];
+    tu_id(id, sizeof id, (size_t)i);
+    omen_field meta[] = {{{"n", 1}, {.type = OMEN_NUMBER, .u.number = i % 10}}};
+    assert_int_equal(omen_upsert(c, id, strlen(id), data + (size_t)i * D, meta, 1), OMEN_OK);
+  }
+  omen_cond cond = {.op = OMEN_OP_LT, .key = {"n", 1},
+                    .value = {.type = OMEN_NUMBER, .u.number = 5}};
+  omen_filter *f;
+  assert_int_equal(omen_filter_new(db, &cond, &f), OMEN_OK);
+  omen_result *res, *batch[8];
+  assert_int_equal(omen_result_new(db, &res), OMEN_OK);
+  for (int i = 0; i < 8; i++) assert_int_equal(omen_result_new(db, &batch[i]), OMEN_OK);
+  omen_search_opts o[4];
+  for (int v = 0; v < 4; v++) omen_search_opts_init(&o[v], 10);
+  o[1].exact = 1;
+  o[2].filter = f;
+  o[3].with = OMEN_WITH_META | OMEN_WITH_VECTOR;
+  size_t grants = 0;
+  for (int round = 0; round < 2 * ROUNDS; round++) {
+    if (round == ROUNDS) grants = t.grants; /* warm: from here on, count */
+    const float *q = data + (size_t)(round * 7 % N) * D;
+    for (int v = 0; v < 4; v++) assert_int_equal(omen_search(c, q, &o[v], res), OMEN_OK);
+    assert_int_equal(omen_search_batch(c, 8, q, &o[round % 4], batch, 1), OMEN_OK);
+  }
+  print_message("%zu blocks made or grown by %d warm rounds of searches\n",
+                t.grants - grants, ROUNDS);
+  assert_int_equal(t.grants - grants, 0);
+  omen_filter_free(f);
+  omen_result_free(res);
+  for (int i = 0; i < 8; i++) omen_result_free(batch[i]);
+  omen_coll_close(c);
+  assert_int_equal(omen_close(db), OMEN_OK);
+  assert_int_equal(t.bytes, 0);
+  free(data);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(t_readers_beside_writers),
       cmocka_unit_test(t_thousands_of_handles),
       cmocka_unit_test(t_many_files),
+      cmocka_unit_test(t_search_allocates_nothing),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
