@@ -12,6 +12,7 @@
 #   make fuzz         fuzz the file and log loaders (FUZZ_SECONDS each, 60)
 #   make scale        insert and search 1,000,000 x 128 vectors in memory
 #   make deps         install the Debian packages the build needs (as root)
+#   make install      under PREFIX (/usr/local), staged in DESTDIR if given
 #
 # Flags given in CFLAGS are added to omen's own, not substituted for them.
 
@@ -42,7 +43,7 @@ AMALG_TESTS = $(UNIT_SRC:tests/%.c=$(AMALG)/tests/%)
 DEPS_STAMP = $(BUILD)/.deps-ok
 
 .PHONY: all deps suites test unit lua-tests repl-test demo asan tsan fuzz fuzzers scale clean \
-        amalgamation amalgamation-test
+        amalgamation amalgamation-test install uninstall
 .DELETE_ON_ERROR:
 .SECONDARY: $(LUA_HDR)
 
@@ -232,6 +233,44 @@ bench:
 	@$(MAKE) --no-print-directory deps EXTRA_PKGS="$(BENCH_PKGS)"
 	@$(MAKE) --no-print-directory all $(BUILD)/bench/ann
 	@OMEN_BENCH_CFLAGS="$(strip $(OPT) $(CFLAGS))" sh bench/run.sh $(BUILD)
+
+# -- Install ----------------------------------------------------------------------
+# make install [PREFIX=/usr/local] [DESTDIR=staging]: the libraries, the
+# headers (omen.h; lomen.h for hosts that hand databases to lua_States), the
+# Lua module where LuaJIT looks for C modules under PREFIX, omen-lua, its man
+# page, the ready scripts, and omen.pc for pkg-config.
+
+PREFIX  ?= /usr/local
+LIBDIR  ?= $(PREFIX)/lib
+LUA_CMOD ?= $(LIBDIR)/lua/5.1
+SHARE    = $(PREFIX)/share
+VERSION  = $(shell sed -n 's/^\#define OMEN_VERSION  *"\(.*\)"/\1/p' core/omen.h)
+INSTALL_SCRIPTS = $(filter-out scripts/amalgamate.awk,$(wildcard scripts/*.lua scripts/*.c))
+
+install: all
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(PREFIX)/include \
+	  $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LUA_CMOD) $(DESTDIR)$(SHARE)/man/man1 \
+	  $(DESTDIR)$(SHARE)/omen/scripts
+	install -m 644 $(BUILD)/libomen.a $(DESTDIR)$(LIBDIR)/libomen.a
+	install -m 755 $(BUILD)/libomen.so $(DESTDIR)$(LIBDIR)/libomen.so.$(VERSION)
+	ln -sf libomen.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libomen.so.0
+	ln -sf libomen.so.0 $(DESTDIR)$(LIBDIR)/libomen.so
+	install -m 644 core/omen.h lua/lomen.h $(DESTDIR)$(PREFIX)/include/
+	install -m 755 $(BUILD)/omen.so $(DESTDIR)$(LUA_CMOD)/omen.so
+	install -m 755 $(BUILD)/omen-lua $(DESTDIR)$(PREFIX)/bin/omen-lua
+	install -m 644 lua/omen-lua.1 $(DESTDIR)$(SHARE)/man/man1/omen-lua.1
+	install -m 644 $(INSTALL_SCRIPTS) $(DESTDIR)$(SHARE)/omen/scripts/
+	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$${prefix}/include' '' \
+	  'Name: omen' 'Description: embedded vector database' 'Version: $(VERSION)' \
+	  'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -lomen' 'Libs.private: -pthread -lm' \
+	  > $(DESTDIR)$(LIBDIR)/pkgconfig/omen.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/libomen.a $(DESTDIR)$(LIBDIR)/libomen.so* \
+	  $(DESTDIR)$(PREFIX)/include/omen.h $(DESTDIR)$(PREFIX)/include/lomen.h \
+	  $(DESTDIR)$(LUA_CMOD)/omen.so $(DESTDIR)$(PREFIX)/bin/omen-lua \
+	  $(DESTDIR)$(SHARE)/man/man1/omen-lua.1 $(DESTDIR)$(LIBDIR)/pkgconfig/omen.pc
+	rm -rf $(DESTDIR)$(SHARE)/omen
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz

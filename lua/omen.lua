@@ -201,6 +201,33 @@ function C.search_batch(self, qs, opts)
   return raw_search_batch(self, cast(const_float_ptr, qs), opts, n)
 end
 
+-- db:info(): the database at a glance: its file and log sizes, and each
+-- collection's info (c:info()) with the totals of their counts and memory.
+local function file_size(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local size = f:seek("end")
+  f:close()
+  return size
+end
+
+function core.db_methods.info(self)
+  local path = self:path()
+  local info = {path = path, collections = {}, count = 0, memory = 0}
+  for i, name in ipairs(self:collections()) do
+    local c = self:collection(name)
+    local ci = c:info()
+    info.collections[i] = ci
+    info.count = info.count + ci.count
+    info.memory = info.memory + ci.memory
+  end
+  if path ~= ":memory:" then
+    info.file_bytes = file_size(path) or 0
+    info.log_bytes = file_size(path .. "-wal") or 0
+  end
+  return info
+end
+
 local omen = {
   version = core.version,
   open = core.open,

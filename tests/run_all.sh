@@ -1,7 +1,8 @@
 #!/bin/sh
 # Run every suite against each build directory given (build, build-asan, ...)
 # and end with one PASS/FAIL line. Suites: the cmocka binaries in
-# BUILD/tests, the Lua contract tests, the omen-lua prompt test; then the
+# BUILD/tests, the Lua contract tests, the omen-lua prompt test; an install
+# of the first build into a staging directory; then the
 # C suites linked against the amalgamation (AMALG_TESTS), the suites named in
 # TSAN_SUITES from build-tsan, and the fuzzers if built.
 failed=""
@@ -20,6 +21,7 @@ for build in "$@"; do
   run "$build: examples" sh tests/examples_test.sh "$build"
   run "$build: repl" sh tests/repl_test.sh "$build/omen-lua"
 done
+run "$1: install" sh tests/install_test.sh "$1"
 for t in ${AMALG_TESTS:-}; do
   run "amalgamation: $(basename "$t")" "$t"
 done
