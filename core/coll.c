@@ -905,6 +905,29 @@ int omen_get(omen_coll *c, const char *id, size_t id_len, omen_result *r)
   return rc;
 }
 
+int omen_list(omen_coll *c, uint64_t *cursor, size_t max, unsigned with, omen_result *r)
+{
+  if (!c || !cursor || !r || max == 0) return OMEN_INVALID;
+  int rc = lock_coll(c, 0);
+  if (rc) return rc;
+  omen__result_reset(r);
+  omen__space sp = omen__coll_space(c);
+  const uint8_t *state = slot_state(c);
+  uint64_t slot = *cursor;
+  for (size_t got = 0; slot < c->n_slots && got < max && !rc; slot++) {
+    if (state[slot] != OMEN__SLOT_LIVE) continue;
+    if (omen__touch(&sp, (uint32_t)slot)) rc = damaged_chunk(c, (uint32_t)slot);
+    else if (!(rc = add_hit(r, c, (uint32_t)slot, 0.0f, with))) got++;
+  }
+  pthread_rwlock_unlock(&c->rw);
+  if (rc) {
+    omen__result_reset(r);
+    return rc == OMEN_NOMEM ? omen__fail(c->db, rc, "out of memory") : rc;
+  }
+  *cursor = slot;
+  return OMEN_OK;
+}
+
 /* -- Filters in searches ------------------------------------------------------ */
 
 /* A filter bound to this collection for one call. */

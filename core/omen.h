@@ -398,6 +398,16 @@ int omen_search_batch(omen_coll *coll, size_t n, const float *queries,
                       const omen_search_opts *opts, omen_result *const *results,
                       unsigned threads);
 
+/* List the records, a page at a time: up to max records (with their
+** vectors and metadata as `with` asks), from *cursor on; set *cursor to 0
+** for the first page. *cursor moves past the page; an empty result means
+** the end. The order is the collection's internal one. Each page is read
+** atomically, and without writes in between every record is listed once;
+** a record written (or a collection compacted) while a listing is under
+** way may be missed or listed twice, since a write can move a record. */
+int omen_list(omen_coll *coll, uint64_t *cursor, size_t max, unsigned with,
+              omen_result *result);
+
 /* Fetch one record with its vector and metadata: OMEN_NOTFOUND if absent. */
 int omen_get(omen_coll *coll, const char *id, size_t id_len,
              omen_result *result);

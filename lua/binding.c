@@ -953,6 +953,8 @@ static void check_search_opts(lua_State *L, int idx, omen_search_opts *o, int ba
 }
 
 /* The hits of a result as an array of {id, distance, meta, vector}. */
+#define WITH_DISTANCE 0x100u /* beside OMEN_WITH_*: hits of a search */
+
 static void push_hits(lua_State *L, lcoll *c, const omen_result *r, unsigned with)
 {
   size_t n = omen_result_count(r);
@@ -963,8 +965,10 @@ static void push_hits(lua_State *L, lcoll *c, const omen_result *r, unsigned wit
     lua_createtable(L, 0, fields);
     lua_pushlstring(L, h->id.ptr, h->id.len);
     lua_setfield(L, -2, "id");
-    lua_pushnumber(L, h->distance);
-    lua_setfield(L, -2, "distance");
+    if (with & WITH_DISTANCE) {
+      lua_pushnumber(L, h->distance);
+      lua_setfield(L, -2, "distance");
+    }
     if (with & OMEN_WITH_META) {
       push_meta(L, h);
       lua_setfield(L, -2, "meta");
@@ -995,7 +999,7 @@ static int coll_search(lua_State *L)
   int rc = omen_search(c->c, q, &o, c->res);
   omen_filter_free(f);
   if (rc) return coll_error(L, c, rc);
-  push_hits(L, c, c->res, o.with);
+  push_hits(L, c, c->res, o.with | WITH_DISTANCE);
   return 1;
 }
 
@@ -1040,7 +1044,7 @@ static int coll_search_batch(lua_State *L)
   if (rc) return coll_error(L, c, rc);
   lua_createtable(L, (int)n, 0);
   for (size_t i = 0; i < n; i++) {
-    push_hits(L, c, res[i], o.with);
+    push_hits(L, c, res[i], o.with | WITH_DISTANCE);
     lua_rawseti(L, -2, (int)i + 1);
   }
   return 1;
@@ -1052,6 +1056,33 @@ static int coll_cached_dim(lua_State *L)
 {
   lua_pushinteger(L, check_lcoll(L, 1)->dim);
   return 1;
+}
+
+/* list([cursor[, n[, opts]]]): up to n records (1000) from cursor (0) as
+** {id, vector, meta}, and the cursor of the next page (nil at the end). */
+static int coll_list(lua_State *L)
+{
+  lcoll *c = check_lcoll(L, 1);
+  double from = luaL_optnumber(L, 2, 0), n = luaL_optnumber(L, 3, 1000);
+  if (!(from >= 0 && from == floor(from) && from <= 4294967296.0))
+    return luaL_error(L, "cursor must be a non-negative integer (got %s)", lua_tostring(L, 2));
+  if (!(n >= 1 && n <= 1048576 && n == floor(n)))
+    return luaL_error(L, "n must be an integer between 1 and 1048576");
+  unsigned with = OMEN_WITH_META | OMEN_WITH_VECTOR;
+  if (!lua_isnoneornil(L, 4)) {
+    luaL_checktype(L, 4, LUA_TTABLE);
+    static const char *const known[] = {"with_meta", "with_vectors", NULL};
+    check_keys(L, 4, known, "list");
+    with = (opt_bool(L, 4, "with_meta", 1) ? OMEN_WITH_META : 0) |
+           (opt_bool(L, 4, "with_vectors", 1) ? OMEN_WITH_VECTOR : 0);
+  }
+  uint64_t cursor = (uint64_t)from;
+  int rc = omen_list(c->c, &cursor, (size_t)n, with, c->res);
+  if (rc) return coll_error(L, c, rc);
+  push_hits(L, c, c->res, with);
+  if (omen_result_count(c->res)) lua_pushnumber(L, (lua_Number)cursor);
+  else lua_pushnil(L);
+  return 2;
 }
 
 static int coll_info(lua_State *L)
@@ -1128,6 +1159,7 @@ static const luaL_Reg coll_methods[] = {
   {"count", coll_count},
   {"search", coll_search},
   {"search_batch", coll_search_batch},
+  {"list", coll_list},
   {"info", coll_info},
   {"name", coll_name},
   {"dim", coll_dim},

@@ -201,6 +201,25 @@ function C.search_batch(self, qs, opts)
   return raw_search_batch(self, cast(const_float_ptr, qs), opts, n)
 end
 
+-- c:each(opts): every record, as id, vector, meta, read a page (opts.page,
+-- default 1000) at a time through c:list.
+function C.each(self, opts)
+  local page = opts and opts.page or 1000
+  local list_opts = opts and {with_meta = opts.with_meta, with_vectors = opts.with_vectors}
+  local hits, cursor, i = {}, 0, 0
+  return function()
+    i = i + 1
+    if i > #hits then
+      if not cursor then return nil end
+      hits, cursor = self:list(cursor, page, list_opts)
+      i = 1
+      if #hits == 0 then return nil end
+    end
+    local h = hits[i]
+    return h.id, h.vector, h.meta
+  end
+end
+
 -- db:info(): the database at a glance: its file and log sizes, and each
 -- collection's info (c:info()) with the totals of their counts and memory.
 local function file_size(path)

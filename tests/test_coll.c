@@ -1,7 +1,7 @@
 /*
 ** Collections through the public API: records, replacement, deletion and
 ** slot reuse, metadata, metrics, exact search against brute force, batch
-** atomicity, bad input, handle lifetimes, threads and batch search.
+** atomicity, bad input, handle lifetimes, threads, batch search, listing.
 */
 #include "testutil.h"
 
@@ -542,6 +542,47 @@ static void t_search_batch(void **state)
     f(state);                             \
     teardown(state);                      \
   }
+/* Listing: every live record exactly once, page by page, with what is
+** asked; bad arguments are refused. */
+static void t_list(void **state)
+{
+  (void)state;
+  char id[16];
+  for (int i = 0; i < 100; i++) {
+    tu_id(id, sizeof id, (size_t)i);
+    assert_int_equal(put(id, (float)i), OMEN_OK);
+  }
+  for (int i = 0; i < 100; i += 3) {
+    tu_id(id, sizeof id, (size_t)i);
+    assert_int_equal(omen_delete(coll, id, strlen(id)), OMEN_OK);
+  }
+  int seen[100] = {0}, listed = 0;
+  uint64_t cursor = 0;
+  for (;;) {
+    assert_int_equal(omen_list(coll, &cursor, 7, OMEN_WITH_VECTOR, res), OMEN_OK);
+    size_t n = omen_result_count(res);
+    assert_true(n <= 7);
+    if (n == 0) break;
+    for (size_t j = 0; j < n; j++) {
+      const omen_hit *h = omen_result_hit(res, j);
+      int i = atoi(h->id.ptr + 3); /* "id-N" */
+      assert_true(i >= 0 && i < 100 && i % 3 != 0);
+      assert_true(h->vec[0] == (float)i);
+      assert_null(h->meta);
+      seen[i]++;
+      listed++;
+    }
+  }
+  assert_int_equal(listed, 66);
+  for (int i = 0; i < 100; i++) assert_int_equal(seen[i], i % 3 ? 1 : 0);
+  cursor = 0;
+  assert_int_equal(omen_list(coll, &cursor, 0, 0, res), OMEN_INVALID);
+  assert_int_equal(omen_list(coll, NULL, 5, 0, res), OMEN_INVALID);
+  assert_int_equal(omen_list(coll, &cursor, 1000, 0, res), OMEN_OK);
+  assert_int_equal(omen_result_count(res), 66);
+  assert_null(omen_result_hit(res, 0)->vec);
+}
+
 WITH_FIXTURE(t_upsert_get_delete)
 WITH_FIXTURE(t_meta)
 WITH_FIXTURE(t_bad_input)
@@ -556,6 +597,7 @@ WITH_FIXTURE(t_threads)
 WITH_FIXTURE(t_many_databases)
 WITH_FIXTURE(t_errors_per_thread)
 WITH_FIXTURE(t_search_batch)
+WITH_FIXTURE(t_list)
 
 int main(void)
 {
@@ -564,7 +606,7 @@ int main(void)
     T(t_upsert_get_delete), T(t_meta), T(t_bad_input), T(t_cosine_zero),
     T(t_metrics), T(t_exact_is_brute_force), T(t_search_counts),
     T(t_slot_reuse), T(t_batch), T(t_lifetimes), T(t_threads),
-    T(t_many_databases), T(t_errors_per_thread), T(t_search_batch),
+    T(t_many_databases), T(t_errors_per_thread), T(t_search_batch), T(t_list),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

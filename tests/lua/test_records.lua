@@ -277,4 +277,38 @@ T["tostring, name and dim of collections"] = function()
   eq(tostring(c2), "omen.collection(my coll)")
 end
 
+T["list and each: every live record once, in pages, with what is asked"] = function()
+  local c = coll(2)
+  for i = 1, 2500 do c:upsert("k" .. i, {i, -i}, {n = i}) end
+  for i = 10, 2500, 10 do c:delete("k" .. i) end
+  c:upsert("k3", {3, 33}, {n = 3, again = true}) -- replaced
+  local seen, n = {}, 0
+  for id, vec, meta in c:each({page = 77}) do
+    n = n + 1
+    eq(seen[id], nil, "listed once: " .. id)
+    seen[id] = true
+    local i = tonumber(id:sub(2))
+    eq({vec[1], meta.n}, {i, i})
+  end
+  eq(n, 2250)
+  eq(n, c:count())
+  eq(seen.k10, nil, "deleted records are not listed")
+  local hits, cursor = c:list(0, 5, {with_meta = false, with_vectors = false})
+  eq(#hits, 5)
+  eq({hits[1].vector, hits[1].meta, hits[1].distance}, {nil, nil, nil})
+  eq(type(hits[1].id), "string")
+  local total = #hits
+  while cursor do
+    hits, cursor = c:list(cursor, 1000)
+    total = total + #hits
+  end
+  eq(total, 2250)
+  local empty = coll(3)
+  eq({empty:list()}, {{}, nil})
+  for _ in empty:each() do error("an empty collection lists nothing") end
+  H.raises(function() c:list(-1) end, "cursor must be a non%-negative integer")
+  H.raises(function() c:list(0, 0) end, "n must be an integer")
+  H.raises(function() c:list(0, 10, {bogus = 1}) end, "unknown list option 'bogus'")
+end
+
 return T
