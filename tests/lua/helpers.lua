@@ -179,6 +179,20 @@ function H.run_child(code, env)
   return status == 0, status, output
 end
 
+-- Run a script of scripts/ with arguments (each shell-quoted) in a fresh
+-- omen-lua. Returns ok (exit status 0), status, stdout, stderr.
+function H.run_script(name, ...)
+  local words = {shq(H.interp), shq("scripts/" .. name .. ".lua")}
+  for _, w in ipairs({...}) do words[#words + 1] = shq(tostring(w)) end
+  local out, err = os.tmpname(), os.tmpname()
+  local status = os.execute(table.concat(words, " ") .. " >" .. shq(out) .. " 2>" .. shq(err)
+                            .. " </dev/null")
+  local stdout, stderr = H.read_file(out), H.read_file(err)
+  os.remove(out)
+  os.remove(err)
+  return status == 0, status, stdout, stderr
+end
+
 -- Check a child's result; `marker` must appear in its output.
 -- A child that leaves on purpose without closing (os.exit) should pass
 -- H.NO_LEAK_CHECK as env, so that a sanitizer build does not count its leaks.

@@ -1,0 +1,102 @@
+-- ingest.lua: load a vector file into a collection, in batches.
+local cli = dofile((arg[0]:match("^(.*[/\\])") or "") .. "cli.lua")
+
+local USAGE = [[
+usage: omen-lua scripts/ingest.lua DB COLLECTION FILE [options]
+
+Load the records of FILE into COLLECTION of the database DB (both made when
+missing; a new collection takes its dimension from the file). Records go in
+through c:upsert_batch, BATCH at a time; a record whose id is already there
+is replaced.
+
+FILE formats (by extension, or --format):
+  .fvecs .bvecs .ivecs  int32 dim + components per record; ids: row numbers
+  .npy                  2-D array (float32/64, uint8, int32/64); ids: rows
+  .csv                  id,x1,x2,...  (a non-numeric first line is a header)
+  .jsonl                {"id": ..., "vector": [...], "meta": {...}} per line
+Row-number ids start at 0, after --id-prefix.
+
+A bad record (wrong dimension, not a number, NaN, malformed line, a
+truncated binary file) stops the load with FILE:line or FILE:record and the
+reason; the batches before it are stored (the message says how many
+records), nothing of the bad batch is.
+
+options:
+  --format F            fvecs, bvecs, ivecs, npy, csv or jsonl
+  --id-prefix P         put P in front of row-number ids
+  --batch N             records per batch (10000)
+  --threads N           build threads (default: one per core)
+  --limit N             stop after N records
+  --metric M            for a new collection: l2, cosine or ip (l2)
+  --quantization Q      for a new collection: none or sq8 (none)
+  --m N                 for a new collection: graph degree (16)
+  --ef-construction N   for a new collection: build breadth (200)
+  --sync MODE           the database's sync mode while loading: normal,
+                        full or off (off, then one flush at the end)
+Progress goes to stderr: a live line on a terminal, else one summary line.
+]]
+
+local a = cli.parse({
+  name = "ingest", usage = USAGE, positional = {"db", "collection", "file"},
+  options = {
+    format = {kind = "string", choices = cli.formats},
+    id_prefix = {kind = "string", default = ""},
+    batch = {kind = "int", min = 1, default = 10000},
+    threads = {kind = "int", min = 1},
+    limit = {kind = "int", min = 1},
+    metric = {kind = "string", choices = {"l2", "cosine", "ip"}},
+    quantization = {kind = "string", choices = {"none", "sq8"}},
+    m = {kind = "int", min = 2},
+    ef_construction = {kind = "int", min = 1},
+    sync = {kind = "string", choices = {"normal", "full", "off"}, default = "off"},
+  },
+}, arg)
+
+local r, err = cli.read_vectors(a.file, a.format, {id_prefix = a.id_prefix})
+if not r then cli.die("ingest", err) end
+
+local db = cli.open_db("ingest", a.db, {sync = a.sync})
+local c = db:collection(a.collection)
+if c then
+  if c:dim() ~= r.dim then
+    cli.die("ingest", ("%s has %d components per record, collection %s has dimension %d"):format(
+      a.file, r.dim, a.collection, c:dim()))
+  end
+  for _, o in ipairs({"metric", "quantization", "m", "ef_construction"}) do
+    if a[o] ~= nil and a[o] ~= c:info()[o] then
+      cli.die("ingest", ("collection %s exists with %s %s; --%s %s cannot apply"):format(
+        a.collection, o, tostring(c:info()[o]), o:gsub("_", "-"), tostring(a[o])))
+    end
+  end
+else
+  local created
+  created, err = db:create_collection(a.collection, {dim = r.dim, metric = a.metric,
+    quantization = a.quantization, m = a.m, ef_construction = a.ef_construction})
+  if not created then cli.die("ingest", err) end
+  c = created
+end
+
+local progress = cli.progress("ingest", r.size)
+local stored = 0
+while not a.limit or stored < a.limit do
+  local want = a.limit and math.min(a.batch, a.limit - stored) or a.batch
+  local ok, n, ids, vecs, metas = pcall(r.next, r, want)
+  if not ok then
+    db:close()
+    cli.die("ingest", ("%s (%d records stored before it)"):format(n, stored))
+  end
+  if n == 0 then break end
+  local done, uerr = pcall(c.upsert_batch, c, ids, vecs, metas, {threads = a.threads})
+  if not done then
+    db:close()
+    cli.die("ingest", ("%s: records %d to %d: %s (%d records stored before them)"):format(
+      a.file, stored + 1, stored + n, tostring(uerr):gsub("^[^:]*:%d+: ", ""), stored))
+  end
+  stored = stored + n
+  progress:update(stored, r:offset())
+end
+r:close()
+local ok, ferr = db:flush()
+if not ok then cli.die("ingest", ferr) end
+progress:finish(stored, ("into %s (%d in all)"):format(a.collection, c:count()))
+db:close()
