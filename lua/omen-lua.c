@@ -311,12 +311,29 @@ static int compile(lua_State *L, const char *code, int expr_only, int *more)
   return status;
 }
 
+/* A dot-command as a chunk: repl.lua's command() on the line. */
+static int run_command(lua_State *L)
+{
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_pushvalue(L, lua_upvalueindex(2));
+  lua_call(L, 1, 0);
+  return 0;
+}
+
 /* Read lines until they make a chunk. Leaves the compiled chunk (CHUNK_OK)
 ** or an error message (CHUNK_ERROR) on the stack. */
 static int read_chunk(lua_State *L)
 {
   char *line = read_line(PROMPT);
   if (!line) return interrupted ? CHUNK_CANCEL : CHUNK_EOF;
+  if (line[0] == '.') {
+    remember(line);
+    push_repl_fn(L, "command");
+    lua_pushstring(L, line);
+    lua_pushcclosure(L, run_command, 2);
+    free(line);
+    return CHUNK_OK;
+  }
   lua_pushstring(L, line);
   free(line);
   for (;;) {
@@ -346,6 +363,10 @@ static void repl(lua_State *L)
   catch_sigint(on_sigint);
   use_readline = isatty(STDIN_FILENO);
   if (use_readline) start_readline(L);
+  push_repl_fn(L, "track"); /* .dbs lists the databases opened from here on */
+  lua_getglobal(L, "omen");
+  if (lua_istable(L, -1)) lua_call(L, 1, 0);
+  else lua_pop(L, 2);
   for (;;) {
     int base = lua_gettop(L);
     int status = read_chunk(L);

@@ -1,7 +1,7 @@
 -- omen-lua's side of the prompt: how results are shown (search hits as
 -- aligned rows; other tables as nested literals, cut short at cycles, depth
--- and length) and which names Tab completes. omen-lua.c calls show and
--- complete.
+-- and length), which names Tab completes, and the dot-commands (.help).
+-- omen-lua.c calls show, complete, command and track.
 
 local M = {}
 
@@ -175,6 +175,164 @@ local function field(v, name)
     v = mt and rawget(mt, "__index")
     if type(v) ~= "table" then return nil end
   end
+end
+
+-- -- Dot-commands ---------------------------------------------------------------
+
+-- A table of rows as aligned columns; rows are arrays of strings, the first
+-- the header. Columns after the first are right-aligned (numbers) unless
+-- `left` is set.
+local function columns(rows, left)
+  local w = {}
+  for _, r in ipairs(rows) do
+    for c, v in ipairs(r) do w[c] = math.max(w[c] or 0, #v) end
+  end
+  local out = {}
+  for i, r in ipairs(rows) do
+    local cells = {}
+    for c, v in ipairs(r) do
+      cells[c] = ((c == 1 or left) and "%-" .. w[c] .. "s" or "%" .. w[c] .. "s"):format(v)
+    end
+    out[i] = (table.concat(cells, "  "):gsub(" +$", ""))
+  end
+  return table.concat(out, "\n")
+end
+
+local function bytes(n)
+  if n < 1024 then return ("%d B"):format(n) end
+  if n < 1048576 then return ("%.1f KiB"):format(n / 1024) end
+  if n < 1073741824 then return ("%.1f MiB"):format(n / 1048576) end
+  return ("%.2f GiB"):format(n / 1073741824)
+end
+
+-- The databases opened at this prompt, noted by M.track (weakly: a database
+-- nobody holds any more is gone from the list too).
+local opened = setmetatable({}, {__mode = "k"})
+local order = 0
+
+function M.track(omen)
+  local open = omen.open
+  omen.open = function(...)
+    local db, err = open(...)
+    if db then
+      order = order + 1
+      opened[db] = order
+    end
+    return db, err
+  end
+end
+
+-- The global that holds v, for naming it in listings.
+local function global_name(v)
+  for k, g in pairs(_G) do
+    if rawequal(g, v) and type(k) == "string" then return k end
+  end
+  return nil
+end
+
+local function is_db(v) return type(v) == "userdata" and tostring(v):find("^omen%.db%(") end
+local function is_coll(v)
+  return type(v) == "userdata" and tostring(v):find("^omen%.collection%(")
+end
+
+local function collections_table(db)
+  local rows = {{"collection", "count", "dim", "metric", "quant", "m", "ef_c", "ef",
+                 "memory"}}
+  for _, ci in ipairs(db:info().collections) do
+    rows[#rows + 1] = {ci.name, tostring(ci.count), tostring(ci.dim), ci.metric,
+                       ci.quantization, tostring(ci.m), tostring(ci.ef_construction),
+                       tostring(ci.ef_search), bytes(ci.memory)}
+  end
+  return #rows > 1 and columns(rows) or "(no collections)"
+end
+
+local function db_summary(db)
+  local i = db:info()
+  local where = i.path == ":memory:" and "in memory" or
+                ("%s, file %s, log %s"):format(i.path, bytes(i.file_bytes), bytes(i.log_bytes))
+  return ("%s: %d collection(s), %d records, %s in memory"):format(
+    where, #i.collections, i.count, bytes(i.memory))
+end
+
+-- The value a command argument names: a global, or a Lua expression.
+local function value_of(expr, default_name)
+  expr = expr ~= "" and expr or default_name
+  local fn, err = loadstring("return " .. expr, "=" .. expr)
+  if not fn then error(err, 0) end
+  return fn(), expr
+end
+
+local commands, help_lines = {}, {}
+local function command(name, args, help, fn)
+  commands[name] = fn
+  help_lines[#help_lines + 1] = {"." .. name .. (args ~= "" and " " .. args or ""), help}
+end
+
+command("help", "", "this list", function()
+  local rows = {}
+  for i, h in ipairs(help_lines) do rows[i] = h end
+  print(columns(rows, true))
+  print("Lua helpers: db:info(), c:info(), c:count(), db:collections(); " ..
+        "=expr prints a value.")
+end)
+
+command("open", "PATH [NAME]", "open a database (made if missing) as global NAME (db)",
+  function(args)
+    local path, name = args:match("^(%S+)%s*(%S*)$")
+    if not path then error("usage: .open PATH [NAME]", 0) end
+    name = name ~= "" and name or "db"
+    local db, err = _G.omen.open(path ~= ":memory:" and path or nil)
+    if not db then error(err, 0) end
+    _G[name] = db
+    print(name .. " = " .. db_summary(db))
+  end)
+
+command("dbs", "", "the databases opened at this prompt", function()
+  local list = {}
+  for db, n in pairs(opened) do
+    if db:path() then list[#list + 1] = {n, db} end
+  end
+  table.sort(list, function(x, y) return x[1] < y[1] end)
+  if #list == 0 then print("(no open databases; .open PATH or omen.open(path))") end
+  for _, e in ipairs(list) do
+    local ok, line = pcall(db_summary, e[2])
+    print(("%-6s %s"):format(global_name(e[2]) or "?", ok and line or "(closed)"))
+  end
+end)
+
+command("colls", "[DB]", "the collections of a database (db) with their settings",
+  function(args)
+    local db, expr = value_of(args, "db")
+    if not is_db(db) then error(expr .. " is not a database", 0) end
+    print(collections_table(db))
+  end)
+
+command("info", "[DB or COLLECTION]", "what a database or a collection holds",
+  function(args)
+    local v, expr = value_of(args, "db")
+    if is_db(v) then
+      print(db_summary(v))
+      print(collections_table(v))
+    elseif is_coll(v) then
+      local i = v:info()
+      print(columns({{"name", "count", "dim", "metric", "quant", "m", "ef_c", "ef", "levels",
+                      "deleted", "memory"},
+                     {i.name, tostring(i.count), tostring(i.dim), i.metric, i.quantization,
+                      tostring(i.m), tostring(i.ef_construction), tostring(i.ef_search),
+                      tostring(i.levels), tostring(i.deleted), bytes(i.memory)}}))
+    else
+      error(expr .. " is neither a database nor a collection", 0)
+    end
+  end)
+
+-- Run a line that starts with '.'; a mistake prints its message alone.
+function M.command(line)
+  local name, args = line:match("^%.(%S*)%s*(.-)%s*$")
+  local fn = commands[name]
+  local ok, err = true, nil
+  if fn then ok, err = pcall(fn, args)
+  else ok, err = false, ("unknown command .%s (.help lists them)"):format(name) end
+  if not ok then io.stderr:write(tostring(err), "\n") end
 end
 
 -- The names field() can reach from v.

@@ -63,7 +63,16 @@ c = db:create_collection("pets", {dim = 2})
 c:upsert("alpha", {0, 0}, {kind = "cat"})
 c:upsert("bravo-long-id", {3, 4})
 c:search({0, 0}, {k = 2})
+.help
+.open DIR/dot.omen books
+books:create_collection("titles", {dim = 3, metric = "cosine"}):upsert("dune", {1, 0, 0})
+.colls books
+.info books:collection("titles")
+.dbs
+.bogus
+.info 42
 EOF
+sed -i "s|DIR/|$tmp/|" "$tmp/prompt.lua"
 run "$bin" -i <"$tmp/prompt.lua" >"$tmp/raw" 2>"$tmp/err"
 check "piped -i exits with status 0" [ $? -eq 0 ]
 # Prompts are printed without newlines: strip them off the start of lines.
@@ -86,6 +95,16 @@ aligned() {
   ' "$tmp/out"
 }
 check "search hits print as aligned rows with their ids" aligned
+check ".help lists the dot-commands" has "$tmp/out" '^\.colls \[DB\] +the collections'
+check ".open opens a database as a global" has "$tmp/out" "^books = $tmp/dot.omen, file"
+check ".colls shows a collection's row" \
+  has "$tmp/out" '^titles +1 +3 +cosine +none +16 +200 +64 +[0-9.]+ KiB$'
+check ".info of a collection shows its settings" \
+  has "$tmp/out" '^titles +1 +3 +cosine .* 0 +[0-9.]+ KiB$'
+check ".dbs lists the databases opened at the prompt" has "$tmp/out" "^books +$tmp/dot.omen"
+check "an unknown dot-command names itself" has "$tmp/err" '^unknown command \.bogus'
+check "a bad dot-command argument says why" \
+  has "$tmp/err" '^42 is neither a database nor a collection$'
 if [ $failures -gt 0 ]; then
   echo "  piped stdout (prompts stripped):"; show "$tmp/out"
   echo "  piped stderr:"; show "$tmp/err"
