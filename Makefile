@@ -51,7 +51,7 @@ all: $(BUILD)/libomen.a $(BUILD)/libomen.so $(BUILD)/omen.so $(BUILD)/omen-lua
 
 # -- Dependencies -------------------------------------------------------------
 
-DEB_PKGS = luajit libluajit-5.1-dev libcmocka-dev libreadline-dev pkg-config tmux \
+DEB_PKGS = luajit libluajit-5.1-dev libcmocka-dev libreadline-dev pkg-config tmux lua-cjson \
            clang libclang-rt-dev
 DEMO_PKGS = dataset-fashion-mnist
 
@@ -74,6 +74,7 @@ deps:
 $(DEPS_STAMP):
 	@mkdir -p $(BUILD)
 	@if pkg-config --exists luajit cmocka && command -v $(LUAJIT) >/dev/null \
+	   && $(LUAJIT) -e 'require "cjson"' 2>/dev/null \
 	   && command -v tmux >/dev/null && [ -f /usr/include/readline/readline.h ] \
 	   && command -v clang >/dev/null && ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-*.a >/dev/null 2>&1; \
 	 then :; else $(MAKE) --no-print-directory deps; fi
