@@ -125,7 +125,8 @@ end
 -- On a terminal, a line on stderr redrawn a few times a second (records,
 -- rate, and the time left when the total bytes are known); always a
 -- summary line at the end.
-function cli.progress(name, total_bytes)
+function cli.progress(name, total_bytes, unit)
+  unit = unit or "records"
   local p = {start = cli.now(), shown = 0, tty = ffi.C.isatty(2) == 1}
   function p.update(_, records, bytes)
     if not p.tty then return end
@@ -138,13 +139,13 @@ function cli.progress(name, total_bytes)
       local left = (t - p.start) * (total_bytes - bytes) / bytes
       eta = ("  %3d%%  %.0f s left"):format(math.floor(100 * bytes / total_bytes), left)
     end
-    io.stderr:write(("\r%s: %d records  %.0f/s%s  "):format(name, records, rate, eta))
+    io.stderr:write(("\r%s: %d %s  %.0f/s%s  "):format(name, records, unit, rate, eta))
   end
   function p.finish(_, records, what)
     local secs = cli.now() - p.start
     if p.tty then io.stderr:write("\r\27[K") end
-    io.stderr:write(("%s: %d records %s in %.2f s (%.0f/s)\n"):format(
-      name, records, what or "done", secs, records / math.max(secs, 1e-9)))
+    io.stderr:write(("%s: %d %s %s in %.2f s (%.0f/s)\n"):format(
+      name, records, unit, what or "done", secs, records / math.max(secs, 1e-9)))
   end
   return p
 end
@@ -443,9 +444,10 @@ end
 
 -- -- Writing -------------------------------------------------------------------
 
--- JSON text of a Lua value: strings, finite numbers (%.17g: doubles read
--- back exactly), booleans, arrays (tables with [1] or `array` set) and
--- objects with string keys, sorted so output is stable.
+-- JSON text of a Lua value: strings, numbers (%.17g: doubles read back
+-- exactly; infinities as 1e999, which parsers read back as infinity),
+-- booleans, arrays (tables with [1], or any table when as_array is set)
+-- and objects with string keys, sorted so output is stable.
 local ESC = {['"'] = '\\"', ["\\"] = "\\\\", ["\b"] = "\\b", ["\f"] = "\\f",
              ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t"}
 local function json_string(s)
@@ -458,6 +460,8 @@ local function json(v, as_array)
   local t = type(v)
   if t == "string" then return json_string(v) end
   if t == "number" then
+    if v ~= v then error("cannot write NaN as JSON") end
+    if v == math.huge or v == -math.huge then return v > 0 and "1e999" or "-1e999" end
     if v % 1 == 0 and math.abs(v) < 2 ^ 53 then return ("%d"):format(v) end
     return ("%.17g"):format(v)
   end

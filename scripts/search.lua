@@ -1,0 +1,206 @@
+-- search.lua: answer a file of query vectors against a collection.
+local cli = dofile((arg[0]:match("^(.*[/\\])") or "") .. "cli.lua")
+
+local USAGE = [[
+usage: omen-lua scripts/search.lua DB COLLECTION QUERIES [options]
+
+Search COLLECTION of the database DB (opened read-only) for the nearest
+records to each vector of the file QUERIES, and print the hits. Queries go
+through c:search_batch, BATCH at a time, on THREADS threads.
+
+QUERIES formats (by extension, or --format):
+  .fvecs .bvecs .ivecs  int32 dim + components per record; ids: row numbers
+  .npy                  2-D array (float32/64, uint8, int32/64); ids: rows
+  .csv                  id,x1,x2,...  (a non-numeric first line is a header)
+  .jsonl                {"id": ..., "vector": [...]} per line
+The query ids printed are the file's ids (row numbers count from 0).
+
+Output (--as):
+  tsv    a header line "query  rank  id  distance" (and "meta" with
+         --with-meta, as compact JSON), then one line per hit, rank from 1;
+         tab, newline, carriage return and backslash in ids are written
+         \t \n \r \\
+  jsonl  one line per query: {"query": ID, "hits": [{"id": ..., "distance":
+         ..., "meta": {...}}, ...]}
+Distances are printed with 9 significant digits (exact for float32).
+
+options:
+  --format F      fvecs, bvecs, ivecs, npy, csv or jsonl
+  --k N           hits per query (10)
+  --ef N          search breadth (default: the collection's ef_search)
+  --exact         scan every record instead of walking the graph
+  --filter JSON   only records whose metadata match, in the filter syntax
+                  of c:search: '{"cat": "shoes", "price": {"$lt": 50}}'
+  --with-meta     print each hit's metadata
+  --as FORMAT     tsv or jsonl (tsv)
+  --out FILE      write there instead of stdout (whole or not at all: the
+                  lines go to FILE.part, renamed at the end)
+  --threads N     search threads (default: one per core)
+  --batch N       queries per c:search_batch call (1000)
+A summary line goes to stderr at the end.
+]]
+
+local NAME = "search"
+
+local a = cli.parse({
+  name = NAME, usage = USAGE, positional = {"db", "collection", "queries"},
+  options = {
+    format = {kind = "string", choices = cli.formats},
+    k = {kind = "int", min = 1, default = 10},
+    ef = {kind = "int", min = 1},
+    exact = {kind = "flag"},
+    filter = {kind = "string"},
+    with_meta = {kind = "flag"},
+    as = {kind = "string", choices = {"tsv", "jsonl"}, default = "tsv"},
+    out = {kind = "string"},
+    threads = {kind = "int", min = 1},
+    batch = {kind = "int", min = 1, default = 1000},
+  },
+}, arg)
+
+-- What to undo when the job stops on an error: the database handle and a
+-- half-written --out file.
+local db, out, part
+
+local function die(msg)
+  if out and out ~= io.stdout then
+    out:close()
+    os.remove(part)
+  end
+  if db then db:close() end
+  cli.die(NAME, msg)
+end
+
+-- The --filter text as a filter table, or stop saying why not. The engine
+-- judges the operators (see check_filter); this only checks it is JSON.
+local function decode_filter(text)
+  local ok, cjson = pcall(require, "cjson.safe")
+  if not ok then die("--filter needs lua-cjson (Debian: lua-cjson)") end
+  local f, err = cjson.decode(text)
+  if f == nil then die(("--filter is not valid JSON: %s (%s)"):format(err, text)) end
+  if type(f) ~= "table" or (next(f) ~= nil and f[1] ~= nil) then
+    die(("--filter must be a JSON object like {\"field\": value} (got %s)"):format(text))
+  end
+  return f
+end
+
+-- Compile the filter once before any output, so a bad operator stops the
+-- job with nothing written. c:count builds the filter's bitmap of matches,
+-- which the searches then reuse, so the count is not wasted work.
+local function check_filter(c, filter)
+  local ok, n = pcall(c.count, c, filter)
+  if not ok then die(("bad --filter %s: %s"):format(a.filter, tostring(n))) end
+  return n
+end
+
+-- Ids are any bytes; keep a TSV line one line of four (or five) fields.
+local TSV_ESC = {["\t"] = "\\t", ["\n"] = "\\n", ["\r"] = "\\r", ["\\"] = "\\\\"}
+local function tsv_field(s)
+  return (s:gsub("[\t\n\r\\]", TSV_ESC))
+end
+
+local function distance(d) return ("%.9g"):format(d) end
+
+-- The lines of one query's hits, appended to `buf`.
+local function tsv_lines(buf, qid, hits, with_meta)
+  local q = tsv_field(qid)
+  for rank, h in ipairs(hits) do
+    local line = q .. "\t" .. rank .. "\t" .. tsv_field(h.id) .. "\t" .. distance(h.distance)
+    if with_meta then line = line .. "\t" .. cli.json(h.meta) end
+    buf[#buf + 1] = line
+  end
+end
+
+-- Built by hand rather than with cli.json, which sorts keys: "query" reads
+-- better first, and a hit's "id" before its "distance".
+local function jsonl_line(buf, qid, hits, with_meta)
+  local parts = {}
+  for i, h in ipairs(hits) do
+    local s = '{"id":' .. cli.json(h.id) .. ',"distance":' .. distance(h.distance)
+    if with_meta then s = s .. ',"meta":' .. cli.json(h.meta) end
+    parts[i] = s .. "}"
+  end
+  buf[#buf + 1] = '{"query":' .. cli.json(qid) .. ',"hits":[' .. table.concat(parts, ",") .. "]}"
+end
+
+local function open_out(path)
+  if not path then return io.stdout end
+  part = path .. ".part"
+  local f, err = io.open(part, "wb")
+  if not f then die("cannot write --out: " .. tostring(err)) end
+  return f
+end
+
+local function write(s)
+  local ok, err = out:write(s)
+  if not ok then die(("cannot write %s: %s"):format(a.out or "stdout", tostring(err))) end
+end
+
+-- -- The job ---------------------------------------------------------------------
+
+local r, err = cli.read_vectors(a.queries, a.format)
+if not r then die(err) end
+
+db = cli.open_db(NAME, a.db, {readonly = true})
+local c
+c, err = db:collection(a.collection)
+if not c then die(("%s: %s"):format(a.db, err)) end
+if c:dim() ~= r.dim then
+  die(("%s has %d components per query, collection %s has dimension %d"):format(
+    a.queries, r.dim, a.collection, c:dim()))
+end
+
+local filter = a.filter and decode_filter(a.filter)
+local matches = filter and check_filter(c, filter)
+
+local opts = {k = a.k, ef = a.ef, exact = a.exact == true, filter = filter,
+              with_meta = a.with_meta == true, threads = a.threads}
+local emit = a.as == "jsonl" and jsonl_line or tsv_lines
+
+out = open_out(a.out)
+-- The TSV header goes out with the first batch's lines, so that options the
+-- engine refuses (an ef too large) stop the job before anything is written.
+local header
+if a.as == "tsv" then header = "query\trank\tid\tdistance" .. (a.with_meta and "\tmeta" or "") end
+
+local progress = cli.progress(NAME, r.size, "queries")
+local answered, hits_out = 0, 0
+while true do
+  local ok, n, ids, vecs = pcall(r.next, r, a.batch)
+  if not ok then die(("%s (%d queries answered before it)"):format(n, answered)) end
+  if n == 0 then break end
+  opts.n = n
+  local done, res = pcall(c.search_batch, c, vecs, opts)
+  if not done then
+    die(("%s: queries %d to %d: %s"):format(a.queries, answered + 1, answered + n, tostring(res)))
+  end
+  local buf = {}
+  if header then buf[1], header = header, nil end
+  for i = 1, n do
+    emit(buf, ids[i], res[i], a.with_meta)
+    hits_out = hits_out + #res[i]
+  end
+  if #buf > 0 then write(table.concat(buf, "\n") .. "\n") end
+  answered = answered + n
+  progress:update(answered, r:offset())
+end
+r:close()
+
+if out ~= io.stdout then
+  local ok, cerr = out:close()
+  out = nil
+  if not ok then
+    os.remove(part)
+    die(("cannot write %s: %s"):format(a.out, tostring(cerr)))
+  end
+  local moved, merr = os.rename(part, a.out)
+  if not moved then
+    os.remove(part)
+    die(("cannot write %s: %s"):format(a.out, tostring(merr)))
+  end
+else
+  io.stdout:flush()
+end
+progress:finish(answered, ("answered from %s (%d hits%s)"):format(a.collection, hits_out,
+  matches and ("; the filter matches %d records"):format(matches) or ""))
+db:close()
