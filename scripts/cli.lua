@@ -36,10 +36,18 @@ end
 
 -- -- Options ------------------------------------------------------------------
 
+-- Leave with a status, closing the Lua state first (os.exit's `true`): its
+-- handles are released and nothing is left to leak checkers.
+local function leave(status)
+  io.stdout:flush()
+  os.exit(status, true)
+end
+cli.exit = leave
+
 -- Stop with a message on stderr (status 1; 2 for usage errors).
 function cli.die(name, msg, status)
   io.stderr:write(name, ": ", tostring(msg), "\n")
-  os.exit(status or 1)
+  leave(status or 1)
 end
 
 -- spec = {name =, usage = text, positional = {names...},
@@ -51,14 +59,14 @@ function cli.parse(spec, argv)
   local function usage_error(msg)
     io.stderr:write(spec.name, ": ", msg, "\n", spec.usage:match("^[^\n]*"), "\n",
                     "(--help for more)\n")
-    os.exit(2)
+    leave(2)
   end
   local i = 1
   while i <= #argv do
     local a = argv[i]
     if a == "--help" or a == "-h" then
       io.stdout:write(spec.usage)
-      os.exit(0)
+      leave(0)
     end
     local key = a:match("^%-%-([%w-]+)$")
     if key then
@@ -462,6 +470,7 @@ local function json(v, as_array)
   if t == "number" then
     if v ~= v then error("cannot write NaN as JSON") end
     if v == math.huge or v == -math.huge then return v > 0 and "1e999" or "-1e999" end
+    if v == 0 and 1 / v < 0 then return "-0" end -- keeps its sign
     if v % 1 == 0 and math.abs(v) < 2 ^ 53 then return ("%d"):format(v) end
     return ("%.17g"):format(v)
   end
