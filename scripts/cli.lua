@@ -181,6 +181,15 @@ local function file_size(f)
   return size
 end
 
+-- The size of the file at path, or nil when it cannot be opened.
+function cli.file_size(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local size = file_size(f)
+  f:close()
+  return size
+end
+
 -- A reader: r.dim, r.size (bytes), r:next(n) -> count, ids, vecs (FFI
 -- float buffer of count * dim), metas (array or nil); count 0 at the end;
 -- r:offset() bytes read so far; r:close(). Errors are raised as strings
@@ -192,6 +201,19 @@ local function fail(path, unit, n, msg)
 end
 
 local function finite(x) return x == x and x ~= math.huge and x ~= -math.huge end
+
+-- Row i of a batch (dim items of a C number type) into vecs, checked, with
+-- its row-number id.
+local function take_row(path, unit, r, i, items, dim, vecs, ids, opts)
+  for j = 0, dim - 1 do
+    local x = tonumber(items[j])
+    if not finite(x) then
+      fail(path, unit, r.row + i + 1, ("component %d is %s"):format(j + 1, tostring(x)))
+    end
+    vecs[i * dim + j] = x
+  end
+  ids[i + 1] = opts.id_prefix .. (r.row + i)
+end
 
 -- The TEXMEX formats: int32 dim then dim items of `size` bytes each.
 local function texmex(item_type, item_size)
@@ -219,17 +241,10 @@ local function texmex(item_type, item_size)
         local at = bytes + i * rec
         local d = ffi.cast("const int32_t *", at)[0]
         if d ~= dim then
-          fail(path, "record", r.row + i + 1, ("dimension %d, the file's first record has %d"):format(d, dim))
+          fail(path, "record", r.row + i + 1,
+               ("dimension %d, the file's first record has %d"):format(d, dim))
         end
-        local items = ffi.cast(item_type, at + 4)
-        for j = 0, dim - 1 do
-          local x = items[j]
-          if not finite(x) then
-            fail(path, "record", r.row + i + 1, ("component %d is %s"):format(j + 1, tostring(x)))
-          end
-          vecs[i * dim + j] = x
-        end
-        ids[i + 1] = opts.id_prefix .. (r.row + i)
+        take_row(path, "record", r, i, ffi.cast(item_type, at + 4), dim, vecs, ids, opts)
       end
       r.row = r.row + count
       return count, ids, vecs
@@ -283,14 +298,7 @@ function readers.npy(path, f, opts)
     local items = ffi.cast(t[1], data)
     local vecs, ids = ffi.new("float[?]", count * dim), {}
     for i = 0, count - 1 do
-      for j = 0, dim - 1 do
-        local x = tonumber(items[i * dim + j])
-        if not finite(x) then
-          fail(path, "row", r.row + i + 1, ("component %d is %s"):format(j + 1, tostring(x)))
-        end
-        vecs[i * dim + j] = x
-      end
-      ids[i + 1] = opts.id_prefix .. (r.row + i)
+      take_row(path, "row", r, i, items + i * dim, dim, vecs, ids, opts)
     end
     r.row = r.row + count
     return count, ids, vecs

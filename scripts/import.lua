@@ -178,14 +178,6 @@ end
 
 -- -- Reading an export: batches of both formats ----------------------------------------
 
-local function file_size(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local size = f:seek("end")
-  f:close()
-  return size
-end
-
 -- Batches of records: src:next() -> count, ids, vecs (Lua arrays or an FFI
 -- float buffer), metas; src.header; src:offset(); src:close(). For fvecs,
 -- the vectors and the sidecar's lines are read in step, and each must end
@@ -196,13 +188,13 @@ local function open_export(path, format, batch)
     return {header = r.header, offset = r.offset, close = r.close,
             next = function() return r:next(batch) end}
   end
-  local size = file_size(path)
+  local size = cli.file_size(path)
   if not size then
     local _, err = io.open(path, "rb")
     error(err, 0)
   end
   local side_path = path .. ".jsonl"
-  if not file_size(side_path) then
+  if not cli.file_size(side_path) then
     error(("%s: no sidecar %s (an fvecs export keeps its ids and metadata there)"):format(
       path, side_path), 0)
   end
@@ -300,7 +292,7 @@ end
 -- The collection must be new unless --replace: asked first, read-only, so
 -- that a long check of the input is not wasted.
 local function refuse_existing(name)
-  if a.replace or not file_size(a.db) then return end
+  if a.replace or not cli.file_size(a.db) then return end
   local db = omen.open(a.db, {readonly = true})
   if not db then return end -- opening for writing below says why
   local exists = db:collection(name) ~= nil
@@ -349,7 +341,7 @@ if not c then
   cli.die("import", ("%s: %s"):format(a.db, cerr))
 end
 
-local progress = cli.progress("import", file_size(a.file))
+local progress = cli.progress("import", cli.file_size(a.file))
 local src
 local lok, stored = pcall(function()
   src = open_export(a.file, format, a.batch)

@@ -130,16 +130,7 @@ static void *tally_alloc(void *ud, void *p, size_t osize, size_t nsize)
 
 static omen_db *tally_open(const char *path, unsigned flags, tally *t)
 {
-  omen_options o;
-  omen_options_init(&o);
-  o.alloc = tally_alloc;
-  o.alloc_ud = t;
-  o.flags = flags;
-  omen_db *db = NULL;
-  int rc = omen_open(path, &o, &db);
-  if (rc) fprintf(stderr, "open %s: %s\n", path ? path : "(memory)", omen_errmsg(db));
-  assert_int_equal(rc, OMEN_OK);
-  return db;
+  return tu_open_with(path, flags, tally_alloc, t);
 }
 
 

@@ -51,18 +51,26 @@ static inline void *tu_alloc(void *ud, void *p, size_t osize, size_t nsize)
   return r;
 }
 
-/* Open a database whose memory cmocka tracks. */
-static inline omen_db *tu_open(const char *path, unsigned flags)
+/* Open a database with the allocator hook alloc (and its ud). */
+static inline omen_db *tu_open_with(const char *path, unsigned flags, omen_alloc_fn alloc,
+                                    void *ud)
 {
   omen_options o;
   omen_options_init(&o);
-  o.alloc = tu_alloc;
+  o.alloc = alloc;
+  o.alloc_ud = ud;
   o.flags = flags;
   omen_db *db = NULL;
   int rc = omen_open(path, &o, &db);
   if (rc) fprintf(stderr, "open %s: %s\n", path ? path : "(memory)", omen_errmsg(db));
   assert_int_equal(rc, OMEN_OK);
   return db;
+}
+
+/* Open a database whose memory cmocka tracks. */
+static inline omen_db *tu_open(const char *path, unsigned flags)
+{
+  return tu_open_with(path, flags, tu_alloc, NULL);
 }
 
 static inline uint64_t tu_next(uint64_t *s)
