@@ -155,6 +155,27 @@ T["ingest: bad input files are named with the record or line"] = function()
   end
 end
 
+-- On a terminal (a pseudo-terminal made by script(1)) the progress line is
+-- redrawn in place, with the share done and the time left, then cleared
+-- for the summary.
+T["ingest: a live progress line on a terminal, one summary line otherwise"] = function()
+  if os.execute("command -v script >/dev/null 2>&1") ~= 0 then return end -- no script(1)
+  local dir = H.tmpdir()
+  local rows = {}
+  for i = 1, 3000 do rows[i] = {i, 1, 2} end
+  texmex(dir .. "/a.fvecs", "float", rows)
+  local cmd = ("%s scripts/ingest.lua %s/db.omen c %s/a.fvecs --batch 500"):format(
+    H.interp, dir, dir)
+  local out = dir .. "/tty.out"
+  ok(os.execute(("script -qec %s /dev/null >%s 2>&1 </dev/null"):format(H.shq(cmd), out)) == 0)
+  local tty = H.read_file(out)
+  ok(tty:find("\ringest: 500 records +%d+/s +16%% +[%d.]+ s left"), H.fmt(tty))
+  ok(tty:find("\r\27%[Kingest: 3000 records into c %(3000 in all%) in"), H.fmt(tty))
+  local passed, err = ingest(dir .. "/db2.omen", "c", dir .. "/a.fvecs", "--batch", "500")
+  ok(passed)
+  ok(err:find("^ingest: 3000 records into c %(3000 in all%) in [%d.]+ s %(%d+/s%)\n$"), err)
+end
+
 T["ingest: usage errors fail with a message"] = function()
   local passed, status, _, err = H.run_script("ingest", "only-one-arg")
   ok(not passed)
