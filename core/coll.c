@@ -168,7 +168,8 @@ omen__space omen__coll_space(const omen_coll *c)
   int l2 = c->cfg.metric == OMEN_L2;
   omen__space sp = {l2 ? c->kern.l2sq : c->kern.dot, c->cfg.metric, c->vecs.p,
                     c->stride, c->inv_norm.p, c->lazy_on ? &c->lazy : NULL,
-                    NULL, 0, NULL, NULL, NULL};
+                    NULL, 0, NULL, NULL, NULL, &c->db->interrupts,
+                    atomic_load_explicit(&c->db->interrupts, memory_order_relaxed)};
   if (c->cstride && c->sq.scale > 0) {
     sp.codes = c->codes.p;
     sp.cstride = c->cstride;
@@ -1088,7 +1089,7 @@ static int search_filtered(omen_coll *c, omen__scratch *sc, const omen__space *s
 }
 
 static int search_locked(omen_coll *c, omen__scratch *sc, const float *query,
-                         const omen_search_opts *o, omen_result *r)
+                         const omen_search_opts *o, omen_result *r, unsigned seen)
 {
   uint32_t k = o->k, ef = o->ef ? o->ef : c->cfg.ef_search;
   uint32_t width = ef > k ? ef : k, live = c->n_slots - c->n_free;
@@ -1099,6 +1100,7 @@ static int search_locked(omen_coll *c, omen__scratch *sc, const float *query,
   if (!rc) rc = bind_filter(c, sc, o->filter, &bf, &pred_store, &pred);
   if (rc) return rc;
   omen__space sp = omen__coll_space(c);
+  sp.seen = seen;
   omen__query q = omen__walk_query(sc, &sp, omen__prepare_query(sc, &sp, query,
                                                                 c->cfg.dim));
   size_t n = 0, want = k < live ? k : live;
@@ -1212,8 +1214,20 @@ static int check_search_opts(omen_coll *c, const omen_search_opts *o)
 }
 
 /* The message of a search that failed with rc (results already reset). */
+/* The count of omen_interrupt calls when a search begins. */
+static unsigned interrupts_now(const omen_coll *c)
+{
+  return atomic_load_explicit(&c->db->interrupts, memory_order_relaxed);
+}
+
+void omen_interrupt(omen_db *db)
+{
+  if (db) atomic_fetch_add_explicit(&db->interrupts, 1, memory_order_relaxed);
+}
+
 static int search_failed(omen_coll *c, int rc)
 {
+  if (rc == OMEN_INTERRUPTED) return omen__fail(c->db, rc, "search interrupted");
   if (rc == OMEN_CORRUPT)
     return omen__fail(c->db, rc, "database file '%s' is damaged: collection '%s' "
                       "failed a checksum or bounds check", c->db->path, c->name);
@@ -1224,12 +1238,13 @@ int omen_search(omen_coll *c, const float *query, const omen_search_opts *o,
                 omen_result *r)
 {
   if (!c || !o || !r) return OMEN_INVALID;
+  unsigned seen = interrupts_now(c);
   int rc = check_search_opts(c, o);
   if (rc || (rc = check_vector(c, query, "query", "")) || (rc = lock_coll(c, 0)))
     return rc;
   omen__result_reset(r);
   omen__scratch *sc = scratch_get(c);
-  rc = sc ? search_locked(c, sc, query, o, r) : OMEN_NOMEM;
+  rc = sc ? search_locked(c, sc, query, o, r, seen) : OMEN_NOMEM;
   scratch_put(c, sc);
   pthread_rwlock_unlock(&c->rw);
   if (rc) {
@@ -1251,6 +1266,7 @@ typedef struct searcher {
   size_t n;
   atomic_size_t next;
   atomic_int rc;
+  unsigned seen; /* interrupts when the batch began */
 } searcher;
 
 static void *search_worker(void *arg)
@@ -1261,7 +1277,10 @@ static void *search_worker(void *arg)
   while (sc && !atomic_load_explicit(&s->rc, memory_order_relaxed)) {
     size_t i = atomic_fetch_add(&s->next, 1);
     if (i >= s->n) break;
-    int rc = search_locked(s->c, sc, s->queries + i * s->c->cfg.dim, s->o, s->results[i]);
+    int rc = interrupts_now(s->c) != s->seen
+                 ? OMEN_INTERRUPTED
+                 : search_locked(s->c, sc, s->queries + i * s->c->cfg.dim, s->o,
+                                 s->results[i], s->seen);
     if (rc) atomic_store(&s->rc, rc);
   }
   scratch_put(s->c, sc);
@@ -1273,6 +1292,7 @@ int omen_search_batch(omen_coll *c, size_t n, const float *queries,
                       unsigned threads)
 {
   if (!c || !o || (n && (!queries || !results))) return OMEN_INVALID;
+  unsigned seen = interrupts_now(c);
   int rc = check_search_opts(c, o);
   for (size_t i = 0; i < n && !rc; i++) {
     char what[32];
@@ -1285,7 +1305,7 @@ int omen_search_batch(omen_coll *c, size_t n, const float *queries,
   unsigned cores = default_threads();
   if (threads == 0 || threads > cores) threads = cores;
   if (threads > n) threads = n ? (unsigned)n : 1;
-  searcher s = {c, queries, o, results, n, 0, OMEN_OK};
+  searcher s = {c, queries, o, results, n, 0, OMEN_OK, seen};
   pthread_t pool[MAX_THREADS];
   unsigned started = 0;
   while (started + 1 < threads &&

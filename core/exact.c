@@ -28,7 +28,10 @@ int omen__exact_search(const omen__space *sp, const uint8_t *state,
   size_t nh = 0;
   *n = 0;
   for (uint32_t s = 0; s < n_slots; s++) {
-    if (s % OMEN__CHUNK == 0 && omen__touch(sp, s)) return OMEN_CORRUPT;
+    if (s % OMEN__CHUNK == 0) {
+      if (omen__touch(sp, s)) return OMEN_CORRUPT;
+      if (omen__interrupted(sp)) return OMEN_INTERRUPTED;
+    }
     if (!omen__returnable(state, pred, s)) continue;
     keep_closest(heap, &nh, k, (omen__cand){omen__dist_q(sp, q, s), s});
   }
@@ -43,12 +46,14 @@ int omen__exact_search_bits(const omen__space *sp, const uint64_t *bits,
   omen__cand *heap = sc->top;
   size_t nh = 0;
   *n = 0;
-  for (uint32_t w = 0; w < (n_slots + 63) / 64; w++)
+  for (uint32_t w = 0; w < (n_slots + 63) / 64; w++) {
+    if (w % (OMEN__CHUNK / 64) == 0 && omen__interrupted(sp)) return OMEN_INTERRUPTED;
     for (uint64_t word = bits[w]; word; word &= word - 1) {
       uint32_t s = w * 64 + (uint32_t)omen__ctz64(word);
       if (omen__touch(sp, s)) return OMEN_CORRUPT;
       keep_closest(heap, &nh, k, (omen__cand){omen__dist_q(sp, q, s), s});
     }
+  }
   *n = omen__maxheap_drain(heap, &nh, out);
   return OMEN_OK;
 }

@@ -52,7 +52,8 @@ const char *omen_version(void);
   X(LOCKED,  -10, "database is locked")                                   \
   X(READONLY,-11, "database is read-only")                                \
   X(CLOSED,  -12, "database is closed")                                  \
-  X(DROPPED, -13, "collection was dropped")
+  X(DROPPED, -13, "collection was dropped")                               \
+  X(INTERRUPTED, -14, "interrupted")
 
 enum {
 #define OMEN__CODE(name, value, msg) OMEN_##name = value,
@@ -122,6 +123,14 @@ int omen_close(omen_db *db);
 ** leaves the old or the new file, with the log that completes it. Does
 ** nothing for in-memory or read-only databases. */
 int omen_checkpoint(omen_db *db);
+
+/* Interrupt the searches running on db at this moment, from another thread
+** or a signal handler (it only bumps a counter: async-signal-safe). Exact
+** scans stop within a chunk of records and batches between queries; they
+** fail with OMEN_INTERRUPTED and leave their results empty. Writes are not
+** interrupted: they run to completion. Calls that start afterwards are not
+** affected. db must stay open while this runs. */
+void omen_interrupt(omen_db *db);
 
 /* Make every write so far survive power loss (sync the log). */
 int omen_flush(omen_db *db);

@@ -114,6 +114,7 @@ struct omen_db {
   unsigned handles;       /* open collection handles, all collections */
   int closed;
   atomic_int dirty;       /* changed since the last write to the file */
+  atomic_uint interrupts; /* omen_interrupt calls: a search stops when it moves */
   int lock_fd;            /* holds the writer lock on the file, or -1 */
   void *map;              /* the file as opened, mapped private */
   size_t map_len;

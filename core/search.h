@@ -65,7 +65,17 @@ typedef struct omen__space {
   const float *code_offs; /* dot metrics: offset term per slot */
   const omen__sq8 *sq;
   omen__code_fn code_fn;  /* l2sq_u8 for L2, dot_u8 for IP and cosine */
+  /* omen_interrupt: the database's counter, and its value when the call
+  ** began; long scans stop once it moves */
+  const atomic_uint *interrupts;
+  unsigned seen;
 } omen__space;
+
+static inline int omen__interrupted(const omen__space *sp)
+{
+  return sp->interrupts &&
+         atomic_load_explicit(sp->interrupts, memory_order_relaxed) != sp->seen;
+}
 
 /* Check a chunk: OMEN_OK, or OMEN_CORRUPT if it does not match its file. */
 int omen__lazy_check(const omen__space *sp, uint32_t chunk);

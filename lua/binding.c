@@ -20,6 +20,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,38 @@ typedef struct lcoll {
 } lcoll;
 
 /* -- Handles ------------------------------------------------------------------ */
+
+/* The databases this module has open, for lomen_interrupt_all: a fixed
+** table of atomic slots, so that a signal handler may walk it while the
+** program (on the thread it interrupted) is adding or removing one. A
+** database is removed before it is closed. Past OPEN_SLOTS databases the
+** rest are not interruptible, nothing worse. */
+#define OPEN_SLOTS 256
+static omen_db *_Atomic open_dbs[OPEN_SLOTS];
+
+static void note_open(omen_db *db)
+{
+  for (int i = 0; i < OPEN_SLOTS; i++) {
+    omen_db *expected = NULL;
+    if (atomic_compare_exchange_strong(&open_dbs[i], &expected, db)) return;
+  }
+}
+
+static void note_closed(omen_db *db)
+{
+  for (int i = 0; i < OPEN_SLOTS; i++) {
+    omen_db *expected = db;
+    if (atomic_compare_exchange_strong(&open_dbs[i], &expected, NULL)) return;
+  }
+}
+
+void lomen_interrupt_all(void)
+{
+  for (int i = 0; i < OPEN_SLOTS; i++) {
+    omen_db *db = atomic_load(&open_dbs[i]);
+    if (db) omen_interrupt(db);
+  }
+}
 
 static ldb *check_ldb(lua_State *L, int idx)
 {
@@ -567,6 +600,7 @@ static int l_open(lua_State *L)
     return 2;
   }
   d->db = db;
+  note_open(db);
   return 1;
 }
 
@@ -582,6 +616,7 @@ static int db_close(lua_State *L)
   }
   /* Checkpoint first, so a failure is reported while the data is still here. */
   if (omen_checkpoint(d->db)) return push_fail(L, omen_errmsg(d->db));
+  note_closed(d->db);
   omen_close(d->db);
   d->db = NULL;
   lua_pushboolean(L, 1);
@@ -591,7 +626,10 @@ static int db_close(lua_State *L)
 static int db_gc(lua_State *L)
 {
   ldb *d = luaL_checkudata(L, 1, DB_MT);
-  if (d->db && !d->borrowed) omen_close(d->db);
+  if (d->db && !d->borrowed) {
+    note_closed(d->db);
+    omen_close(d->db);
+  }
   d->db = NULL;
   return 0;
 }

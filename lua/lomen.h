@@ -21,4 +21,10 @@ int luaopen_omen(lua_State *L);
 ** require "omen"). */
 void lomen_push_db(lua_State *L, omen_db *db);
 
+/* omen_interrupt on every database opened through the module (omen.open)
+** and not yet closed: the searches running on them stop with an
+** "interrupted" error. Safe in a signal handler (omen-lua calls it on
+** Ctrl-C). */
+void lomen_interrupt_all(void);
+
 #endif

@@ -45,10 +45,19 @@ static int in_repl; /* the prompt is up: no progname on errors, Ctrl-C caught */
 static lua_State *volatile running; /* the state running a chunk, if any */
 static volatile sig_atomic_t interrupted;
 
+static int traceback(lua_State *L);
+
 static void stop_hook(lua_State *L, lua_Debug *ar)
 {
-  (void)ar;
   lua_sethook(L, NULL, 0, 0);
+  /* Entering the error handler: an error is already on its way out (omen's
+  ** "search interrupted", say); raising another would make it an error in
+  ** error handling. */
+  if (ar->event == LUA_HOOKCALL && lua_getinfo(L, "f", ar)) {
+    int handler = lua_tocfunction(L, -1) == traceback;
+    lua_pop(L, 1);
+    if (handler) return;
+  }
   luaL_error(L, "interrupted!");
 }
 
@@ -79,6 +88,7 @@ static void on_sigint(int sig)
   }
   catch_sigint(SIG_DFL);
   lua_sethook(L, stop_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+  lomen_interrupt_all(); /* and a long search inside omen returns at once */
 }
 
 /* -- Running chunks ------------------------------------------------------------ */

@@ -190,6 +190,25 @@ terminal_tests() {
   T send-keys -t omen Enter
   check "the prompt is usable after Ctrl-C" wait_for '^backagain$'
 
+  # Ctrl-C inside one long call into omen (exact scans: minutes of work)
+  # stops the call itself, not only the Lua code after it.
+  type_text 'ffi = require("ffi"); big = omen.open():create_collection("big", {dim = 64});'
+  type_text ' V = ffi.new("float[?]", 5000 * 64); for i = 0, 5000 * 64 - 1 do'
+  type_text ' V[i] = math.sin(i) end; ids = {}; for i = 1, 5000 do ids[i] = "r" .. i end;'
+  type_text ' big:upsert_batch(ids, V); print("built")'
+  T send-keys -t omen Enter
+  check "a collection for the long call is built" wait_for '^built$'
+  type_text 'print("scan" .. "ning"); for r = 1, 100 do'
+  type_text ' big:search_batch(V, {exact = true, n = 5000, threads = 1}) end'
+  T send-keys -t omen Enter
+  wait_for '^scanning$'
+  sleep 0.3
+  T send-keys -t omen C-c
+  check "Ctrl-C interrupts a long search inside omen" wait_for 'search interrupted'
+  type_text 'print("back" .. "from the scan")'
+  T send-keys -t omen Enter
+  check "the prompt is usable after interrupting omen" wait_for '^backfrom the scan$'
+
   type_text 'omen.op'
   T send-keys -t omen Tab
   check "Tab completes omen.op to omen.open" wait_for '^omen> omen\.open$'

@@ -585,6 +585,82 @@ static void t_search_allocates_nothing(void **state)
   free(data);
 }
 
+/* omen_interrupt from another thread stops a long batch of exact searches
+** with OMEN_INTERRUPTED and empty results; an interrupt before a call does
+** not touch it. */
+typedef struct long_batch {
+  omen_coll *c;
+  const float *q;
+  omen_result **res;
+  atomic_int started, rc;
+  int said_interrupted; /* the caller's message says so */
+} long_batch;
+
+static void *run_long_batch(void *p)
+{
+  long_batch *b = p;
+  omen_search_opts o;
+  omen_search_opts_init(&o, 5);
+  o.exact = 1;
+  atomic_store(&b->started, 1);
+  int rc = omen_search_batch(b->c, 2000, b->q, &o, b->res, 1);
+  b->said_interrupted = strstr(omen_errmsg(omen_coll_db(b->c)), "interrupted") != NULL;
+  atomic_store(&b->rc, rc);
+  return NULL;
+}
+
+static void t_interrupt(void **state)
+{
+  (void)state;
+  enum { N = 20000, D = 32, NQ = 2000 };
+  static tally t = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0};
+  omen_db *db = tally_open(NULL, 0, &t);
+  omen_coll_config cfg;
+  omen_coll_config_init(&cfg, D);
+  omen_coll *c;
+  assert_int_equal(omen_coll_create(db, "c", &cfg, &c), OMEN_OK);
+  float *data = tu_clustered(N, D, 4, 9);
+  omen_str *ids = calloc(N, sizeof *ids);
+  char (*names)[12] = calloc(N, sizeof *names);
+  for (int i = 0; i < N; i++) {
+    snprintf(names[i], sizeof names[i], "%d", i);
+    ids[i] = (omen_str){names[i], strlen(names[i])};
+  }
+  assert_int_equal(omen_upsert_batch(c, N, ids, data, NULL, 0), OMEN_OK);
+  static omen_result *res[NQ];
+  for (int i = 0; i < NQ; i++) assert_int_equal(omen_result_new(db, &res[i]), OMEN_OK);
+
+  /* Long enough (2,000 exact scans of 20,000 records on one thread) that
+  ** it is still running when the interrupts come, every millisecond. */
+  long_batch b = {c, data, res, 0, 0, 0};
+  pthread_t th;
+  pthread_create(&th, NULL, run_long_batch, &b);
+  while (!atomic_load(&b.started)) usleep(100);
+  int rounds = 0;
+  while (atomic_load(&b.rc) == 0 && rounds++ < 10000) {
+    omen_interrupt(db);
+    usleep(1000);
+  }
+  pthread_join(th, NULL);
+  assert_int_equal(atomic_load(&b.rc), OMEN_INTERRUPTED);
+  assert_true(b.said_interrupted);
+  for (int i = 0; i < NQ; i++) assert_int_equal(omen_result_count(res[i]), 0);
+  omen_interrupt(db); /* before the call: no effect on it */
+  omen_search_opts o;
+  omen_search_opts_init(&o, 5);
+  o.exact = 1;
+  assert_int_equal(omen_search_batch(c, 64, data, &o, res, 2), OMEN_OK);
+  assert_int_equal(omen_result_count(res[63]), 5);
+  assert_int_equal(omen_search(c, data, &o, res[0]), OMEN_OK);
+  omen_interrupt(NULL); /* harmless */
+  for (int i = 0; i < NQ; i++) omen_result_free(res[i]);
+  omen_coll_close(c);
+  assert_int_equal(omen_close(db), OMEN_OK);
+  free(data);
+  free(ids);
+  free(names);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -592,6 +668,7 @@ int main(void)
       cmocka_unit_test(t_thousands_of_handles),
       cmocka_unit_test(t_many_files),
       cmocka_unit_test(t_search_allocates_nothing),
+      cmocka_unit_test(t_interrupt),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
