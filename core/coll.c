@@ -168,8 +168,7 @@ omen__space omen__coll_space(const omen_coll *c)
   int l2 = c->cfg.metric == OMEN_L2;
   omen__space sp = {l2 ? c->kern.l2sq : c->kern.dot, c->cfg.metric, c->vecs.p,
                     c->stride, c->inv_norm.p, c->lazy_on ? &c->lazy : NULL,
-                    NULL, 0, NULL, NULL, NULL, &c->db->interrupts,
-                    atomic_load_explicit(&c->db->interrupts, memory_order_relaxed)};
+                    NULL, 0, NULL, NULL, NULL, NULL, 0};
   if (c->cstride && c->sq.scale > 0) {
     sp.codes = c->codes.p;
     sp.cstride = c->cstride;
@@ -1100,6 +1099,7 @@ static int search_locked(omen_coll *c, omen__scratch *sc, const float *query,
   if (!rc) rc = bind_filter(c, sc, o->filter, &bf, &pred_store, &pred);
   if (rc) return rc;
   omen__space sp = omen__coll_space(c);
+  sp.interrupts = &c->db->interrupts;
   sp.seen = seen;
   omen__query q = omen__walk_query(sc, &sp, omen__prepare_query(sc, &sp, query,
                                                                 c->cfg.dim));
@@ -1213,7 +1213,6 @@ static int check_search_opts(omen_coll *c, const omen_search_opts *o)
   return OMEN_OK;
 }
 
-/* The message of a search that failed with rc (results already reset). */
 /* The count of omen_interrupt calls when a search begins. */
 static unsigned interrupts_now(const omen_coll *c)
 {
@@ -1225,6 +1224,7 @@ void omen_interrupt(omen_db *db)
   if (db) atomic_fetch_add_explicit(&db->interrupts, 1, memory_order_relaxed);
 }
 
+/* The message of a search that failed with rc (results already reset). */
 static int search_failed(omen_coll *c, int rc)
 {
   if (rc == OMEN_INTERRUPTED) return omen__fail(c->db, rc, "search interrupted");

@@ -65,8 +65,8 @@ typedef struct omen__space {
   const float *code_offs; /* dot metrics: offset term per slot */
   const omen__sq8 *sq;
   omen__code_fn code_fn;  /* l2sq_u8 for L2, dot_u8 for IP and cosine */
-  /* omen_interrupt: the database's counter, and its value when the call
-  ** began; long scans stop once it moves */
+  /* omen_interrupt: the database's counter (searches only; NULL elsewhere)
+  ** and its value when the call began; long scans stop once it moves */
   const atomic_uint *interrupts;
   unsigned seen;
 } omen__space;

@@ -235,10 +235,11 @@ local function is_coll(v)
   return type(v) == "userdata" and tostring(v):find("^omen%.collection%(")
 end
 
-local function collections_table(db)
+-- The collections of a db:info() as a table.
+local function collections_table(info)
   local rows = {{"collection", "count", "dim", "metric", "quant", "m", "ef_c", "ef",
                  "memory"}}
-  for _, ci in ipairs(db:info().collections) do
+  for _, ci in ipairs(info.collections) do
     rows[#rows + 1] = {ci.name, tostring(ci.count), tostring(ci.dim), ci.metric,
                        ci.quantization, tostring(ci.m), tostring(ci.ef_construction),
                        tostring(ci.ef_search), bytes(ci.memory)}
@@ -246,8 +247,8 @@ local function collections_table(db)
   return #rows > 1 and columns(rows) or "(no collections)"
 end
 
-local function db_summary(db)
-  local i = db:info()
+-- One line on a db:info().
+local function db_summary(i)
   local where = i.path == ":memory:" and "in memory" or
                 ("%s, file %s, log %s"):format(i.path, bytes(i.file_bytes), bytes(i.log_bytes))
   return ("%s: %d collection(s), %d records, %s in memory"):format(
@@ -284,7 +285,7 @@ command("open", "PATH [NAME]", "open a database (made if missing) as global NAME
     local db, err = _G.omen.open(path ~= ":memory:" and path or nil)
     if not db then error(err, 0) end
     _G[name] = db
-    print(name .. " = " .. db_summary(db))
+    print(name .. " = " .. db_summary(db:info()))
   end)
 
 command("dbs", "", "the databases opened at this prompt", function()
@@ -295,8 +296,8 @@ command("dbs", "", "the databases opened at this prompt", function()
   table.sort(list, function(x, y) return x[1] < y[1] end)
   if #list == 0 then print("(no open databases; .open PATH or omen.open(path))") end
   for _, e in ipairs(list) do
-    local ok, line = pcall(db_summary, e[2])
-    print(("%-6s %s"):format(global_name(e[2]) or "?", ok and line or "(closed)"))
+    local ok, info = pcall(e[2].info, e[2])
+    print(("%-6s %s"):format(global_name(e[2]) or "?", ok and db_summary(info) or "(closed)"))
   end
 end)
 
@@ -304,15 +305,16 @@ command("colls", "[DB]", "the collections of a database (db) with their settings
   function(args)
     local db, expr = value_of(args, "db")
     if not is_db(db) then error(expr .. " is not a database", 0) end
-    print(collections_table(db))
+    print(collections_table(db:info()))
   end)
 
 command("info", "[DB or COLLECTION]", "what a database or a collection holds",
   function(args)
     local v, expr = value_of(args, "db")
     if is_db(v) then
-      print(db_summary(v))
-      print(collections_table(v))
+      local info = v:info()
+      print(db_summary(info))
+      print(collections_table(info))
     elseif is_coll(v) then
       local i = v:info()
       print(columns({{"name", "count", "dim", "metric", "quant", "m", "ef_c", "ef", "levels",

@@ -196,11 +196,14 @@ end
 -- naming the file and record or line.
 local readers = {}
 
+-- Raise the error of a bad record: FILE:line N or FILE:record N, and why.
 local function fail(path, unit, n, msg)
   error(("%s:%s %d: %s"):format(path, unit, n, msg), 0)
 end
+cli.fail = fail
 
 local function finite(x) return x == x and x ~= math.huge and x ~= -math.huge end
+cli.finite = finite
 
 -- Row i of a batch (dim items of a C number type) into vecs, checked, with
 -- its row-number id.

@@ -52,11 +52,7 @@ json.decode_invalid_numbers(false) -- NaN, Infinity and hex are not JSON
 
 local MAX_ID, MAX_KEY = 1024, 255 -- bytes, as omen.h and meta.h allow
 
-local function fail(path, unit, n, msg)
-  error(("%s:%s %d: %s"):format(path, unit, n, msg), 0)
-end
-
-local function finite(x) return x == x and x ~= math.huge and x ~= -math.huge end
+local fail, finite = cli.fail, cli.finite
 local function count_int(x, min)
   return type(x) == "number" and x % 1 == 0 and x >= min
 end

@@ -62,10 +62,11 @@ if c then
     cli.die("ingest", ("%s has %d components per record, collection %s has dimension %d"):format(
       a.file, r.dim, a.collection, c:dim()))
   end
+  local info = c:info()
   for _, o in ipairs({"metric", "quantization", "m", "ef_construction"}) do
-    if a[o] ~= nil and a[o] ~= c:info()[o] then
+    if a[o] ~= nil and a[o] ~= info[o] then
       cli.die("ingest", ("collection %s exists with %s %s; --%s %s cannot apply"):format(
-        a.collection, o, tostring(c:info()[o]), o:gsub("_", "-"), tostring(a[o])))
+        a.collection, o, tostring(info[o]), o:gsub("_", "-"), tostring(a[o])))
     end
   end
 else
