@@ -291,7 +291,7 @@ command("open", "PATH [NAME]", "open a database (made if missing) as global NAME
 command("dbs", "", "the databases opened at this prompt", function()
   local list = {}
   for db, n in pairs(opened) do
-    if db:path() then list[#list + 1] = {n, db} end
+    if pcall(db.path, db) then list[#list + 1] = {n, db} end -- skip closed ones
   end
   table.sort(list, function(x, y) return x[1] < y[1] end)
   if #list == 0 then print("(no open databases; .open PATH or omen.open(path))") end

@@ -38,6 +38,8 @@ check() {
 
 # has FILE EXTENDED-REGEX: some line of the file matches.
 has() { grep -Eq -- "$2" "$1"; }
+# not_has FILE EXTENDED-REGEX: no line of the file matches.
+not_has() { ! grep -Eq -- "$2" "$1"; }
 
 # show FILE: the file, indented, to explain a failure.
 show() { sed 's/^/    | /' "$1"; }
@@ -68,6 +70,8 @@ c:search({0, 0}, {k = 2})
 books:create_collection("titles", {dim = 3, metric = "cosine"}):upsert("dune", {1, 0, 0})
 .colls books
 .info books:collection("titles")
+.open DIR/gone.omen gone
+gone:close()
 .dbs
 .bogus
 .info 42
@@ -102,6 +106,8 @@ check ".colls shows a collection's row" \
 check ".info of a collection shows its settings" \
   has "$tmp/out" '^titles +1 +3 +cosine .* 0 +[0-9.]+ KiB$'
 check ".dbs lists the databases opened at the prompt" has "$tmp/out" "^books +$tmp/dot.omen"
+check ".dbs leaves out a database closed since" not_has "$tmp/out" "^gone +/"
+check ".dbs works after a database was closed" not_has "$tmp/err" "database is closed"
 check "an unknown dot-command names itself" has "$tmp/err" '^unknown command \.bogus'
 check "a bad dot-command argument says why" \
   has "$tmp/err" '^42 is neither a database nor a collection$'
@@ -190,16 +196,18 @@ terminal_tests() {
   T send-keys -t omen Enter
   check "the prompt is usable after Ctrl-C" wait_for '^backagain$'
 
-  # Ctrl-C inside one long call into omen (exact scans: minutes of work)
-  # stops the call itself, not only the Lua code after it.
+  # Ctrl-C inside one long call into omen (200,000 exact scans: ten seconds
+  # and more of work) stops the call itself, not only the Lua code after it.
+  # One call, not a loop of shorter ones: between calls, Lua's own Ctrl-C
+  # hook would answer instead.
   type_text 'ffi = require("ffi"); big = omen.open():create_collection("big", {dim = 64});'
   type_text ' V = ffi.new("float[?]", 5000 * 64); for i = 0, 5000 * 64 - 1 do'
   type_text ' V[i] = math.sin(i) end; ids = {}; for i = 1, 5000 do ids[i] = "r" .. i end;'
   type_text ' big:upsert_batch(ids, V); print("built")'
   T send-keys -t omen Enter
   check "a collection for the long call is built" wait_for '^built$'
-  type_text 'print("scan" .. "ning"); for r = 1, 100 do'
-  type_text ' big:search_batch(V, {exact = true, n = 5000, threads = 1}) end'
+  type_text 'Q = ffi.new("float[?]", 200000 * 64); print("scan" .. "ning");'
+  type_text ' big:search_batch(Q, {k = 1, exact = true, n = 200000, threads = 1})'
   T send-keys -t omen Enter
   wait_for '^scanning$'
   sleep 0.3
