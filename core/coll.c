@@ -120,6 +120,7 @@ static void free_data(omen_coll *c)
   omen__buf_free(m, &c->code_offs);
   omen__buf_free(m, &c->state);
   omen__buf_free(m, &c->free_slots);
+  omen__buf_free(m, &c->gone);
   omen__graph_free(m, &c->graph);
   omen__idmap_free(m, &c->ids);
   omen__records_free(m, &c->recs);
@@ -134,7 +135,7 @@ static void free_data(omen_coll *c)
     omen__free(m, s, sizeof *s);
   }
   c->pool = NULL;
-  c->n_slots = c->cap = c->n_free = 0;
+  c->n_slots = c->cap = c->n_free = c->n_deleted = 0;
 }
 
 void omen__coll_kill(omen_coll *c, int dead_rc)
@@ -200,45 +201,12 @@ int omen__coll_reserve(omen_coll *c, uint32_t need)
   return OMEN_OK;
 }
 
+static inline uint8_t *slot_state(const omen_coll *c) { return c->state.p; }
+
 static int reserve_free_list(omen_coll *c, size_t n)
 {
   return omen__buf_ensure(&c->db->mem, &c->free_slots, n * sizeof(uint32_t),
                           c->n_free * sizeof(uint32_t), 256);
-}
-
-static inline uint8_t *slot_state(const omen_coll *c) { return c->state.p; }
-
-static uint32_t find_id(const omen_coll *c, const char *id, size_t len,
-                        uint32_t hash)
-{
-  return omen__idmap_find(&c->ids, &c->recs, id, len, hash);
-}
-
-/* Turn a live slot into a deleted one, ready for reuse. */
-static void delete_slot(omen_coll *c, uint32_t slot)
-{
-  uint32_t len;
-  const char *id = omen__records_id(&c->recs, slot, &len);
-  omen__idmap_remove(&c->ids, omen__idmap_hash(&c->ids, id, len), slot);
-  omen__records_clear(&c->recs, slot);
-  slot_state(c)[slot] = OMEN__SLOT_DELETED;
-  ((uint32_t *)c->free_slots.p)[c->n_free++] = slot;
-}
-
-static void write_vector(omen_coll *c, uint32_t slot, const float *vec)
-{
-  float *dst = (float *)c->vecs.p + (size_t)slot * c->stride;
-  memcpy(dst, vec, c->cfg.dim * sizeof(float));
-  memset(dst + c->cfg.dim, 0, (c->stride - c->cfg.dim) * sizeof(float));
-  if (c->cfg.metric == OMEN_COSINE)
-    ((float *)c->inv_norm.p)[slot] = omen__inverse_norm(vec, c->cfg.dim);
-  if (c->cstride) omen__codes_put(c, slot);
-}
-
-static int same_vector(const omen_coll *c, uint32_t slot, const float *vec)
-{
-  const float *v = (const float *)c->vecs.p + (size_t)slot * c->stride;
-  return memcmp(v, vec, c->cfg.dim * sizeof(float)) == 0;
 }
 
 /* -- Scratch pool ----------------------------------------------------------- */
@@ -267,6 +235,188 @@ static int scratch_prepare(omen_coll *c, omen__scratch *s, uint32_t n_slots,
   if (!s) return OMEN_NOMEM;
   return omen__scratch_prepare(&c->db->mem, s, n_slots, c->stride,
                                c->graph.m0, ef);
+}
+
+static unsigned default_threads(void)
+{
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : (unsigned)n;
+}
+
+/* -- Worker threads --------------------------------------------------------
+** The parallel part of a write: up to `threads` threads, the caller one of
+** them, each run fn(job, scratch) with a scratch of its own and share the
+** work through the job. Fewer start when threads or scratch cannot be had,
+** which is still correct. After the join, merge(c, first, sc) runs for each
+** other thread's scratch, if given. */
+
+typedef void (*work_fn)(void *job, omen__scratch *sc);
+
+typedef struct crew_member {
+  work_fn fn;
+  void *job;
+  omen__scratch *sc;
+  pthread_t thread;
+} crew_member;
+
+static void *crew_run(void *arg)
+{
+  crew_member *m = arg;
+  m->fn(m->job, m->sc);
+  return NULL;
+}
+
+static void run_crew(omen_coll *c, unsigned threads, omen__scratch *first, work_fn fn,
+                     void *job, void (*merge)(omen_coll *, omen__scratch *, omen__scratch *))
+{
+  crew_member crew[MAX_THREADS];
+  unsigned started = 0;
+  crew[0] = (crew_member){fn, job, first, 0};
+  for (unsigned t = 1; t < threads && t < MAX_THREADS; t++) {
+    omen__scratch *sc = scratch_get(c);
+    if (scratch_prepare(c, sc, c->n_slots, c->graph.ef_construction)) {
+      scratch_put(c, sc);
+      break;
+    }
+    crew[t] = (crew_member){fn, job, sc, 0};
+    if (pthread_create(&crew[t].thread, NULL, crew_run, &crew[t])) {
+      scratch_put(c, sc);
+      break;
+    }
+    started = t;
+  }
+  crew_run(&crew[0]);
+  for (unsigned t = 1; t <= started; t++) {
+    pthread_join(crew[t].thread, NULL);
+    if (merge) merge(c, first, crew[t].sc);
+    scratch_put(c, crew[t].sc);
+  }
+}
+
+/* -- Consolidation ----------------------------------------------------------
+** Deleted slots (tombstones: routes in the graph) are taken out of the graph
+** in bulk once they reach a share of the live records (see hnsw.c), which
+** frees their slots for reuse. A write that deletes or replaces records
+** reserves what that needs before it changes anything. */
+
+#define CONSOLIDATE_SHARE 32 /* once deleted >= live / 32 (or the minimum) */
+#define CONSOLIDATE_MIN 64
+#define CONSOLIDATE_CHUNK 1024 /* nodes a thread takes at a time */
+
+/* Whether a write leaving `deleted` tombstones among `live` records
+** consolidates them. */
+static int consolidation_due(uint64_t deleted, uint64_t live)
+{
+  uint64_t least = live / CONSOLIDATE_SHARE;
+  return deleted >= (least > CONSOLIDATE_MIN ? least : CONSOLIDATE_MIN);
+}
+
+/* Room for consolidating `deleted` tombstones: the free list they join and
+** the bitmap that names them. */
+static int reserve_consolidation(omen_coll *c, uint64_t deleted)
+{
+  size_t words = ((size_t)c->n_slots + 63) / 64 + 1;
+  int rc = reserve_free_list(c, c->n_free + deleted);
+  if (!rc) rc = omen__buf_reserve(&c->db->mem, &c->gone, words * sizeof(uint64_t), 0);
+  return rc;
+}
+
+typedef struct consolidator {
+  const omen__build *b;
+  const uint64_t *gone;
+  uint32_t n_slots;
+  atomic_uint next; /* chunk */
+} consolidator;
+
+static void consolidate_work(void *arg, omen__scratch *sc)
+{
+  consolidator *j = arg;
+  for (;;) {
+    uint32_t first = atomic_fetch_add(&j->next, 1) * CONSOLIDATE_CHUNK;
+    if (first >= j->n_slots) break;
+    uint32_t end = j->n_slots - first < CONSOLIDATE_CHUNK ? j->n_slots : first + CONSOLIDATE_CHUNK;
+    omen__graph_consolidate_range(j->b, sc, j->gone, first, end);
+  }
+}
+
+/* Rebuild, on up to `threads` threads, every list that names a slot set
+** in c->gone. */
+static void rebuild_lists(omen_coll *c, omen__scratch *sc, const omen__build *bld,
+                          unsigned threads)
+{
+  consolidator job = {bld, c->gone.p, c->n_slots, 0};
+  unsigned cores = default_threads(), chunks = c->n_slots / CONSOLIDATE_CHUNK + 1;
+  if (threads == 0 || threads > cores) threads = cores;
+  if (threads > chunks) threads = chunks;
+  run_crew(c, threads, sc, consolidate_work, &job, NULL);
+}
+
+/* Take every tombstone out of the graph and free its slot, on up to
+** `threads` threads (sc is the caller's, prepared); cannot fail once
+** reserve_consolidation succeeded. Many tombstones go in waves of a share
+** of the graph each: a rebuilt list draws on the neighbours of the nodes
+** leaving, and nodes that leave later (routes still) hand on the long links
+** they drew in, which one sweeping pass would lose with them (deleting the
+** oldest half of a graph at once leaves its rest in islands). Nodes left
+** unreachable are linked again by the next omen__graph_repair. */
+static void consolidate(omen_coll *c, omen__scratch *sc, unsigned threads)
+{
+  uint64_t *gone = c->gone.p;
+  uint8_t *state = slot_state(c);
+  size_t words = ((size_t)c->n_slots + 63) / 64 + 1;
+  uint32_t per_wave = (c->n_slots - c->n_free) / CONSOLIDATE_SHARE;
+  if (per_wave < CONSOLIDATE_MIN) per_wave = CONSOLIDATE_MIN;
+  uint32_t waves = (c->n_deleted + per_wave - 1) / per_wave;
+  omen__space sp = omen__coll_space(c);
+  omen__build bld = {&c->graph, &sp, &c->db->mem, state, 0, NULL};
+  for (uint32_t w = 0; w < waves; w++) {
+    memset(gone, 0, words * sizeof(uint64_t));
+    for (uint32_t s = 0; s < c->n_slots; s++)
+      if (state[s] == OMEN__SLOT_DELETED && omen__mix64(s) % waves == w)
+        gone[s >> 6] |= 1ull << (s & 63);
+    rebuild_lists(c, sc, &bld, threads);
+    omen__graph_consolidate_finish(&bld, sc, gone, c->n_slots);
+    for (uint32_t s = 0; s < c->n_slots; s++)
+      if (gone[s >> 6] >> (s & 63) & 1) {
+        state[s] = OMEN__SLOT_FREE;
+        ((uint32_t *)c->free_slots.p)[c->n_free++] = s;
+      }
+  }
+  c->n_deleted = 0;
+}
+
+static uint32_t find_id(const omen_coll *c, const char *id, size_t len,
+                        uint32_t hash)
+{
+  return omen__idmap_find(&c->ids, &c->recs, id, len, hash);
+}
+
+/* Turn a live slot into a deleted one: its record goes, its node stays in
+** the graph as a route until consolidation. */
+static void delete_slot(omen_coll *c, uint32_t slot)
+{
+  uint32_t len;
+  const char *id = omen__records_id(&c->recs, slot, &len);
+  omen__idmap_remove(&c->ids, omen__idmap_hash(&c->ids, id, len), slot);
+  omen__records_clear(&c->recs, slot);
+  slot_state(c)[slot] = OMEN__SLOT_DELETED;
+  c->n_deleted++;
+}
+
+static void write_vector(omen_coll *c, uint32_t slot, const float *vec)
+{
+  float *dst = (float *)c->vecs.p + (size_t)slot * c->stride;
+  memcpy(dst, vec, c->cfg.dim * sizeof(float));
+  memset(dst + c->cfg.dim, 0, (c->stride - c->cfg.dim) * sizeof(float));
+  if (c->cfg.metric == OMEN_COSINE)
+    ((float *)c->inv_norm.p)[slot] = omen__inverse_norm(vec, c->cfg.dim);
+  if (c->cstride) omen__codes_put(c, slot);
+}
+
+static int same_vector(const omen_coll *c, uint32_t slot, const float *vec)
+{
+  const float *v = (const float *)c->vecs.p + (size_t)slot * c->stride;
+  return memcmp(v, vec, c->cfg.dim * sizeof(float)) == 0;
 }
 
 /* -- Input checks ----------------------------------------------------------- */
@@ -356,6 +506,7 @@ typedef struct batch {
   uint32_t *link;            /* slots to link into the graph */
   size_t n_link;
   unsigned threads;
+  int consolidate;           /* the replaced records make consolidation due */
 } batch;
 
 static void batch_free(batch *b)
@@ -447,7 +598,9 @@ static int batch_plan(batch *b)
     need_slots++;
     replaced += it->old != OMEN__NO_SLOT;
   }
-  size_t reusable = c->n_free + replaced;
+  uint64_t deleted = (uint64_t)c->n_deleted + replaced;
+  b->consolidate = consolidation_due(deleted, omen__coll_live(c));
+  size_t reusable = c->n_free + (b->consolidate ? deleted : 0);
   size_t fresh = need_slots > reusable ? need_slots - reusable : 0;
   if (fresh > MAX_SLOTS - c->n_slots)
     return omen__fail(c->db, OMEN_INVALID, "collection is full (%u slots)",
@@ -461,7 +614,7 @@ static int batch_plan(batch *b)
   if ((rc = omen__coll_reserve(c, total)) ||
       (rc = omen__idmap_reserve(m, &c->ids, need_slots)) ||
       (rc = omen__records_reserve_heap(m, &c->recs, heap, c->n_slots)) ||
-      (rc = reserve_free_list(c, reusable)) ||
+      (b->consolidate && (rc = reserve_consolidation(c, deleted))) ||
       (rc = omen__buf_ensure(m, &c->graph.upper, blocks * block,
                              c->graph.upper_blocks * block, 64 * block)))
     return rc;
@@ -471,14 +624,13 @@ static int batch_plan(batch *b)
   return OMEN_OK;
 }
 
-/* Take a deleted slot (repairing the graph around it) or a new one; it is
-** pending until its vector is in. */
-static uint32_t take_slot(omen_coll *c, omen__build *bld, omen__scratch *sc)
+/* Take a free slot (no link leads to it) or a new one; it is pending until
+** its vector is in. */
+static uint32_t take_slot(omen_coll *c)
 {
   if (c->n_free) {
     uint32_t slot = ((uint32_t *)c->free_slots.p)[--c->n_free];
     slot_state(c)[slot] = OMEN__SLOT_PENDING;
-    omen__graph_unlink(bld, sc, slot, c->n_slots);
     return slot;
   }
   uint32_t slot = c->n_slots++;
@@ -495,23 +647,35 @@ static omen__build builder(omen_coll *c, const omen__space *sp)
   return b;
 }
 
-/* Apply the planned changes; cannot fail. Vectors are written only after
-** every repair, which must see the old vectors of reused slots. */
+/* Apply the planned changes; cannot fail. A replaced record's old slot is
+** deleted like any other (its node stays a route for now); if that makes
+** consolidation due, it runs before new slots are taken, so the batch may
+** reuse the very slots it freed, and no link is left pointing at a slot
+** whose vector changes. */
 static void batch_apply(batch *b, omen__scratch *sc)
 {
   omen_coll *c = b->c;
-  omen__space sp = omen__coll_space(c);
-  omen__build bld = builder(c, &sp);
   for (size_t i = 0; i < b->n; i++) {
     batch_item *it = &b->items[i];
     if (it->skip) continue;
-    uint32_t slot = it->old;
-    if (!it->meta_only) {
-      if (slot != OMEN__NO_SLOT) delete_slot(c, slot);
-      slot = take_slot(c, &bld, sc);
-      omen__idmap_insert(&c->ids, it->hash, slot);
-      b->link[b->n_link++] = slot;
-    }
+    if (it->meta_only)
+      omen__records_put(&c->recs, it->old, it->id, it->id_len,
+                        b->meta + it->meta_off, (uint32_t)it->meta_len);
+    else if (it->old != OMEN__NO_SLOT)
+      delete_slot(c, it->old);
+  }
+  if (b->consolidate) {
+    consolidate(c, sc, b->threads);
+    omen__space sp = omen__coll_space(c);
+    omen__build bld = builder(c, &sp);
+    omen__graph_repair(&bld, sc, c->n_slots);
+  }
+  for (size_t i = 0; i < b->n; i++) {
+    batch_item *it = &b->items[i];
+    if (it->skip || it->meta_only) continue;
+    uint32_t slot = take_slot(c);
+    omen__idmap_insert(&c->ids, it->hash, slot);
+    b->link[b->n_link++] = slot;
     omen__records_put(&c->recs, slot, it->id, it->id_len,
                       b->meta + it->meta_off, (uint32_t)it->meta_len);
     it->old = slot;
@@ -562,29 +726,15 @@ typedef struct linker {
   atomic_int rc;
 } linker;
 
-typedef struct worker {
-  linker *lk;
-  omen__scratch *sc;
-  pthread_t thread;
-} worker;
-
-static void *link_worker(void *arg)
+static void link_work(void *arg, omen__scratch *sc)
 {
-  worker *w = arg;
-  linker *lk = w->lk;
+  linker *lk = arg;
   for (;;) {
     size_t i = atomic_fetch_add(&lk->next, 1);
     if (i >= lk->n) break;
-    int rc = omen__graph_insert(&lk->bld, w->sc, lk->slots[i]);
+    int rc = omen__graph_insert(&lk->bld, sc, lk->slots[i]);
     if (rc) atomic_store(&lk->rc, rc);
   }
-  return NULL;
-}
-
-static unsigned default_threads(void)
-{
-  long n = sysconf(_SC_NPROCESSORS_ONLN);
-  return n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : (unsigned)n;
 }
 
 /* Move the orphan notes of a worker's scratch into the caller's. */
@@ -613,28 +763,7 @@ static int link_parallel(omen_coll *c, const omen__space *sp,
   linker lk = {c, builder(c, sp), slots, n, 0, OMEN_OK};
   lk.bld.parallel = threads > 1;
   lk.bld.entry_mu = &entry_mu;
-  worker ws[MAX_THREADS];
-  unsigned started = 0;
-  ws[0] = (worker){&lk, first, 0};
-  for (unsigned t = 1; t < threads; t++) {
-    omen__scratch *sc = scratch_get(c);
-    if (scratch_prepare(c, sc, c->n_slots, c->graph.ef_construction)) {
-      scratch_put(c, sc);
-      break;
-    }
-    ws[t] = (worker){&lk, sc, 0};
-    if (pthread_create(&ws[t].thread, NULL, link_worker, &ws[t])) {
-      scratch_put(c, sc);
-      break;
-    }
-    started = t;
-  }
-  link_worker(&ws[0]); /* fewer threads than asked is still correct */
-  for (unsigned t = 1; t <= started; t++) {
-    pthread_join(ws[t].thread, NULL);
-    merge_orphans(c, first, ws[t].sc);
-    scratch_put(c, ws[t].sc);
-  }
+  run_crew(c, threads, first, link_work, &lk, merge_orphans);
   pthread_mutex_destroy(&entry_mu);
   return atomic_load(&lk.rc);
 }
@@ -668,7 +797,7 @@ int omen_upsert_batch(omen_coll *c, size_t n, const omen_str *ids,
   if (n == 0) return OMEN_OK;
   if (!ids || !vecs)
     return omen__fail(c->db, OMEN_INVALID, "ids or vectors are missing");
-  batch b = {c, n, NULL, NULL, 0, NULL, 0, threads};
+  batch b = {c, n, NULL, NULL, 0, NULL, 0, threads, 0};
   b.items = omen__calloc(&c->db->mem, n * sizeof(batch_item));
   if (!b.items) return omen__fail(c->db, OMEN_NOMEM, "out of memory");
   int rc = batch_check(&b, ids, vecs, metas);
@@ -710,7 +839,8 @@ int omen__coll_compact(omen_coll *c, double min_share)
 {
   int rc = lock_coll(c, 1);
   if (rc) return rc == OMEN_READONLY || rc == OMEN_DROPPED ? OMEN_OK : rc;
-  if (c->n_free && c->n_free >= min_share * c->n_slots) {
+  uint32_t gone = c->n_free + c->n_deleted;
+  if (gone && gone >= min_share * c->n_slots) {
     omen__scratch *sc = scratch_get(c);
     rc = sc ? omen__compact_slots(c, sc) : OMEN_NOMEM;
     scratch_put(c, sc);
@@ -734,24 +864,65 @@ static void emit_delete(omen__sink *s, const void *arg)
   omen__sink_str(s, d->id.ptr, d->id.len);
 }
 
+int omen__coll_consolidate(omen_coll *c, omen__scratch *sc)
+{
+  if (!c->n_deleted) return OMEN_OK;
+  int rc = reserve_consolidation(c, c->n_deleted);
+  if (!rc) rc = scratch_prepare(c, sc, c->n_slots, c->graph.ef_construction);
+  if (rc) return omen__fail(c->db, OMEN_NOMEM, "out of memory");
+  consolidate(c, sc, 0);
+  omen__space sp = omen__coll_space(c);
+  omen__build bld = builder(c, &sp);
+  return omen__graph_repair(&bld, sc, c->n_slots);
+}
+
+/* After a write deleted records: consolidate if due, and relink whatever
+** that left unreachable. */
+static void after_deletions(omen_coll *c, omen__scratch *sc, int due)
+{
+  if (!due) return;
+  consolidate(c, sc, 0);
+  omen__space sp = omen__coll_space(c);
+  omen__build bld = builder(c, &sp);
+  omen__graph_repair(&bld, sc, c->n_slots); /* no allocation: it only relinks */
+}
+
+/* Reserve what deleting n more records needs: *due tells whether they
+** make consolidation due, and sc is prepared for it. */
+static int reserve_deletions(omen_coll *c, omen__scratch *sc, uint64_t n, int *due)
+{
+  uint64_t deleted = (uint64_t)c->n_deleted + n;
+  *due = consolidation_due(deleted, omen__coll_live(c) - n);
+  if (!*due) return OMEN_OK;
+  int rc = reserve_consolidation(c, deleted);
+  if (!rc) rc = scratch_prepare(c, sc, c->n_slots, c->graph.ef_construction);
+  return rc;
+}
+
 int omen_delete(omen_coll *c, const char *id, size_t id_len)
 {
   if (!c) return OMEN_INVALID;
   int rc = check_id(c->db, id, id_len, "");
   if (rc || (rc = lock_coll(c, 1))) return rc;
   uint32_t slot = find_id(c, id, id_len, omen__idmap_hash(&c->ids, id, id_len));
+  omen__scratch *sc = NULL;
+  int due = 0;
   if (slot == OMEN__NO_SLOT) {
     rc = omen__fail(c->db, OMEN_NOTFOUND, "no record with id '%.*s'",
                     (int)(id_len > 64 ? 64 : id_len), id);
-  } else if (!(rc = reserve_free_list(c, c->n_free + 1))) {
+  } else if (!(sc = scratch_get(c)) || (rc = reserve_deletions(c, sc, 1, &due))) {
+    rc = omen__fail(c->db, OMEN_NOMEM, "out of memory");
+  } else {
     deletion d = {c, {id, id_len}};
     if (omen__wal_active(c->db))
       rc = omen__wal_append(c->db, OMEN__LOG_DELETE, emit_delete, &d);
     if (!rc) {
       delete_slot(c, slot);
+      after_deletions(c, sc, due);
       atomic_store(&c->db->dirty, 1);
     }
   }
+  scratch_put(c, sc);
   pthread_rwlock_unlock(&c->rw);
   if (!rc) maybe_checkpoint(c->db);
   return rc;
@@ -762,7 +933,7 @@ int omen_count(omen_coll *c, uint64_t *count)
   if (!c || !count) return OMEN_INVALID;
   int rc = lock_coll(c, 0);
   if (rc) return rc;
-  *count = c->n_slots - c->n_free;
+  *count = omen__coll_live(c);
   pthread_rwlock_unlock(&c->rw);
   return OMEN_OK;
 }
@@ -774,9 +945,9 @@ int omen_coll_info_get(omen_coll *c, omen_coll_info *info)
   if (rc) return rc;
   memset(info, 0, sizeof *info);
   info->config = c->cfg;
-  info->count = c->n_slots - c->n_free;
+  info->count = omen__coll_live(c);
   info->slots = c->n_slots;
-  info->deleted = c->n_free;
+  info->deleted = c->n_free + c->n_deleted;
   info->max_level = c->graph.max_level;
   info->graph_inserts = c->graph_inserts;
   const omen__buf *bufs[] = {&c->vecs, &c->inv_norm, &c->state, &c->free_slots,
@@ -784,7 +955,7 @@ int omen_coll_info_get(omen_coll *c, omen_coll_info *info)
                              &c->graph.upper, &c->graph.locks, &c->ids.tab,
                              &c->recs.refs, &c->recs.heap, &c->keys.names,
                              &c->keys.index, &c->keys.table, &c->codes,
-                             &c->code_offs, &c->sq.lo, &c->graph.indeg};
+                             &c->code_offs, &c->sq.lo, &c->graph.indeg, &c->gone};
   for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
     info->memory += bufs[i]->size;
   info->memory += sizeof *c + c->name_len;
@@ -1053,7 +1224,7 @@ static int search_filtered(omen_coll *c, omen__scratch *sc, const omen__space *s
                            const omen__pred *pred, size_t *n)
 {
   uint32_t k = o->k, ef = o->ef ? o->ef : c->cfg.ef_search;
-  uint32_t width = ef > k ? ef : k, live = c->n_slots - c->n_free;
+  uint32_t width = ef > k ? ef : k, live = omen__coll_live(c);
   int forced_scan = o->exact || o->plan == OMEN_PLAN_SCAN, rc;
   int auto_plan = o->plan == OMEN_PLAN_AUTO;
   int small = live <= (uint64_t)EXACT_FACTOR * width;
@@ -1091,7 +1262,7 @@ static int search_locked(omen_coll *c, omen__scratch *sc, const float *query,
                          const omen_search_opts *o, omen_result *r, unsigned seen)
 {
   uint32_t k = o->k, ef = o->ef ? o->ef : c->cfg.ef_search;
-  uint32_t width = ef > k ? ef : k, live = c->n_slots - c->n_free;
+  uint32_t width = ef > k ? ef : k, live = omen__coll_live(c);
   bound_filter bf;
   omen__pred pred_store;
   const omen__pred *pred;
@@ -1177,20 +1348,24 @@ int omen_delete_where(omen_coll *c, const omen_filter *f, uint64_t *deleted)
   if (rc) return rc;
   const omen__mem *m = &c->db->mem;
   omen__scratch *sc = scratch_get(c);
-  size_t cap = (size_t)(c->n_slots - c->n_free) + 1, n = 0;
+  size_t cap = (size_t)omen__coll_live(c) + 1, n = 0;
   uint32_t *slots = omen__malloc(m, cap * sizeof(uint32_t));
   bound_filter bf;
   omen__pred ps;
   const omen__pred *pred;
+  int due = 0;
   rc = sc && slots ? bind_filter(c, sc, f, &bf, &ps, &pred) : OMEN_NOMEM;
   for (uint32_t s = 0; !rc && s < c->n_slots; s++)
     if (omen__returnable(slot_state(c), pred, s)) slots[n++] = s;
-  if (!rc && n) rc = reserve_free_list(c, c->n_free + n);
+  if (!rc && n) rc = reserve_deletions(c, sc, n, &due);
   deletions d = {c, slots, n};
   if (!rc && n && omen__wal_active(c->db))
     rc = omen__wal_append(c->db, OMEN__LOG_DELETE_MANY, emit_deletions, &d);
   for (size_t i = 0; !rc && i < n; i++) delete_slot(c, slots[i]);
-  if (!rc && n) atomic_store(&c->db->dirty, 1);
+  if (!rc && n) {
+    after_deletions(c, sc, due);
+    atomic_store(&c->db->dirty, 1);
+  }
   scratch_put(c, sc);
   pthread_rwlock_unlock(&c->rw);
   omen__free(m, slots, cap * sizeof(uint32_t));

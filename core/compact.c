@@ -1,12 +1,11 @@
 /*
-** Compaction: give a collection's deleted slots back. Deleted slots stay in
-** the graph as routes until an insert reuses them; when many pile up (a
-** collection that shrank), compaction unlinks them all from the graph,
-** renumbers the live slots densely in their old order, and rewrites every
-** per-slot array, link and id-map entry under the new numbers. Nodes that
-** lost too many links on the way (most of them, when most records went) are
-** linked in again by the insert path, so the cost follows the damage. The
-** next checkpoint then writes the smaller file.
+** Compaction: give a collection's deleted and free slots back. Once the
+** deleted ones are consolidated out of the graph (no link leads to a free
+** slot), compaction renumbers the live slots densely in their old order and
+** rewrites every per-slot array, link and id-map entry under the new
+** numbers. Nodes that lost too many links on the way (most of them, when
+** most records went) are linked in again by the insert path, so the cost
+** follows the damage. The next checkpoint then writes the smaller file.
 */
 #include "port.h"
 
@@ -59,19 +58,6 @@ static int fresh_alloc(omen_coll *c, fresh_arrays *f, uint32_t live)
               (rc = omen__buf_reserve(m, &f->refs, n * sizeof(omen__recref), 0))))
     rc = OMEN_NOMEM;
   return rc;
-}
-
-/* Take every deleted slot out of the graph (as reuse would, one by one). */
-static int unlink_deleted(omen_coll *c, omen__scratch *sc)
-{
-  omen__space sp = omen__coll_space(c);
-  omen__build b = {&c->graph, &sp, &c->db->mem, c->state.p, 0, NULL};
-  uint8_t *state = c->state.p;
-  for (uint32_t s = 0; s < c->n_slots; s++)
-    if (state[s] == OMEN__SLOT_DELETED) state[s] = OMEN__SLOT_PENDING;
-  for (uint32_t s = 0; s < c->n_slots; s++)
-    if (state[s] == OMEN__SLOT_PENDING) omen__graph_unlink(&b, sc, s, c->n_slots);
-  return OMEN_OK;
 }
 
 /* Copy a list through the map, leaving out links to removed slots. */
@@ -150,17 +136,18 @@ static void install(omen_coll *c, fresh_arrays *f, uint32_t live)
 
 int omen__compact_slots(omen_coll *c, omen__scratch *sc)
 {
-  if (c->n_free == 0) return OMEN_OK;
-  uint32_t live = c->n_slots - c->n_free, old_slots = c->n_slots;
+  if (c->n_free + c->n_deleted == 0) return OMEN_OK;
+  int rc = omen__coll_consolidate(c, sc);
+  if (rc) return rc;
+  uint32_t live = omen__coll_live(c), old_slots = c->n_slots;
   fresh_arrays f;
-  int rc = fresh_alloc(c, &f, live);
+  rc = fresh_alloc(c, &f, live);
   if (!rc) rc = omen__scratch_prepare(&c->db->mem, sc, c->n_slots, c->stride,
                                       c->graph.m0, c->graph.ef_construction);
   if (rc) {
     fresh_free(&c->db->mem, &f, old_slots);
     return omen__fail(c->db, OMEN_NOMEM, "out of memory compacting '%s'", c->name);
   }
-  unlink_deleted(c, sc);
   renumber(c, &f);
   install(c, &f, live);
   /* Notes taken so far name old slots: the linker looks at every node for

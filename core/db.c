@@ -105,6 +105,35 @@ static void free_db(omen_db *db)
   omen__free(&mem, db, sizeof *db);
 }
 
+/* Forget what a failed or outdated load attached. */
+static void discard(omen_db *db)
+{
+  for (size_t i = 0; i < db->n_colls; i++) omen__coll_free_shell(db->colls[i]);
+  db->n_colls = 0;
+  omen__storage_unmap(db);
+}
+
+#define LOAD_ATTEMPTS 200
+
+/* Map the file and apply its log. A read-only open starts again when the
+** writing process changed them under it (a checkpoint replaced the file). */
+static int load(omen_db *db)
+{
+  int readonly = (db->flags & OMEN_OPEN_READONLY) != 0, rc;
+  for (int attempt = 1;; attempt++) {
+    rc = omen__storage_load(db);
+    if (!rc && (db->flags & OMEN_OPEN_VERIFY)) rc = omen_verify(db);
+    if (!rc) rc = omen__recover(db);
+    if (!readonly || rc != OMEN__RETRY || attempt == LOAD_ATTEMPTS) break;
+    discard(db);
+    usleep((useconds_t)(attempt < 20 ? attempt : 20) * 500);
+  }
+  if (rc == OMEN__RETRY)
+    rc = omen__fail(db, OMEN_LOCKED, "cannot open '%s': checkpoints of the "
+                    "writing process kept replacing it; try again", db->path);
+  return rc;
+}
+
 int omen_open(const char *path, const omen_options *opts, omen_db **out)
 {
   omen_options defaults;
@@ -147,13 +176,9 @@ int omen_open(const char *path, const omen_options *opts, omen_db **out)
     db->closed = 1;
     return omen__fail(db, OMEN_INVALID, "unknown sync mode %d", (int)opts->sync);
   }
-  int rc = omen__storage_load(db);
-  if (!rc && (opts->flags & OMEN_OPEN_VERIFY)) rc = omen_verify(db);
-  if (!rc) rc = omen__wal_recover(db);
+  int rc = load(db);
   if (rc) {
-    /* Leave a closed handle that only reports why. */
-    for (size_t i = 0; i < db->n_colls; i++) omen__coll_free_shell(db->colls[i]);
-    db->n_colls = 0;
+    discard(db); /* leave a closed handle that only reports why */
     db->closed = 1;
   }
   return rc;

@@ -4,14 +4,15 @@
 ** their paper (and hnswlib): a candidate is kept only if it is closer to the
 ** base node than to every neighbour already kept.
 **
-** Deleted slots are reused, which plain HNSW does not do. Reuse removes a
-** node from the graph, so the nodes it linked to could lose their only
-** incoming link and drop out of reach. The graph therefore counts, per node,
-** the level-0 lists that name it; a write notes every node whose count falls
-** to zero, and omen__graph_repair links it in again. Pruning can orphan a
-** node too; that is repaired for the true metrics only, since under inner
-** product many points are rightly nobody's neighbour and forcing them into
-** lists costs recall.
+** Deleted nodes stay in the graph as routes until enough have piled up;
+** then consolidation takes them out all at once and rebuilds every list
+** that named one (as FreshDiskANN does), after which their slots are free
+** for reuse with no link left pointing at them. Removing nodes can leave
+** others without an incoming link, out of reach: the graph counts, per
+** node, the level-0 lists that name it, and omen__graph_repair links such
+** nodes in again. Pruning can orphan a node too; that is repaired for the
+** true metrics only, since under inner product many points are rightly
+** nobody's neighbour and forcing them into lists costs recall.
 */
 #include "port.h"
 
@@ -589,63 +590,6 @@ int omen__graph_insert(omen__build *b, omen__scratch *sc, uint32_t slot)
 
 /* -- Repair ----------------------------------------------------------------- */
 
-static int usable(const omen__build *b, uint32_t slot)
-{
-  return b->state[slot] != OMEN__SLOT_PENDING;
-}
-
-/* The highest node other than slot that is not pending, or OMEN__NO_SLOT. */
-static uint32_t highest_other(const omen__build *b, uint32_t slot,
-                              uint32_t n_slots)
-{
-  const omen__graph *g = b->g;
-  uint32_t best = OMEN__NO_SLOT;
-  for (uint32_t s = 0; s < n_slots; s++)
-    if (s != slot && usable(b, s) &&
-        (best == OMEN__NO_SLOT || level_at(g, s) > level_at(g, best)))
-      best = s;
-  return best;
-}
-
-void omen__graph_unlink(omen__build *b, omen__scratch *sc, uint32_t slot,
-                        uint32_t n_slots)
-{
-  omen__graph *g = b->g;
-  const omen__space *sp = b->sp;
-  if (g->entry == slot) {
-    g->entry = highest_other(b, slot, n_slots);
-    g->max_level = g->entry == OMEN__NO_SLOT ? 0 : level_at(g, g->entry);
-  }
-  for (uint32_t l = 0; l <= level_at(g, slot); l++) {
-    uint32_t *mine = omen__links(g, slot, l);
-    for (uint32_t i = 0; i < mine[0]; i++) {
-      uint32_t node = mine[1 + i];
-      uint32_t *theirs = omen__links(g, node, l);
-      int linked = 0;
-      for (uint32_t j = 0; j < theirs[0] && !linked; j++)
-        linked = theirs[1 + j] == slot;
-      if (node == slot || !linked || !usable(b, node)) continue;
-      /* Replace node's link to slot by the best of both lists. */
-      uint32_t epoch = omen__visit_epoch(sc);
-      sc->visited[node] = sc->visited[slot] = epoch;
-      omen__cand *c = sc->sel;
-      size_t n = 0;
-      for (int side = 0; side < 2; side++) {
-        const uint32_t *list = side ? mine : theirs;
-        for (uint32_t j = 0; j < list[0]; j++) {
-          uint32_t x = list[1 + j];
-          if (sc->visited[x] == epoch || !usable(b, x)) continue;
-          sc->visited[x] = epoch;
-          c[n++] = (omen__cand){omen__walk_dist_nodes(sp, node, x), x};
-        }
-      }
-      sort_cands(c, n);
-      set_list(b, sc, node, l, c, select_neighbors(sp, c, n, max_links(g, l)), 1);
-    }
-    set_list(b, sc, slot, l, NULL, 0, 1);
-  }
-}
-
 /* A live node, not the entry, that no level-0 list names. */
 static int orphaned(const omen__build *b, uint32_t s)
 {
@@ -699,4 +643,83 @@ int omen__graph_repair(omen__build *b, omen__scratch *sc, uint32_t n_slots)
   }
   sc->n_orphans = 0;
   return OMEN_OK;
+}
+
+/* -- Consolidation ------------------------------------------------------------
+** The list of a node p that names gone nodes is rebuilt from its other
+** links and the links of the gone nodes it named (their neighbours were
+** close to them, so likely to p), by the selection heuristic. A rebuild
+** reads p's own list and gone nodes' lists and writes only p's, so threads
+** rebuild disjoint ranges of nodes without locks. */
+
+static inline int is_gone(const uint64_t *gone, uint32_t slot)
+{
+  return (int)(gone[slot >> 6] >> (slot & 63) & 1);
+}
+
+static int names_gone(const uint32_t *list, const uint64_t *gone)
+{
+  for (uint32_t i = 1; i <= list[0]; i++)
+    if (is_gone(gone, list[i])) return 1;
+  return 0;
+}
+
+/* Add x to the candidates of p unless seen (or gone, or p itself). */
+static size_t add_candidate(const omen__build *b, omen__scratch *sc, uint32_t p,
+                            uint32_t x, uint32_t epoch, size_t n)
+{
+  if (sc->visited[x] == epoch || n == sc->sel_cap) return n;
+  sc->visited[x] = epoch;
+  sc->sel[n] = (omen__cand){omen__walk_dist_nodes(b->sp, p, x), x};
+  return n + 1;
+}
+
+static void rebuild_list(const omen__build *b, omen__scratch *sc, const uint64_t *gone,
+                         uint32_t p, uint32_t level)
+{
+  uint32_t *list = omen__links(b->g, p, level);
+  if (!names_gone(list, gone)) return;
+  uint32_t epoch = omen__visit_epoch(sc);
+  sc->visited[p] = epoch;
+  size_t n = 0;
+  for (uint32_t i = 1; i <= list[0]; i++)
+    if (!is_gone(gone, list[i])) n = add_candidate(b, sc, p, list[i], epoch, n);
+  for (uint32_t i = 1; i <= list[0]; i++) {
+    if (!is_gone(gone, list[i])) continue;
+    const uint32_t *theirs = omen__links(b->g, list[i], level);
+    for (uint32_t j = 1; j <= theirs[0]; j++)
+      if (!is_gone(gone, theirs[j])) n = add_candidate(b, sc, p, theirs[j], epoch, n);
+  }
+  sort_cands(sc->sel, n);
+  n = select_neighbors(b->sp, sc->sel, n, max_links(b->g, level));
+  for (size_t i = 0; i < n; i++) list[1 + i] = sc->sel[i].slot;
+  list[0] = (uint32_t)n;
+}
+
+void omen__graph_consolidate_range(const omen__build *b, omen__scratch *sc,
+                                   const uint64_t *gone, uint32_t first, uint32_t end)
+{
+  for (uint32_t p = first; p < end; p++) {
+    if (is_gone(gone, p)) continue;
+    for (uint32_t l = 0; l <= level_at(b->g, p); l++) rebuild_list(b, sc, gone, p, l);
+  }
+}
+
+void omen__graph_consolidate_finish(omen__build *b, omen__scratch *sc,
+                                    const uint64_t *gone, uint32_t n_slots)
+{
+  omen__graph *g = b->g;
+  for (uint32_t s = 0; s < n_slots; s++)
+    if (is_gone(gone, s))
+      for (uint32_t l = 0; l <= level_at(g, s); l++) omen__links(g, s, l)[0] = 0;
+  if (g->entry != OMEN__NO_SLOT && is_gone(gone, g->entry)) {
+    g->entry = OMEN__NO_SLOT; /* the highest node left takes its place */
+    for (uint32_t s = 0; s < n_slots; s++)
+      if (b->state[s] == OMEN__SLOT_LIVE && !is_gone(gone, s) &&
+          (g->entry == OMEN__NO_SLOT || level_at(g, s) > level_at(g, g->entry)))
+        g->entry = s;
+    g->max_level = g->entry == OMEN__NO_SLOT ? 0 : level_at(g, g->entry);
+  }
+  omen__graph_count_indeg(g, n_slots);
+  sc->orphans_lost = 1; /* omen__graph_repair: look at every node */
 }

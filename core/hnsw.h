@@ -59,12 +59,16 @@ uint32_t omen__graph_level_of(const omen__graph *g, uint32_t slot);
 /* Give a brand-new slot its level and blocks, with empty lists. */
 int omen__graph_add_slot(const omen__mem *m, omen__graph *g, uint32_t slot);
 
-/* Prepare a deleted slot, already marked OMEN__SLOT_PENDING, for reuse:
-** reconnect the nodes that linked to it with its neighbours, empty its
-** lists, and move the entry point to another node (n_slots bounds that
-** search). Runs alone. */
-void omen__graph_unlink(omen__build *b, omen__scratch *sc, uint32_t slot,
-                        uint32_t n_slots);
+/* Take the nodes set in `gone` (a bitmap over the slots) out of the graph
+** for good. First every list of the nodes in [first, end) that names a gone
+** node is rebuilt without it (threads may take disjoint ranges at once;
+** sc->sel bounds the candidates of one list); then, alone, _finish empties
+** the gone nodes' lists, moves the entry point off them, recounts the
+** in-degrees and asks omen__graph_repair to look for nodes left out. */
+void omen__graph_consolidate_range(const omen__build *b, omen__scratch *sc,
+                                   const uint64_t *gone, uint32_t first, uint32_t end);
+void omen__graph_consolidate_finish(omen__build *b, omen__scratch *sc,
+                                    const uint64_t *gone, uint32_t n_slots);
 
 /* Link a slot whose vector is in place into the graph (or link it again:
 ** its lists are replaced). */

@@ -75,6 +75,12 @@ typedef void *(*omen_alloc_fn)(void *ud, void *ptr, size_t osize, size_t nsize);
 
 #define OMEN_OPEN_READONLY 0x1u /* reject every write with OMEN_READONLY */
 #define OMEN_OPEN_VERIFY   0x2u /* check every checksum while opening */
+/* A log damaged before its end (a bad record with whole records after it,
+** not the torn tail a crash leaves) makes omen_open fail with OMEN_CORRUPT
+** and change nothing. With this flag, the records before the damage are
+** applied and the damaged one and all after it are dropped (for good, on a
+** read-write open: the log is cut there). */
+#define OMEN_OPEN_TRUNCATE_LOG 0x4u
 
 /* What survives what. Every write is appended to the write-ahead log
 ** beside the file ("<path>-wal") before its call returns:

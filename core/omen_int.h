@@ -68,8 +68,10 @@ struct omen_coll {
   omen__buf codes;        /* cstride bytes per slot (memory only) */
   omen__buf code_offs;    /* float per slot: offset term (sq8, dot metrics) */
   omen__buf state;        /* uint8 per slot: OMEN__SLOT_* */
-  omen__buf free_slots;   /* uint32 stack of deleted slots */
+  omen__buf free_slots;   /* uint32 stack of free slots (OMEN__SLOT_FREE) */
   uint32_t n_free;
+  uint32_t n_deleted;     /* deleted slots not consolidated yet (routes) */
+  omen__buf gone;         /* bitmap of the slots a consolidation takes out */
   omen__graph graph;
   omen__idmap ids;
   omen__records recs;
@@ -118,6 +120,7 @@ struct omen_db {
   int lock_fd;            /* holds the writer lock on the file, or -1 */
   void *map;              /* the file as opened, mapped private */
   size_t map_len;
+  uint64_t file_dev, file_ino; /* of the file loaded */
   uint64_t generation;    /* of the file's checkpoint */
   uint64_t id;            /* chosen when the file was created; its log
                              carries it too */
@@ -175,8 +178,19 @@ void omen__wal_init(omen_db *db, const omen_options *o);
 /* Append one record (a whole batch is one) and make it as durable as the
 ** sync mode asks; on failure nothing of it remains in the log. */
 int omen__wal_append(omen_db *db, int type, omen__emit_fn emit, const void *arg);
-/* Apply the log that follows the file's checkpoint (at open). */
-int omen__wal_recover(omen_db *db);
+/* Take over the log after recovery: append after byte `end`, the whole
+** records of log `salt` up to sequence number seq (end 0: start a new log
+** at the first write). */
+int omen__wal_resume(omen_db *db, int fd, uint64_t salt, uint64_t seq, uint64_t end);
+/* "<path>-wal", allocated (size bytes). */
+char *omen__wal_path(omen_db *db, size_t *size);
+
+/* -- Recovery (recover.c) ------------------------------------------------------- */
+
+/* Apply the log that follows the file's checkpoint, at open. A read-only
+** open returns OMEN__RETRY if the file was replaced meanwhile. */
+int omen__recover(omen_db *db);
+#define OMEN__RETRY (-1001)
 /* Empty the log once a checkpoint holds everything in it. */
 int omen__wal_reset(omen_db *db);
 int omen__wal_flush(omen_db *db, int sync);
@@ -210,6 +224,16 @@ int omen__coll_link(omen_coll *c, const uint32_t *slots, size_t n,
 
 /* Grow every per-slot table to hold cap slots. */
 int omen__coll_reserve(omen_coll *c, uint32_t cap);
+
+/* Records in a collection (its lock held). */
+static inline uint32_t omen__coll_live(const omen_coll *c)
+{
+  return c->n_slots - c->n_free - c->n_deleted;
+}
+
+/* Take every deleted slot out of the graph and free it (see hnsw.c), then
+** relink nodes left unreachable; lock held for writing, bulk checked. */
+int omen__coll_consolidate(omen_coll *c, omen__scratch *sc);
 
 /* The vector space view of a collection's current tables. */
 omen__space omen__coll_space(const omen_coll *c);
@@ -275,6 +299,9 @@ void omen__storage_unmap(omen_db *db);
 /* Check every chunk of a collection mapped from the file (before a write
 ** changes them); the collection's lock is held for writing. */
 int omen__storage_check_all(omen_coll *c);
+/* Whether db->path is no longer the file that was loaded (a checkpoint of
+** another process replaced it). */
+int omen__storage_replaced(const omen_db *db);
 /* fsync the directory of path (so a rename in it is durable). */
 int omen__sync_dir(const char *path);
 

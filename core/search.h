@@ -27,10 +27,17 @@
 #define OMEN__PREFETCH(p) ((void)0)
 #endif
 
-/* Slot states. A deleted slot stays in the graph as a route until reused.
-** A pending slot is being (re)filled by the current write: its old links
-** are gone and its new ones not made yet, so nothing may lead to it. */
-enum { OMEN__SLOT_LIVE = 1, OMEN__SLOT_DELETED = 2, OMEN__SLOT_PENDING = 3 };
+/* Slot states. A deleted slot stays in the graph as a route (a tombstone)
+** until consolidation takes it out; then it is free: no link leads to it or
+** from it, and a write may reuse it. A pending slot is being filled by the
+** current write: its links are not made yet, so nothing leads to it. Live,
+** deleted and free slots are saved in the file; pending ones never are. */
+enum {
+  OMEN__SLOT_LIVE = 1,
+  OMEN__SLOT_DELETED = 2,
+  OMEN__SLOT_PENDING = 3,
+  OMEN__SLOT_FREE = 4
+};
 
 /* -- Checks on first use -----------------------------------------------------
 ** The vectors and level-0 links of a collection opened from a file are its

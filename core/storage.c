@@ -38,7 +38,8 @@
 #include "omen_int.h"
 
 #define MAGIC "\x89OMEN\r\n\x1a"
-#define FORMAT_VERSION 2u /* 2 added the quantization */
+#define FORMAT_VERSION 3u /* 2 added the quantization; 3 free slots, apart
+                             from deleted ones still in the graph */
 #define OLDEST_VERSION 1u
 #define ORDER_MARK 0x01020304u
 #define HEADER_SIZE 4096u
@@ -49,7 +50,7 @@ enum sections {
   S_VECS,     /* stride floats per slot (checked by chunk) */
   S_INVNORM,  /* float per slot, cosine only */
   S_STATE,    /* byte per slot */
-  S_FREE,     /* uint32 per deleted slot */
+  S_FREE,     /* uint32 per free slot */
   S_LINKS0,   /* (1 + m0) uint32 per slot (checked by chunk) */
   S_LEVEL,    /* byte per slot */
   S_UPPER_AT, /* uint32 per slot */
@@ -389,6 +390,11 @@ int omen__storage_save(omen_db *db, uint64_t generation)
   omen__sync_dir(db->path); /* best effort: the data itself is synced */
   if (db->lock_fd >= 0) close(db->lock_fd);
   db->lock_fd = w->fd;
+  struct stat st;
+  if (!fstat(w->fd, &st)) {
+    db->file_dev = (uint64_t)st.st_dev;
+    db->file_ino = (uint64_t)st.st_ino;
+  }
   db->generation = generation;
 done:
   if (tmp) omen__free(&db->mem, tmp, len + 5);
@@ -523,7 +529,6 @@ static int attach_all(loader *L, omen_coll *c, const coll_head *h,
   c->keys.n = h->n_keys;
   c->ids.seed = h->ids_seed;
   c->ids.mask = h->id_entries ? h->id_entries - 1 : 0;
-  c->ids.live = h->n_slots - h->n_free;
   c->ids.removed = h->id_removed;
   return OMEN_OK;
 }
@@ -544,26 +549,36 @@ static int allocate_rest(omen_coll *c)
 
 /* -- Validation of what was mapped ------------------------------------------- */
 
-static int check_slots(omen_coll *c)
+/* Slot states and the free list. In files before version 3 every deleted
+** slot is on the free list with its links in place (slots were taken out
+** of the graph when reused): they are read as deleted slots not yet
+** consolidated, and the list as empty. */
+static int check_slots(omen_coll *c, uint32_t version)
 {
   uint8_t *state = c->state.p;
-  uint32_t *free_slots = c->free_slots.p, deleted = 0;
+  uint32_t *free_slots = c->free_slots.p, counts[5] = {0};
+  uint8_t listed = version >= 3 ? OMEN__SLOT_FREE : OMEN__SLOT_DELETED;
   for (uint32_t s = 0; s < c->n_slots; s++) {
-    if (state[s] != OMEN__SLOT_LIVE && state[s] != OMEN__SLOT_DELETED)
+    if (state[s] != OMEN__SLOT_LIVE && state[s] != OMEN__SLOT_DELETED &&
+        (state[s] != OMEN__SLOT_FREE || version < 3))
       return damaged(c->db, "bad slot state");
-    deleted += state[s] == OMEN__SLOT_DELETED;
+    counts[state[s]]++;
   }
-  if (deleted != c->n_free) return damaged(c->db, "free list does not match");
-  /* Each free slot once: mark in the (zeroed) lock bytes. */
+  if (counts[listed] != c->n_free) return damaged(c->db, "free list does not match");
+  /* Each listed slot once: mark in the (zeroed) lock bytes. */
   uint8_t *mark = c->graph.locks.p;
   int rc = OMEN_OK;
   for (uint32_t i = 0; i < c->n_free && !rc; i++) {
     uint32_t s = free_slots[i];
-    if (s >= c->n_slots || state[s] != OMEN__SLOT_DELETED || mark[s]) rc = OMEN_CORRUPT;
+    if (s >= c->n_slots || state[s] != listed || mark[s]) rc = OMEN_CORRUPT;
     else mark[s] = 1;
   }
   if (c->n_slots) memset(mark, 0, c->n_slots);
-  return rc ? damaged(c->db, "bad free list") : OMEN_OK;
+  if (rc) return damaged(c->db, "bad free list");
+  c->n_deleted = counts[OMEN__SLOT_DELETED];
+  if (version < 3) c->n_free = 0;
+  c->ids.live = counts[OMEN__SLOT_LIVE];
+  return OMEN_OK;
 }
 
 /* Levels, the blocks they own (handed out in slot order), the upper lists,
@@ -618,7 +633,7 @@ static int check_records(omen_coll *c)
   for (uint32_t s = 0; s < c->n_slots; s++) {
     const omen__recref *r = &refs[s];
     uint64_t len = (uint64_t)r->id_len + r->meta_len;
-    if (state[s] == OMEN__SLOT_DELETED) {
+    if (state[s] != OMEN__SLOT_LIVE) {
       if (r->id_len || r->meta_len) return damaged(c->db, "deleted slot has a record");
       continue;
     }
@@ -706,7 +721,7 @@ static int load_coll(loader *L, omen__cursor *cur)
   omen__buf chunks;
   if ((rc = attach_all(L, c, &h, &chunks)) ||
       (rc = allocate_rest(c) ? omen__fail(db, OMEN_NOMEM, "out of memory") : 0) ||
-      (rc = check_slots(c)) || (rc = check_upper(c)) || (rc = check_keys(c)) ||
+      (rc = check_slots(c, L->version)) || (rc = check_upper(c)) || (rc = check_keys(c)) ||
       (rc = check_records(c)) || (rc = check_idmap(c)) ||
       (rc = load_quantizer(L, c, &h))) {
     omen__coll_free_shell(c);
@@ -799,12 +814,21 @@ static int open_locked(omen_db *db, int *fd_out, uint64_t *size)
       }
       *fd_out = fd;
       *size = (uint64_t)a.st_size;
+      db->file_dev = (uint64_t)a.st_dev;
+      db->file_ino = (uint64_t)a.st_ino;
       return OMEN_OK;
     }
     close(fd);
   }
   return omen__fail(db, OMEN_IOERR, "cannot open '%s': it keeps being replaced",
                     db->path);
+}
+
+int omen__storage_replaced(const omen_db *db)
+{
+  struct stat st;
+  return stat(db->path, &st) || (uint64_t)st.st_dev != db->file_dev ||
+         (uint64_t)st.st_ino != db->file_ino;
 }
 
 void omen__storage_unmap(omen_db *db)

@@ -2,7 +2,8 @@
 ** Structural checks of a collection's graph, for the suites that change it:
 ** lists within bounds, no self links or repeats, targets high enough,
 ** blocks handed out in slot order, in-degrees that match the lists, every
-** live node but the entry linked to (except under inner product), and an
+** live node but the entry linked to (except under inner product), free
+** slots out of the graph (no list of theirs, none naming them), and an
 ** entry point at the top.
 */
 #ifndef OMEN_TEST_GRAPHCHECK_H
@@ -44,14 +45,20 @@ static void tu_check_graph(omen_coll *c)
   const uint8_t *state = c->state.p;
   for (uint32_t s = 0; s < c->n_slots; s++) {
     assert_int_equal(count[s], ((const uint32_t *)g->indeg.p)[s]);
-    assert_true(state[s] == OMEN__SLOT_LIVE || state[s] == OMEN__SLOT_DELETED);
+    assert_true(state[s] == OMEN__SLOT_LIVE || state[s] == OMEN__SLOT_DELETED ||
+                state[s] == OMEN__SLOT_FREE);
+    if (state[s] == OMEN__SLOT_FREE) {
+      assert_int_equal(count[s], 0);
+      for (uint32_t l = 0; l <= level[s]; l++) assert_int_equal(omen__links(g, s, l)[0], 0);
+    }
     /* (inner product leaves nodes nobody needs unlinked, by design) */
     if (state[s] == OMEN__SLOT_LIVE && s != g->entry && c->cfg.metric != OMEN_IP)
       assert_true(count[s] > 0);
   }
   free(count);
-  if (c->n_slots) {
+  if (c->n_slots > c->n_free) {
     assert_true(g->entry < c->n_slots);
+    assert_int_not_equal(state[g->entry], OMEN__SLOT_FREE);
     assert_int_equal(g->max_level, level[g->entry]);
     for (uint32_t s = 0; s < c->n_slots; s++) assert_true(level[s] <= g->max_level);
   }

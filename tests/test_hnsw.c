@@ -122,7 +122,9 @@ static void t_reuse(void **state)
     assert_int_equal(omen_upsert(c, id, strlen(id), data + i * DIM, NULL, 0), OMEN_OK);
     alive[i] = 1;
   }
-  assert_int_equal(c->n_slots, slots_before); /* every new record reused a slot */
+  /* new records reused the slots freed by consolidation (due every
+  ** max(64, live / 32) deletes): fewer than that many came new */
+  assert_true(c->n_slots < slots_before + 64);
   tu_check_graph(c);
   double r = recall(c, OMEN_L2, data, total, alive, queries, 200);
   print_message("  after reuse: recall@%d = %.4f\n", K, r);
@@ -149,7 +151,7 @@ static void t_update_all(void **state)
     assert_int_equal(omen_upsert(c, id, strlen(id), data + (3000 + i) * DIM, NULL, 0),
                      OMEN_OK);
   }
-  assert_int_equal(c->n_slots, 3000);
+  assert_true(c->n_slots < 3000 + 3000 / 32); /* replaced slots were reused */
   tu_check_graph(c);
   double r = recall(c, OMEN_L2, data + 3000 * DIM, 3000, NULL, queries, 100);
   print_message("  after updating every record: recall@%d = %.4f\n", K, r);

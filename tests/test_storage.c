@@ -1,9 +1,12 @@
 /*
 ** Storage: databases survive close and reopen byte for byte; the writer lock
 ** and read-only mode hold; damaged, truncated, foreign and newer files are
-** refused with a message and never crash (run under ASan by `make asan`).
+** refused with a message and never crash (run under ASan by `make asan`);
+** files of format version 2 are read and carried forward.
 */
 #include "testutil.h"
+
+#include "graphcheck.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -343,13 +346,13 @@ static void t_foreign_and_newer(void **state)
   build_file(data);
   size_t n;
   unsigned char *p = read_file(&n);
-  uint32_t version = 3, crc;
+  uint32_t version = 4, crc;
   memcpy(p + 8, &version, 4);
   crc = omen__crc32c(0, p, 124);
   memcpy(p + 124, &crc, 4);
   write_file(p, n);
   assert_int_equal(open_rc(0, msg, sizeof msg), OMEN_FORMAT);
-  assert_non_null(strstr(msg, "version 3"));
+  assert_non_null(strstr(msg, "version 4"));
   free(p);
   free(data);
   assert_int_equal(open_rc(0, msg, sizeof msg), OMEN_FORMAT); /* untouched */
@@ -536,13 +539,114 @@ static void t_damage_behind_checksums(void **state)
   free(data);
 }
 
+/* -- Format version 2 ----------------------------------------------------------
+** tests/data/v2.omen was written by omen at commit e5e883f (format 2): two
+** collections of dim 8, "plain" (l2) and "sq8cos" (cosine, sq8), each with
+** records r0..r299, vector sin(7i + d), metadata i, and every seventh
+** record (r0, r7, ...) deleted. In format 2 deleted slots sit on the free
+** list with their links in place; they are read as deleted slots waiting
+** for consolidation. */
+
+#define V2_FILE "tests/data/v2.omen"
+
+static void v2_vec(unsigned i, float *v)
+{
+  for (int d = 0; d < 8; d++) v[d] = sinf((float)(i * 7 + d));
+}
+
+/* Every record of a version-2 collection is as written, searchable by its
+** own vector, and the deleted ones are gone. */
+static void v2_check(omen_coll *c, omen_result *r, unsigned extra)
+{
+  char id[16];
+  float v[8];
+  omen_search_opts o;
+  omen_search_opts_init(&o, 1);
+  for (unsigned i = 0; i < 300 + extra; i++) {
+    snprintf(id, sizeof id, i < 300 ? "r%u" : "n%u", i);
+    int rc = omen_get(c, id, strlen(id), r);
+    if (i < 300 && i % 7 == 0) {
+      assert_int_equal(rc, OMEN_NOTFOUND);
+      continue;
+    }
+    assert_int_equal(rc, OMEN_OK);
+    v2_vec(i, v);
+    assert_memory_equal(omen_result_hit(r, 0)->vec, v, sizeof v);
+    assert_int_equal(omen_search(c, v, &o, r), OMEN_OK);
+    assert_int_equal(omen_result_hit(r, 0)->id.len, strlen(id));
+  }
+  tu_check_graph(c);
+}
+
+static void t_reads_version_2(void **state)
+{
+  (void)state;
+  FILE *in = fopen(V2_FILE, "rb"), *out = fopen(path, "wb");
+  if (!in) fail_msg("%s is missing (run the tests from the top of the tree)", V2_FILE);
+  char buf[8192];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, in)) > 0) assert_int_equal(fwrite(buf, 1, n, out), n);
+  fclose(in);
+  fclose(out);
+  static const char *const names[] = {"plain", "sq8cos"};
+  for (int k = 0; k < 2; k++) {
+    omen_db *db = tu_open(path, 0);
+    omen_coll *c;
+    omen_result *r;
+    assert_int_equal(omen_coll_open(db, names[k], &c), OMEN_OK);
+    assert_int_equal(omen_result_new(db, &r), OMEN_OK);
+    omen_coll_info info;
+    assert_int_equal(omen_coll_info_get(c, &info), OMEN_OK);
+    assert_int_equal(info.count, 257);
+    assert_int_equal(info.deleted, 43);
+    assert_int_equal(c->n_deleted, 43); /* routes, not free yet */
+    v2_check(c, r, 0);
+    /* 43 + 21 deletes make consolidation due: the 64 slots are free, and
+    ** new records take them */
+    char id[16];
+    float v[8];
+    for (unsigned i = 1; i < 300 && c->n_deleted; i += 7) {
+      snprintf(id, sizeof id, "r%u", i);
+      assert_int_equal(omen_delete(c, id, strlen(id)), OMEN_OK);
+      v2_vec(i, v);
+      snprintf(id, sizeof id, "r%u", i); /* back, as it was */
+      assert_int_equal(omen_upsert(c, id, strlen(id), v, NULL, 0), OMEN_OK);
+    }
+    assert_int_equal(c->n_deleted, 0);
+    for (unsigned i = 300; i < 340; i++) {
+      snprintf(id, sizeof id, "n%u", i);
+      v2_vec(i, v);
+      assert_int_equal(omen_upsert(c, id, strlen(id), v, NULL, 0), OMEN_OK);
+    }
+    assert_int_equal(omen_coll_info_get(c, &info), OMEN_OK);
+    assert_true(info.slots <= 340);
+    v2_check(c, r, 40);
+    omen_result_free(r);
+    omen_coll_close(c);
+    assert_int_equal(omen_close(db), OMEN_OK); /* now in format 3 */
+    db = tu_open(path, OMEN_OPEN_READONLY);
+    assert_int_equal(omen_coll_open(db, names[k], &c), OMEN_OK);
+    assert_int_equal(omen_result_new(db, &r), OMEN_OK);
+    v2_check(c, r, 40);
+    omen_result_free(r);
+    omen_coll_close(c);
+    omen_close(db);
+  }
+  in = fopen(path, "rb");
+  uint32_t version = 0;
+  assert_int_equal(fread(buf, 1, 12, in), 12);
+  fclose(in);
+  memcpy(&version, buf + 8, 4);
+  assert_int_equal(version, 3);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
   const struct CMUnitTest tests[] = {
     T(t_roundtrip), T(t_no_rebuild), T(t_empty_and_new), T(t_lock_and_readonly),
     T(t_foreign_and_newer), T(t_truncated), T(t_bit_flips),
-    T(t_damage_behind_checksums),
+    T(t_damage_behind_checksums), T(t_reads_version_2),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

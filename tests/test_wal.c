@@ -1,12 +1,20 @@
 /*
 ** Write-ahead log: a log left by a process that died is applied up to its
-** last whole record: truncated at any byte, or with any bit flipped, the
-** database comes back as exactly some prefix of the writes, never with part
-** of one; logs that do not belong to the file are never applied; a failed
-** write leaves no record; the sync modes and read-only opens behave.
+** last whole record: truncated at any byte, the database comes back as
+** exactly some prefix of the writes, never with part of one. A bit flipped
+** in the last record is a torn tail too; one flipped before it, with whole
+** records after, is damage: every open refuses and leaves the log as it is,
+** unless told to cut it there. Logs that do not belong to the file are
+** never applied; a failed write leaves no record and loses none written
+** before it, also on a full disk with sync off; the sync modes and
+** read-only opens behave.
 */
 #include "ops.h"
 
+#include <errno.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -86,9 +94,9 @@ static void spill(const char *p, const unsigned char *b, size_t n)
 
 /* Open read-only (so the log is left as it is): whether the database holds
 ** exactly what writes 0..k-1 leave. */
-static int holds(uint64_t k)
+static int holds_with(uint64_t k, unsigned flags)
 {
-  omen_db *db = tu_open(path, OMEN_OPEN_READONLY);
+  omen_db *db = tu_open(path, OMEN_OPEN_READONLY | flags);
   omen_coll *c = NULL;
   omen_result *r;
   assert_int_equal(omen_result_new(db, &r), OMEN_OK);
@@ -101,6 +109,27 @@ static int holds(uint64_t k)
   omen_coll_close(c);
   omen_close(db);
   return same;
+}
+
+static int holds(uint64_t k) { return holds_with(k, 0); }
+
+/* An open that must fail with OMEN_CORRUPT, its message naming the log and
+** the record; flags add to it. */
+static void refused(unsigned flags, size_t record)
+{
+  omen_options o;
+  omen_options_init(&o);
+  o.alloc = tu_alloc;
+  o.flags = flags;
+  omen_db *db;
+  int rc = omen_open(path, &o, &db);
+  if (rc != OMEN_CORRUPT) fail_msg("open (flags %u) gave %d, not OMEN_CORRUPT", flags, rc);
+  char want[64];
+  snprintf(want, sizeof want, "record %zu ", record);
+  const char *msg = omen_errmsg(db);
+  if (!strstr(msg, "-wal") || !strstr(msg, "truncate") || (record && !strstr(msg, want)))
+    fail_msg("message does not name the log and record %zu: %s", record, msg);
+  omen_close(db);
 }
 
 /* Which write made each log record: a delete of an absent id changes
@@ -163,7 +192,74 @@ static void t_truncated_log(void **state)
   free(log);
 }
 
+/* Flip one bit at each of many places of a log written in `sync` mode. In
+** the header or in a record before the last, with whole records after it,
+** that is damage: read-only and read-write opens (and verify) refuse,
+** naming the record, and leave the log byte for byte; asked to cut it
+** there, they hold the records before it. In the last record it is a torn
+** tail: the records before it apply. */
+static void flipped_log(omen_sync sync)
+{
+  writes_then_die(0, WRITES, sync, sync == OMEN_SYNC_OFF);
+  size_t n, ends[WRITES + 8];
+  uint64_t write[WRITES + 8];
+  unsigned char *log = slurp(wal, &n);
+  size_t records = record_ends(log, n, ends);
+  writes_of_records(0, WRITES, write);
+  uint64_t s = 17;
+  int damage = 0, torn = 0;
+  for (int round = 0; round < 200; round++) {
+    size_t last = ends[records - 2], at = round < 20   ? (size_t)round * 3
+                                         : round < 40 ? last + (size_t)(tu_next(&s) % (n - last))
+                                                      : (size_t)(tu_next(&s) % n);
+    unsigned char *copy = malloc(n);
+    memcpy(copy, log, n);
+    copy[at] ^= (unsigned char)(1u << (tu_next(&s) % 8));
+    spill(wal, copy, n);
+    size_t hit = 0; /* the record flipped (0: the header), counted from 1 */
+    while (hit < records && ends[hit] <= at) hit++;
+    if (at < 64) hit = 0;
+    else hit++;
+    uint64_t before = at < 64 ? 0 : writes_held(write, hit - 1);
+    if (hit == records) { /* the last one: a torn tail */
+      torn++;
+      if (!holds(before)) fail_msg("bit flip at %zu, last record: not the records before it", at);
+    } else {
+      damage++;
+      refused(OMEN_OPEN_READONLY, hit);
+      refused(OMEN_OPEN_READONLY | OMEN_OPEN_VERIFY, hit);
+      refused(0, hit);
+      size_t now;
+      unsigned char *after = slurp(wal, &now);
+      if (now != n || memcmp(after, copy, n))
+        fail_msg("bit flip at %zu: a refused open changed the log", at);
+      free(after);
+      if (!holds_with(before, OMEN_OPEN_TRUNCATE_LOG))
+        fail_msg("bit flip at %zu, truncating: not the records before record %zu", at, hit);
+    }
+    free(copy);
+  }
+  print_message("  %d flips before the last record refused, %d in it dropped as torn\n",
+                damage, torn);
+  assert_true(damage > 100 && torn > 0);
+  free(log);
+}
+
 static void t_flipped_log(void **state)
+{
+  (void)state;
+  flipped_log(OMEN_SYNC_NORMAL);
+}
+
+static void t_flipped_log_sync_off(void **state)
+{
+  (void)state;
+  flipped_log(OMEN_SYNC_OFF);
+}
+
+/* A writer told to cut a damaged log keeps the records before the damage,
+** cuts the log there, and goes on writing after them. */
+static void t_truncate_damaged(void **state)
 {
   (void)state;
   writes_then_die(0, WRITES, OMEN_SYNC_NORMAL, 0);
@@ -172,20 +268,16 @@ static void t_flipped_log(void **state)
   unsigned char *log = slurp(wal, &n);
   size_t records = record_ends(log, n, ends);
   writes_of_records(0, WRITES, write);
-  uint64_t s = 17;
-  for (int round = 0; round < 200; round++) {
-    size_t at = round < 20 ? (size_t)round * 3 : (size_t)(tu_next(&s) % n);
-    unsigned char *copy = malloc(n);
-    memcpy(copy, log, n);
-    copy[at] ^= (unsigned char)(1u << (tu_next(&s) % 8));
-    spill(wal, copy, n);
-    free(copy);
-    /* Everything before the damaged record stays; nothing after it. */
-    size_t damaged = 0;
-    while (damaged < records && ends[damaged] <= at) damaged++;
-    if (!holds(at < 64 ? 0 : writes_held(write, damaged)))
-      fail_msg("bit flip at %zu: not the %zu records before it", at, damaged);
-  }
+  size_t bad = records / 2; /* record bad + 1, counted from 1 */
+  log[ends[bad - 1] + 30] ^= 4;
+  spill(wal, log, n);
+  refused(0, bad + 1);
+  omen_db *db = tu_open(path, OMEN_OPEN_TRUNCATE_LOG);
+  size_t now;
+  free(slurp(wal, &now));
+  assert_int_equal(now, ends[bad - 1]);
+  omen_close(db);
+  assert_true(holds(writes_held(write, bad)));
   free(log);
 }
 
@@ -279,11 +371,104 @@ static void t_auto_checkpoint(void **state)
   assert_true(holds(400));
 }
 
+/* -- A full disk -------------------------------------------------------------
+** A file size limit (RLIMIT_FSIZE) stands in for a full disk: writes past it
+** fail with EFBIG, after writing what fits. In a child, write until the
+** writes fail, keep trying, flush; then lift the limit, flush, write more,
+** flush again and die without closing. Every write that returned, and no
+** other, must survive, in every sync mode. */
+
+static void fill_then_die(omen_sync sync, off_t room, int ack)
+{
+  omen_options o;
+  omen_options_init(&o);
+  o.sync = sync;
+  omen_db *db;
+  omen_coll *c;
+  if (ops_open(path, &o, &db, &c)) _exit(2);
+  uint64_t i = 0;
+  for (; i < 20; i++)
+    if (run_op(c, i) || write(ack, &i, sizeof i) != sizeof i) _exit(3);
+  if (omen_flush(db)) _exit(4);
+  struct stat st;
+  if (stat(wal, &st)) _exit(5);
+  signal(SIGXFSZ, SIG_IGN);
+  struct rlimit lim = {(rlim_t)(st.st_size + room), RLIM_INFINITY};
+  if (setrlimit(RLIMIT_FSIZE, &lim)) _exit(6);
+  int failures = 0;
+  for (; failures < 50 && i < 200000; i++) {
+    int rc = run_op(c, i);
+    if (rc == OMEN_OK) {
+      if (write(ack, &i, sizeof i) != sizeof i) _exit(7);
+    } else if (rc == OMEN_IOERR && strstr(omen_errmsg(db), "File too large")) {
+      failures++;
+    } else {
+      _exit(8);
+    }
+  }
+  if (failures < 50) _exit(9); /* never filled up */
+  /* With sync off, acknowledged writes wait in the buffer: no flush yet. */
+  if (omen_flush(db) != (sync == OMEN_SYNC_OFF ? OMEN_IOERR : OMEN_OK)) _exit(10);
+  lim.rlim_cur = RLIM_INFINITY;
+  if (setrlimit(RLIMIT_FSIZE, &lim)) _exit(11);
+  if (omen_flush(db)) _exit(12);
+  for (uint64_t end = i + 300; i < end; i++)
+    if (run_op(c, i) || write(ack, &i, sizeof i) != sizeof i) _exit(13);
+  if (omen_flush(db)) _exit(14);
+  _exit(0);
+}
+
+static void t_full_disk(void **state)
+{
+  (void)state;
+  static const omen_sync modes[] = {OMEN_SYNC_OFF, OMEN_SYNC_NORMAL, OMEN_SYNC_FULL};
+  static const off_t rooms[] = {0, 100, 4000, 70000};
+  rec *model = calloc(OPS_IDS, sizeof *model);
+  for (size_t m = 0; m < 3; m++)
+    for (size_t r = 0; r < sizeof rooms / sizeof rooms[0]; r++) {
+      teardown(NULL);
+      int fds[2];
+      assert_int_equal(pipe(fds), 0);
+      pid_t pid = fork();
+      assert_true(pid >= 0);
+      if (pid == 0) {
+        close(fds[0]);
+        fill_then_die(modes[m], rooms[r], fds[1]);
+      }
+      close(fds[1]);
+      memset(model, 0, OPS_IDS * sizeof *model);
+      uint64_t acked, count = 0;
+      while (read(fds[0], &acked, sizeof acked) == sizeof acked) {
+        apply_op(model, acked);
+        count++;
+      }
+      close(fds[0]);
+      int status;
+      waitpid(pid, &status, 0);
+      if (!WIFEXITED(status) || WEXITSTATUS(status))
+        fail_msg("sync mode %d, room %ld: the writer failed (status %d)", (int)modes[m],
+                 (long)rooms[r], status);
+      omen_db *db = tu_open(path, OMEN_OPEN_READONLY);
+      omen_coll *c;
+      omen_result *res;
+      assert_int_equal(omen_coll_open(db, "c", &c), OMEN_OK);
+      assert_int_equal(omen_result_new(db, &res), OMEN_OK);
+      if (!ops_match(c, res, model))
+        fail_msg("sync mode %d, room %ld: the database is not the %llu acknowledged "
+                 "writes", (int)modes[m], (long)rooms[r], (unsigned long long)count);
+      omen_result_free(res);
+      omen_coll_close(c);
+      omen_close(db);
+    }
+  free(model);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
   const struct CMUnitTest tests[] = {
-    T(t_truncated_log), T(t_flipped_log), T(t_foreign_logs),
+    T(t_truncated_log), T(t_flipped_log), T(t_flipped_log_sync_off),
+    T(t_truncate_damaged), T(t_foreign_logs), T(t_full_disk),
     T(t_failed_and_readonly), T(t_sync_modes), T(t_auto_checkpoint),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -173,7 +173,8 @@ T["several generations of reopen, change, close"] = function()
     local check = assert(omen.open(path, {readonly = true}))
     local got = H.all_records(check:collection("c"))
     eq(got, model, "generation " .. gen)
-    ok(check:collection("c"):info().slots <= 80, "slots are reused across reopenings")
+    -- (up to 64 deleted slots wait for consolidation before reuse)
+    ok(check:collection("c"):info().slots <= 80 + 64, "slots are reused across reopenings")
     close(check)
   end
 end
@@ -193,7 +194,9 @@ T["deleted slots survive reopening and are reused afterwards"] = function()
   eq(c:get("id1"), nil)
   for i = 1, 100 do c:upsert("new" .. i, vecs[i]) end
   info = c:info()
-  eq({info.count, info.slots, info.deleted}, {600, 600, 0})
+  -- 64 deletes made consolidation due and freed their slots; the last 36
+  -- still wait, so 36 of the new records took new slots
+  eq({info.count, info.slots, info.deleted}, {600, 636, 36})
   eq(c:search(vecs[1], 1)[1].id, "new1")
   c = nil
   close(db)

@@ -217,7 +217,7 @@ T["deleting everything, then inserting again"] = function()
   for i = 1, 100 do c:upsert("s" .. i, singles[i]) end
   H.load(c, vecs, "b")
   eq(c:count(), 2100)
-  eq(c:info().slots, 2100)
+  ok(c:info().slots < 2100 + 64, "the slots came back")
   for i = 1, 2000, 97 do
     local h = c:search(vecs[i], 2)
     eq(h[1].distance, 0)
@@ -342,7 +342,7 @@ local function recall_case(metric, churn, threads)
     for i = 1, 5000, 3 do c:delete("id" .. i) end
     local more = H.clustered(1667, dim, 20, 1234 + 1, 0)
     H.load(c, more, "new")
-    eq(c:info().slots, 5000, "deleted slots were reused")
+    ok(c:info().slots < 5000 + 64, "deleted slots were reused")
   end
   -- the exact answer is right (against Lua brute force on a few queries)
   local recs = {}
@@ -377,7 +377,7 @@ end
 -- -- White box: the graph itself ---------------------------------------------------
 --
 -- Results alone cannot show whether search uses the HNSW graph, because a
--- short graph answer falls back to an exact scan. The saved file (format 2,
+-- short graph answer falls back to an exact scan. The saved file (format 3,
 -- see core/storage.c) holds the level-0 neighbour lists, so read them back.
 
 local function u32(s, off) -- off is 0-based
@@ -396,7 +396,7 @@ end
 local function read_links0(path)
   local s = H.read_file(path)
   assert(s:sub(1, 8) == "\137OMEN\r\n\026", "magic")
-  assert(u32(s, 8) == 2, "this check knows format version 2 only")
+  assert(u32(s, 8) == 3, "this check knows format version 3 only")
   local cat, n = u64(s, 24), u32(s, 44)
   local out, p = {}, cat
   for _ = 1, n do
