@@ -299,23 +299,33 @@ static void run_crew(omen_coll *c, unsigned threads, omen__scratch *first, work_
 ** frees their slots for reuse. A write that deletes or replaces records
 ** reserves what that needs before it changes anything. */
 
-#define CONSOLIDATE_SHARE 32 /* once deleted >= live / 32 (or the minimum) */
-#define CONSOLIDATE_MIN 64
+/* Consolidation is due once deleted slots reach a share of the live records,
+** within bounds: often enough that few routes linger, rarely enough that its
+** scan of every list is paid by many deletions, and in pieces small enough
+** that no single write stalls long (a deletion costs about two inserts). */
+#define CONSOLIDATE_SHARE 32 /* live / 32 ... */
+#define CONSOLIDATE_MIN 64   /* ... but at least 64 */
+#define CONSOLIDATE_MAX 2048 /* ... and at most 2048 */
 #define CONSOLIDATE_CHUNK 1024 /* nodes a thread takes at a time */
+
+static uint64_t consolidation_size(uint64_t live)
+{
+  uint64_t n = live / CONSOLIDATE_SHARE;
+  return n < CONSOLIDATE_MIN ? CONSOLIDATE_MIN : n > CONSOLIDATE_MAX ? CONSOLIDATE_MAX : n;
+}
 
 /* Whether a write leaving `deleted` tombstones among `live` records
 ** consolidates them. */
 static int consolidation_due(uint64_t deleted, uint64_t live)
 {
-  uint64_t least = live / CONSOLIDATE_SHARE;
-  return deleted >= (least > CONSOLIDATE_MIN ? least : CONSOLIDATE_MIN);
+  return deleted >= consolidation_size(live);
 }
 
 /* Room for consolidating `deleted` tombstones: the free list they join and
 ** the bitmap that names them. */
 static int reserve_consolidation(omen_coll *c, uint64_t deleted)
 {
-  size_t words = ((size_t)c->n_slots + 63) / 64 + 1;
+  size_t words = ((size_t)c->cap + 63) / 64 + 1;
   int rc = reserve_free_list(c, c->n_free + deleted);
   if (!rc) rc = omen__buf_reserve(&c->db->mem, &c->gone, words * sizeof(uint64_t), 0);
   return rc;
@@ -364,16 +374,20 @@ static void consolidate(omen_coll *c, omen__scratch *sc, unsigned threads)
   uint64_t *gone = c->gone.p;
   uint8_t *state = slot_state(c);
   size_t words = ((size_t)c->n_slots + 63) / 64 + 1;
-  uint32_t per_wave = (c->n_slots - c->n_free) / CONSOLIDATE_SHARE;
-  if (per_wave < CONSOLIDATE_MIN) per_wave = CONSOLIDATE_MIN;
+  uint32_t per_wave = (uint32_t)consolidation_size(c->n_slots - c->n_free);
   uint32_t waves = (c->n_deleted + per_wave - 1) / per_wave;
   omen__space sp = omen__coll_space(c);
   omen__build bld = {&c->graph, &sp, &c->db->mem, state, 0, NULL};
+  uint32_t at = 0, seen = 0;
   for (uint32_t w = 0; w < waves; w++) {
     memset(gone, 0, words * sizeof(uint64_t));
-    for (uint32_t s = 0; s < c->n_slots; s++)
-      if (state[s] == OMEN__SLOT_DELETED && omen__mix64(s) % waves == w)
-        gone[s >> 6] |= 1ull << (s & 63);
+    uint32_t quota = (uint32_t)(((uint64_t)c->n_deleted * (w + 1)) / waves) - seen;
+    for (; at < c->n_slots && quota; at++)
+      if (state[at] == OMEN__SLOT_DELETED) {
+        gone[at >> 6] |= 1ull << (at & 63);
+        quota--;
+        seen++;
+      }
     rebuild_lists(c, sc, &bld, threads);
     omen__graph_consolidate_finish(&bld, sc, gone, c->n_slots);
     for (uint32_t s = 0; s < c->n_slots; s++)
@@ -830,7 +844,7 @@ int omen_upsert(omen_coll *c, const char *id, size_t id_len, const float *vec,
   if (!vec) return omen__fail(c->db, OMEN_INVALID, "vector is missing");
   omen_str s = {id, id_len};
   omen_meta md = {meta, n_meta};
-  return omen_upsert_batch(c, 1, &s, vec, &md, 1);
+  return omen_upsert_batch(c, 1, &s, vec, &md, 0); /* 0: consolidation may use every core */
 }
 
 /* -- Compaction -------------------------------------------------------------- */

@@ -674,11 +674,13 @@ static size_t add_candidate(const omen__build *b, omen__scratch *sc, uint32_t p,
   return n + 1;
 }
 
+/* Rebuild p's list at `level` if it names a gone node; mark p (level 0). */
 static void rebuild_list(const omen__build *b, omen__scratch *sc, const uint64_t *gone,
                          uint32_t p, uint32_t level)
 {
   uint32_t *list = omen__links(b->g, p, level);
   if (!names_gone(list, gone)) return;
+  if (level == 0) ((uint8_t *)b->g->locks.p)[p] = 1;
   uint32_t epoch = omen__visit_epoch(sc);
   sc->visited[p] = epoch;
   size_t n = 0;
@@ -705,6 +707,27 @@ void omen__graph_consolidate_range(const omen__build *b, omen__scratch *sc,
   }
 }
 
+/* Give the rebuilt lists (marked in the lock bytes) back the links that
+** point at their nodes, while they have room, as inserts append back-links:
+** the heuristic alone keeps a sparse core of each list, and a graph of only
+** such cores is harder to reach through than a grown one. Clears the marks. */
+static void add_back_links(omen__graph *g, const uint64_t *gone, uint32_t n_slots)
+{
+  uint8_t *rebuilt = g->locks.p;
+  for (uint32_t q = 0; q < n_slots; q++) {
+    if (is_gone(gone, q)) continue;
+    const uint32_t *theirs = omen__links(g, q, 0);
+    for (uint32_t i = 1; i <= theirs[0]; i++) {
+      uint32_t *mine = omen__links(g, theirs[i], 0);
+      if (!rebuilt[theirs[i]] || mine[0] >= g->m0) continue;
+      int has = 0;
+      for (uint32_t j = 1; j <= mine[0] && !has; j++) has = mine[j] == q;
+      if (!has) mine[1 + mine[0]++] = q;
+    }
+  }
+  memset(rebuilt, 0, n_slots);
+}
+
 void omen__graph_consolidate_finish(omen__build *b, omen__scratch *sc,
                                     const uint64_t *gone, uint32_t n_slots)
 {
@@ -720,6 +743,7 @@ void omen__graph_consolidate_finish(omen__build *b, omen__scratch *sc,
         g->entry = s;
     g->max_level = g->entry == OMEN__NO_SLOT ? 0 : level_at(g, g->entry);
   }
+  add_back_links(g, gone, n_slots);
   omen__graph_count_indeg(g, n_slots);
   sc->orphans_lost = 1; /* omen__graph_repair: look at every node */
 }

@@ -1,7 +1,9 @@
 /*
 ** HNSW graph, through a collection: recall against brute force on clustered
 ** data, built alone and on several threads, for every metric; structural
-** invariants of the flat link arrays; repair when deleted slots are reused.
+** invariants of the flat link arrays; repair when deleted slots are reused;
+** overwriting half the records, one by one or in batches of any size, on
+** one thread or two, is as good as a fresh build of the same records.
 */
 #include "testutil.h"
 
@@ -239,13 +241,107 @@ static void t_levels(void **state)
   assert_true(at_least[2] > 1000000 / 256 * 0.85 && at_least[2] < 1000000 / 256 * 1.15);
 }
 
+/* -- Overwrites ----------------------------------------------------------------
+** 20,000 records, then half of them given new vectors (points of the same
+** clusters, so records move between clusters): every way of doing it must
+** leave recall at the default ef within 0.005 of a fresh build of the
+** final records. */
+
+#define OW_N 20000
+#define OW_Q 300
+
+typedef struct overwrite_case {
+  float *base, *repl, *final, *queries;
+  char (*names)[16];
+  omen_str *ids;
+} overwrite_case;
+
+static omen_coll *ow_coll(omen_db *db, const char *name)
+{
+  omen_coll_config cfg;
+  omen_coll_config_init(&cfg, DIM);
+  omen_coll *c;
+  assert_int_equal(omen_coll_create(db, name, &cfg, &c), OMEN_OK);
+  return c;
+}
+
+/* Upsert records [from, from + n) from vecs (row i for record from + i), in
+** batches of `batch` on `threads` threads. */
+static void ow_put(omen_coll *c, const overwrite_case *w, size_t from, size_t n,
+                   const float *vecs, size_t batch, unsigned threads)
+{
+  for (size_t at = 0; at < n; at += batch) {
+    size_t m = n - at < batch ? n - at : batch;
+    assert_int_equal(omen_upsert_batch(c, m, w->ids + from + at, vecs + at * DIM, NULL,
+                                       threads), OMEN_OK);
+  }
+}
+
+static double ow_recall(omen_coll *c, const overwrite_case *w)
+{
+  tu_check_graph(c);
+  return recall(c, OMEN_L2, w->final, OW_N, NULL, w->queries, OW_Q);
+}
+
+static void t_overwrites(void **state)
+{
+  (void)state;
+  size_t half = OW_N / 2;
+  overwrite_case w;
+  float *all = tu_clustered(OW_N + half + OW_Q, DIM, 40, 77);
+  w.base = all;
+  w.repl = all + (size_t)OW_N * DIM;
+  w.queries = all + (size_t)(OW_N + half) * DIM;
+  w.final = malloc((size_t)OW_N * DIM * sizeof(float));
+  memcpy(w.final, w.repl, half * DIM * sizeof(float));
+  memcpy(w.final + half * DIM, w.base + half * DIM, (OW_N - half) * DIM * sizeof(float));
+  w.names = malloc(OW_N * sizeof *w.names);
+  w.ids = malloc(OW_N * sizeof *w.ids);
+  for (size_t i = 0; i < OW_N; i++) {
+    tu_id(w.names[i], sizeof w.names[i], i);
+    w.ids[i] = (omen_str){w.names[i], strlen(w.names[i])};
+  }
+  omen_db *db = tu_open(NULL, 0);
+  omen_coll *fresh = ow_coll(db, "fresh");
+  ow_put(fresh, &w, 0, OW_N, w.final, OW_N, 2);
+  double want = ow_recall(fresh, &w) - 0.005;
+  print_message("  fresh build of the final records: recall@%d %.4f\n", K, want + 0.005);
+  static const struct { const char *what; size_t batch; unsigned threads; int delete_first; } ways[] = {
+    {"one by one", 1, 1, 0},
+    {"batches of 1000, 2 threads", 1000, 2, 0},
+    {"one batch, 1 thread", OW_N / 2, 1, 0},
+    {"one batch, 2 threads", OW_N / 2, 2, 0},
+    {"deleted, then one batch", OW_N / 2, 2, 1},
+  };
+  for (size_t k = 0; k < sizeof ways / sizeof ways[0]; k++) {
+    char name[8];
+    snprintf(name, sizeof name, "w%zu", k);
+    omen_coll *c = ow_coll(db, name);
+    ow_put(c, &w, 0, OW_N, w.base, OW_N, 2);
+    for (size_t i = 0; ways[k].delete_first && i < half; i++)
+      assert_int_equal(omen_delete(c, w.ids[i].ptr, w.ids[i].len), OMEN_OK);
+    ow_put(c, &w, 0, half, w.repl, ways[k].batch, ways[k].threads);
+    double r = ow_recall(c, &w);
+    print_message("  %-28s recall@%d %.4f\n", ways[k].what, K, r);
+    if (r < want) fail_msg("%s: recall %.4f is more than 0.005 below a fresh build's %.4f",
+                           ways[k].what, r, want + 0.005);
+    omen_coll_close(c);
+  }
+  omen_coll_close(fresh);
+  assert_int_equal(omen_close(db), OMEN_OK);
+  free(all);
+  free(w.final);
+  free(w.names);
+  free(w.ids);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(t_recall_l2),     cmocka_unit_test(t_recall_cosine),
     cmocka_unit_test(t_recall_ip),     cmocka_unit_test(t_recall_threads),
     cmocka_unit_test(t_reuse),         cmocka_unit_test(t_update_all),
-    cmocka_unit_test(t_churn),
+    cmocka_unit_test(t_churn),         cmocka_unit_test(t_overwrites),
     cmocka_unit_test(t_levels),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
