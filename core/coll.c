@@ -10,6 +10,7 @@
 */
 #include "port.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -435,11 +436,21 @@ static int same_vector(const omen_coll *c, uint32_t slot, const float *vec)
 
 /* -- Input checks ----------------------------------------------------------- */
 
+static int no_record(omen_coll *c, const char *id, size_t len)
+{
+  char text[64];
+  return omen__fail(c->db, OMEN_NOTFOUND, "no record with id '%s'",
+                    omen__id_text(text, sizeof text, id, len));
+}
+
 /* Prefix for messages about item i of a batch ("" for single calls). */
-static const char *item_prefix(char *buf, size_t cap, size_t i, size_t n)
+static const char *item_prefix(char *buf, size_t cap, size_t i, size_t n,
+                               const omen_str *id)
 {
   if (n <= 1) return "";
-  snprintf(buf, cap, "record %zu: ", i + 1);
+  char text[64];
+  snprintf(buf, cap, "record %zu (id '%s'): ", i + 1,
+           omen__id_text(text, sizeof text, id->ptr, id->len));
   return buf;
 }
 
@@ -453,17 +464,27 @@ static int check_id(omen_db *db, const char *id, size_t len, const char *pre)
   return OMEN_OK;
 }
 
+/* Distances are computed in float: two vectors whose squared lengths stay
+** below a quarter of FLT_MAX are at most FLT_MAX apart (squared), and their
+** dot product is below it too. */
+#define MAX_SQUARED_LENGTH (FLT_MAX / 4)
+
 static int check_vector(const omen_coll *c, const float *v, const char *what,
                         const char *pre)
 {
   if (!v) return omen__fail(c->db, OMEN_INVALID, "%s%s is missing", pre, what);
-  double sum = 0;
+  double sum = 0, squares = 0;
   for (uint32_t i = 0; i < c->cfg.dim; i++) {
     if (!isfinite(v[i]))
       return omen__fail(c->db, OMEN_INVALID, "%s%s component %u is %s", pre,
                         what, i + 1, isnan(v[i]) ? "NaN" : "infinite");
     sum += fabs((double)v[i]);
+    squares += (double)v[i] * v[i];
   }
+  if (squares > MAX_SQUARED_LENGTH)
+    return omen__fail(c->db, OMEN_INVALID, "%s%s is too long: its squared length %.3g "
+                      "would overflow distances (at most %.3g)", pre, what, squares,
+                      (double)MAX_SQUARED_LENGTH);
   if (c->cfg.metric == OMEN_COSINE && sum == 0)
     return omen__fail(c->db, OMEN_INVALID,
                       "%s%s is all zeros: it has no direction for the cosine "
@@ -562,11 +583,11 @@ static int batch_check(batch *b, const omen_str *ids, const float *vecs,
                        const omen_meta *metas)
 {
   omen_coll *c = b->c;
-  char pre[48], err[OMEN__ERR_LEN];
+  char pre[96], err[OMEN__ERR_LEN];
   size_t meta_total = 0;
   for (size_t i = 0; i < b->n; i++) {
     batch_item *it = &b->items[i];
-    const char *p = item_prefix(pre, sizeof pre, i, b->n);
+    const char *p = item_prefix(pre, sizeof pre, i, b->n, &ids[i]);
     int rc = check_id(c->db, ids[i].ptr, ids[i].len, p);
     if (rc) return rc;
     it->id = ids[i].ptr;
@@ -601,9 +622,12 @@ static int batch_plan(batch *b)
     if (it->skip) continue;
     int rc = omen__meta_encode(m, &c->keys, it->fields, it->n_fields,
                                b->meta + it->meta_off, &it->meta_len);
-    if (rc == OMEN_INVALID)
-      return omen__fail(c->db, rc, "record %zu: metadata too large or too many "
-                        "distinct field names", i + 1);
+    if (rc == OMEN_INVALID) {
+      char pre[96];
+      omen_str id = {it->id, it->id_len};
+      return omen__fail(c->db, rc, "%smetadata too large or too many distinct field "
+                        "names", item_prefix(pre, sizeof pre, i, b->n, &id));
+    }
     if (rc) return rc;
     heap += it->id_len + it->meta_len;
     it->old = find_id(c, it->id, it->id_len, it->hash);
@@ -922,8 +946,7 @@ int omen_delete(omen_coll *c, const char *id, size_t id_len)
   omen__scratch *sc = NULL;
   int due = 0;
   if (slot == OMEN__NO_SLOT) {
-    rc = omen__fail(c->db, OMEN_NOTFOUND, "no record with id '%.*s'",
-                    (int)(id_len > 64 ? 64 : id_len), id);
+    rc = no_record(c, id, id_len);
   } else if (!(sc = scratch_get(c)) || (rc = reserve_deletions(c, sc, 1, &due))) {
     rc = omen__fail(c->db, OMEN_NOMEM, "out of memory");
   } else {
@@ -1079,8 +1102,7 @@ int omen_get(omen_coll *c, const char *id, size_t id_len, omen_result *r)
   uint32_t slot = find_id(c, id, id_len, omen__idmap_hash(&c->ids, id, id_len));
   omen__space sp = omen__coll_space(c);
   if (slot == OMEN__NO_SLOT)
-    rc = omen__fail(c->db, OMEN_NOTFOUND, "no record with id '%.*s'",
-                    (int)(id_len > 64 ? 64 : id_len), id);
+    rc = no_record(c, id, id_len);
   else if (omen__touch(&sp, slot))
     rc = damaged_chunk(c, slot);
   else

@@ -150,6 +150,7 @@ int omen__compact_slots(omen_coll *c, omen__scratch *sc)
   }
   renumber(c, &f);
   install(c, &f, live);
+  omen__codes_refit(c); /* fitted to what is left */
   /* Notes taken so far name old slots: the linker looks at every node for
   ** ones left without an incoming link. */
   sc->n_orphans = 0;

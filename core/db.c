@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "omen_int.h"
+#include "utf8.h"
 
 /* -- Small public helpers --------------------------------------------------- */
 
@@ -411,6 +412,8 @@ int omen_coll_create(omen_db *db, const char *name, const omen_coll_config *cfg,
   *out = NULL;
   if (!cfg) return omen__fail(db, OMEN_INVALID, "collection config is missing");
   int rc = check_name(db, name, &len);
+  if (!rc && !omen__utf8_valid(name, len))
+    rc = omen__fail(db, OMEN_INVALID, "collection name is not valid UTF-8");
   if (rc || (rc = omen__coll_check_config(db, cfg))) return rc;
   if ((rc = lock_catalog(db, 1))) return rc;
   int found;

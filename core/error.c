@@ -64,6 +64,21 @@ int omen__errs_setv(omen__errs *e, int rc, const char *fmt, va_list ap)
   return rc;
 }
 
+const char *omen__id_text(char *buf, size_t cap, const char *id, size_t len)
+{
+  size_t at = 0;
+  buf[0] = 0;
+  for (size_t i = 0; i < len && at + 8 < cap; i++) {
+    if (at >= 48) {
+      memcpy(buf + at, "...", 4);
+      return buf;
+    }
+    unsigned char ch = (unsigned char)id[i];
+    at += (size_t)snprintf(buf + at, cap - at, ch >= 32 && ch < 127 ? "%c" : "\\x%02x", ch);
+  }
+  return buf;
+}
+
 const char *omen__errs_get(omen__errs *e)
 {
   pthread_mutex_lock(&e->mu);

@@ -10,9 +10,10 @@
 
 #include <pthread.h>
 #include <stdarg.h>
+#include <stddef.h>
 
 #define OMEN__ERR_SLOTS 8
-#define OMEN__ERR_LEN 256
+#define OMEN__ERR_LEN 512 /* room for two paths and a sentence */
 
 typedef struct omen__errslot {
   pthread_t thread;
@@ -34,5 +35,9 @@ int omen__errs_setv(omen__errs *e, int rc, const char *fmt, va_list ap);
 
 /* The calling thread's last message, or "not an error". */
 const char *omen__errs_get(omen__errs *e);
+
+/* An id for a message, in buf: printable ASCII as it is, other bytes as
+** \xNN, cut with "..." past about 48 characters. */
+const char *omen__id_text(char *buf, size_t cap, const char *id, size_t len);
 
 #endif

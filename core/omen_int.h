@@ -245,9 +245,11 @@ int omen__codes_reserve(omen_coll *c, size_t cap, size_t n);
 /* Encode a slot from its vector (and inverse norm, for cosine). */
 void omen__codes_put(omen_coll *c, uint32_t slot);
 void omen__codes_fill(omen_coll *c, uint32_t first, uint32_t end);
-/* Before n vectors (dim floats each) are written: retrain and encode every
-** slot again if one of them falls outside the codes' range. */
+/* Before n vectors (dim floats each) are written: fit the codes again and
+** encode every slot anew when the data has grown or moved (see quant.c). */
 void omen__codes_admit(omen_coll *c, const float *vecs, size_t n);
+/* Fit the codes to the live records afresh and encode every slot again. */
+void omen__codes_refit(omen_coll *c);
 
 /* -- Results (result.c) ----------------------------------------------------- */
 

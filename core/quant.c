@@ -1,11 +1,22 @@
 /*
-** 8-bit scalar quantization: training, encoding, and the code copy of a
+** 8-bit scalar quantization: fitting, encoding, and the code copy of a
 ** collection kept in step with its float vectors (see quant.h).
 **
-** Codes cover the range of the data plus a margin of an eighth of it on
-** each side. A write bringing a component outside that range retrains on
-** all the data and encodes every slot again: O(slots x dim), rare, since
-** each retrain widens the range by at least the margin.
+** The codes are fitted to a sample of the data: per component its range
+** without the most extreme values of the sample (one in 1024 on each side),
+** widened by a margin of an eighth of the widest range. Values outside are
+** clamped to the end codes; the candidates a walk finds are measured again
+** on the floats, so a clamped value costs some walk precision, never a
+** wrong distance. One outlier therefore cannot stretch the step for
+** everyone else.
+**
+** The fit follows the data: it is made again (and every slot encoded
+** again, O(slots x dim)) when the collection has doubled since the last
+** fit, up to a million records, and whenever a share of the vectors
+** written since lands far outside it (beyond the range by more than its
+** width): the data moved. Compaction fits afresh too.
+**
+** Calls: the collection's tables (omen_int.h), the allocator.
 */
 #include "port.h"
 
@@ -16,13 +27,18 @@
 
 #include "omen_int.h"
 
-#define MARGIN 0.125f /* of the data's range, on each side */
+#define MARGIN 0.125f          /* of the widest range, on each side */
+#define TRIM 1024              /* one sample value in TRIM left out per side */
+#define SAMPLE 8192            /* vectors a fit looks at, at most */
+#define GROWTH_FITS (1u << 20) /* refit on doubling until this many records */
+#define FAR_SHARE 64           /* refit once live / FAR_SHARE land far out */
+#define FAR_LEAST 16           /* ... or at least this many */
 
 int omen__sq8_init(const omen__mem *m, omen__sq8 *q, uint32_t dim)
 {
   memset(q, 0, sizeof *q);
   q->dim = dim;
-  int rc = omen__buf_reserve(m, &q->lo, 3 * (size_t)dim * sizeof(float), 0);
+  int rc = omen__buf_reserve(m, &q->lo, (size_t)dim * sizeof(float), 0);
   if (!rc) memset(q->lo.p, 0, q->lo.size);
   return rc;
 }
@@ -34,41 +50,20 @@ void omen__sq8_free(const omen__mem *m, omen__sq8 *q)
 }
 
 static float *lo_of(const omen__sq8 *q) { return q->lo.p; }
-static float *min_of(const omen__sq8 *q) { return lo_of(q) + q->dim; }
-static float *max_of(const omen__sq8 *q) { return lo_of(q) + 2 * (size_t)q->dim; }
 
-int omen__sq8_fits(const omen__sq8 *q, const float *v, float mul)
+int omen__sq8_outside(const omen__sq8 *q, const float *v, float mul)
 {
-  uint32_t dim = q->dim;
-  if (!(q->scale > 0)) return 0;
+  if (!(q->scale > 0)) return OMEN__SQ8_FAR;
   const float *lo = lo_of(q);
   float top = 255.0f * q->scale;
-  for (uint32_t i = 0; i < dim; i++) {
+  int out = OMEN__SQ8_INSIDE;
+  for (uint32_t i = 0; i < q->dim; i++) {
     float t = v[i] * mul - lo[i];
-    if (!(t >= 0 && t <= top)) return 0;
+    if (t >= 0 && t <= top) continue;
+    if (!(t >= -top && t <= 2 * top)) return OMEN__SQ8_FAR; /* NaN too */
+    out = OMEN__SQ8_CLAMPED;
   }
-  return 1;
-}
-
-void omen__sq8_range_start(omen__sq8 *q)
-{
-  uint32_t dim = q->dim;
-  float *lo = min_of(q), *hi = max_of(q);
-  for (uint32_t i = 0; i < dim; i++) {
-    lo[i] = INFINITY;
-    hi[i] = -INFINITY;
-  }
-}
-
-void omen__sq8_range_add(omen__sq8 *q, const float *v, float mul)
-{
-  uint32_t dim = q->dim;
-  float *lo = min_of(q), *hi = max_of(q);
-  for (uint32_t i = 0; i < dim; i++) {
-    float x = v[i] * mul;
-    if (x < lo[i]) lo[i] = x;
-    if (x > hi[i]) hi[i] = x;
-  }
+  return out;
 }
 
 static void set_lo_sq(omen__sq8 *q)
@@ -78,16 +73,48 @@ static void set_lo_sq(omen__sq8 *q)
   q->lo_sq = (float)sum;
 }
 
-void omen__sq8_train(omen__sq8 *q)
+/* The k-th smallest of a[0..n) (k < n); reorders a. Quickselect with a
+** three-way partition, so runs of equal values cost nothing extra. */
+static float kth(float *a, size_t n, size_t k)
+{
+  size_t lo = 0, hi = n; /* k is in [lo, hi) */
+  while (hi - lo > 1) {
+    float x = a[lo + (hi - lo) / 2];
+    size_t lt = lo, i = lo, gt = hi; /* [lo,lt) < x, [lt,i) == x, [gt,hi) > x */
+    while (i < gt) {
+      float t = a[i];
+      if (t < x) {
+        a[i++] = a[lt];
+        a[lt++] = t;
+      } else if (t > x) {
+        a[i] = a[--gt];
+        a[gt] = t;
+      } else {
+        i++;
+      }
+    }
+    if (k < lt) hi = lt;
+    else if (k >= gt) lo = gt;
+    else return x;
+  }
+  return a[lo];
+}
+
+void omen__sq8_fit(omen__sq8 *q, const float *const *rows, const float *muls, size_t m,
+                   float *work)
 {
   uint32_t dim = q->dim;
-  const float *mn = min_of(q), *mx = max_of(q);
-  float span = 0;
-  for (uint32_t i = 0; i < dim; i++)
-    if (mx[i] - mn[i] > span) span = mx[i] - mn[i];
+  float *lo = lo_of(q), span = 0;
+  size_t trim = m / TRIM;
+  for (uint32_t i = 0; i < dim; i++) {
+    for (size_t r = 0; r < m; r++) work[r] = rows[r][i] * muls[r];
+    float a = m ? kth(work, m, trim) : 0, b = m ? kth(work, m, m - 1 - trim) : 0;
+    lo[i] = a;
+    if (b - a > span) span = b - a;
+  }
   if (!(span > 0)) span = 1.0f; /* one point, or none: any step will do */
-  float margin = MARGIN * span, *lo = lo_of(q);
-  for (uint32_t i = 0; i < dim; i++) lo[i] = (mn[i] <= mx[i] ? mn[i] : 0) - margin;
+  float margin = MARGIN * span;
+  for (uint32_t i = 0; i < dim; i++) lo[i] -= margin;
   q->scale = (span + 2 * margin) / 255.0f;
   set_lo_sq(q);
 }
@@ -174,24 +201,57 @@ void omen__codes_fill(omen_coll *c, uint32_t first, uint32_t end)
     if (state[s] != OMEN__SLOT_PENDING) omen__codes_put(c, s);
 }
 
+/* Fit the codes to a sample of the live records and the n vectors about to
+** be written (spread evenly over both, in proportion), then encode every
+** slot again. Without memory for the sample, the old fit stays. */
+static void refit(omen_coll *c, const float *vecs, size_t n)
+{
+  const omen__mem *mem = &c->db->mem;
+  uint32_t live = omen__coll_live(c), dim = c->cfg.dim;
+  size_t total = (size_t)live + n, m = total < SAMPLE ? total : SAMPLE;
+  size_t from_live = total ? (size_t)((double)m * live / (double)total) : 0;
+  const float **rows = omen__malloc(mem, (m ? m : 1) * sizeof *rows);
+  float *muls = omen__malloc(mem, (m ? m : 1) * sizeof(float));
+  float *work = omen__malloc(mem, (m ? m : 1) * sizeof(float));
+  if (rows && muls && work) {
+    const uint8_t *state = c->state.p;
+    size_t got = 0, seen = 0;
+    for (uint32_t s = 0; s < c->n_slots && got < from_live; s++)
+      if (state[s] == OMEN__SLOT_LIVE && seen++ * from_live >= got * (size_t)live) {
+        rows[got] = vec_of(c, s);
+        muls[got++] = mul_of_slot(c, s);
+      }
+    for (size_t i = 0; got < m && i < n; i++)
+      if (i * (m - from_live) >= (got - from_live) * n) {
+        rows[got] = vecs + i * dim;
+        muls[got] = mul_of_vec(c, rows[got]);
+        got++;
+      }
+    omen__sq8_fit(&c->sq, rows, muls, got, work);
+    c->sq.fitted_at = total;
+    c->sq.far = 0;
+    omen__codes_fill(c, 0, c->n_slots);
+  }
+  omen__free(mem, rows, (m ? m : 1) * sizeof *rows);
+  omen__free(mem, muls, (m ? m : 1) * sizeof(float));
+  omen__free(mem, work, (m ? m : 1) * sizeof(float));
+}
+
 void omen__codes_admit(omen_coll *c, const float *vecs, size_t n)
 {
   if (!c->cstride) return;
-  size_t i = 0;
-  while (i < n && omen__sq8_fits(&c->sq, vecs + i * c->cfg.dim,
-                                 mul_of_vec(c, vecs + i * c->cfg.dim)))
-    i++;
-  if (i == n) return;
-  /* Deleted slots count too: walks still pass through them. */
-  const uint8_t *state = c->state.p;
-  omen__sq8_range_start(&c->sq);
-  for (uint32_t s = 0; s < c->n_slots; s++)
-    if (state[s] != OMEN__SLOT_PENDING)
-      omen__sq8_range_add(&c->sq, vec_of(c, s), mul_of_slot(c, s));
-  for (i = 0; i < n; i++) {
+  omen__sq8 *q = &c->sq;
+  for (size_t i = 0; i < n; i++) {
     const float *v = vecs + i * c->cfg.dim;
-    omen__sq8_range_add(&c->sq, v, mul_of_vec(c, v));
+    q->far += omen__sq8_outside(q, v, mul_of_vec(c, v)) == OMEN__SQ8_FAR;
   }
-  omen__sq8_train(&c->sq);
-  omen__codes_fill(c, 0, c->n_slots);
+  uint64_t live = (uint64_t)omen__coll_live(c) + n;
+  uint64_t far_enough = live / FAR_SHARE > FAR_LEAST ? live / FAR_SHARE : FAR_LEAST;
+  int grown = q->fitted_at < GROWTH_FITS && live >= 2 * q->fitted_at;
+  if (!(q->scale > 0) || grown || q->far >= far_enough) refit(c, vecs, n);
+}
+
+void omen__codes_refit(omen_coll *c)
+{
+  if (c->cstride) refit(c, NULL, 0);
 }

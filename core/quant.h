@@ -1,6 +1,7 @@
 /*
 ** 8-bit scalar quantization (sq8): a copy of a collection's vectors in one
-** byte per component, which graph walks read instead of the floats.
+** byte per component, which graph walks read instead of the floats (see
+** quant.c for how the codes are fitted to the data).
 **
 ** One scale serves every component (each has its own offset), so distances
 ** between codes are float distances up to known terms:
@@ -20,9 +21,11 @@
 
 typedef struct omen__sq8 {
   uint32_t dim;
-  omen__buf lo;   /* 3 x dim floats: offsets, then room for min and max */
-  float scale;    /* float step of one code; 0 until trained */
+  omen__buf lo;   /* dim floats: the offsets */
+  float scale;    /* float step of one code; 0 until fitted */
   float lo_sq;    /* |lo|^2 */
+  uint64_t fitted_at; /* records when fitted (for refits as the data grows) */
+  uint64_t far;   /* vectors written since that landed far outside */
 } omen__sq8;
 
 /* Make room for the parameters of dim-component vectors. */
@@ -31,13 +34,17 @@ void omen__sq8_free(const omen__mem *m, omen__sq8 *q);
 
 /* Vectors are v[0..dim) scaled by mul (the inverse norm, for cosine). */
 
-/* Whether every component of mul * v has a code. */
-int omen__sq8_fits(const omen__sq8 *q, const float *v, float mul);
+/* Where mul * v lands: inside the codes' range, outside but within its
+** width of it (clamped to the end codes), or far out (or not fitted yet). */
+enum { OMEN__SQ8_INSIDE, OMEN__SQ8_CLAMPED, OMEN__SQ8_FAR };
+int omen__sq8_outside(const omen__sq8 *q, const float *v, float mul);
 
-/* Fit the codes to the range of some vectors: start, add each, train. */
-void omen__sq8_range_start(omen__sq8 *q);
-void omen__sq8_range_add(omen__sq8 *q, const float *v, float mul);
-void omen__sq8_train(omen__sq8 *q);
+/* Fit the codes to m sample vectors rows[r] * muls[r]: per component the
+** range of the sample without its m/1024 most extreme values on each side,
+** widened by an eighth of the widest range on each side. work holds m
+** floats. */
+void omen__sq8_fit(omen__sq8 *q, const float *const *rows, const float *muls, size_t m,
+                   float *work);
 
 /* The offsets (dim floats) and scale, to save them. */
 static inline const float *omen__sq8_offsets(const omen__sq8 *q) { return q->lo.p; }

@@ -681,6 +681,7 @@ static int load_quantizer(loader *L, omen_coll *c, const coll_head *h)
   if (rc || !len) return rc;
   const float *p = b.p;
   if (omen__sq8_set(&c->sq, p, p[c->cfg.dim])) return damaged(L->db, "bad quantizer");
+  c->sq.fitted_at = c->ids.live; /* refits count from here */
   if (omen__codes_reserve(c, c->n_slots, 0))
     return omen__fail(L->db, OMEN_NOMEM, "out of memory");
   return OMEN_OK;
@@ -786,6 +787,40 @@ static int load_map(loader *L)
   return rc;
 }
 
+/* The process holding the flock on db->path, from /proc/locks (Linux), or
+** 0 if that cannot be told. */
+static long lock_holder(const omen_db *db)
+{
+  struct stat st;
+  FILE *f = stat(db->path, &st) ? NULL : fopen("/proc/locks", "r");
+  char line[256];
+  long pid = 0;
+  while (f && !pid && fgets(line, sizeof line, f)) {
+    long holder;
+    unsigned long long ino;
+    char kind[16];
+    if (sscanf(line, "%*s %15s %*s %*s %ld %*x:%*x:%llu", kind, &holder, &ino) == 3 &&
+        !strcmp(kind, "FLOCK") && ino == (unsigned long long)st.st_ino)
+      pid = holder;
+  }
+  if (f) fclose(f);
+  return pid;
+}
+
+static int locked(omen_db *db)
+{
+  long pid = lock_holder(db);
+  if (pid == (long)getpid())
+    return omen__fail(db, OMEN_LOCKED, "database is locked: '%s' is already open for "
+                      "writing in this process (share that handle, or open this one "
+                      "read-only)", db->path);
+  if (pid)
+    return omen__fail(db, OMEN_LOCKED, "database is locked: '%s' is open for writing "
+                      "by process %ld", db->path, pid);
+  return omen__fail(db, OMEN_LOCKED, "database is locked: '%s' is open for writing "
+                    "by another handle or process", db->path);
+}
+
 /* Open path and, for a file_writer, take its lock. A checkpoint of another
 ** process may rename a new file over the one just opened; then the lock
 ** would guard a dead file, so check and retry. */
@@ -799,9 +834,7 @@ static int open_locked(omen_db *db, int *fd_out, uint64_t *size)
     if (!readonly && flock(fd, LOCK_EX | LOCK_NB)) {
       int err = errno;
       close(fd);
-      if (err == EWOULDBLOCK)
-        return omen__fail(db, OMEN_LOCKED, "database is locked: '%s' is open "
-                          "for writing elsewhere", db->path);
+      if (err == EWOULDBLOCK) return locked(db);
       errno = err;
       return io_fail(db, "lock");
     }

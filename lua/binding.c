@@ -160,26 +160,45 @@ static float *scratch_floats(lua_State *L, size_t n)
   return lua_newuserdata(L, (n ? n : 1) * sizeof(float));
 }
 
+/* Where an error is: "" for a single call, "record 12 (id 'x'): " for an
+** item of a batch (bytes of the id that are not printable as \xNN). */
+typedef struct where {
+  char text[160];
+} where;
+
+static const char *record_at(where *w, size_t i, const char *id, size_t len)
+{
+  int at = snprintf(w->text, sizeof w->text, "record %zu (id '", i + 1);
+  for (size_t k = 0; k < len && at < 120; k++) {
+    unsigned char ch = (unsigned char)id[k];
+    at += snprintf(w->text + at, sizeof w->text - (size_t)at,
+                   ch >= 32 && ch < 127 && ch != '\'' ? "%c" : "\\x%02x", ch);
+  }
+  snprintf(w->text + at, sizeof w->text - (size_t)at, "%s'): ", at >= 120 ? "..." : "");
+  return w->text;
+}
+
 /* A vector argument: a Lua array of dim numbers, copied into buf (a new
 ** scratch buffer when NULL), or a `const float *` cdata from lua/omen.lua,
-** read in place. */
+** read in place (lua/omen.lua lets no other cdata through). `pre` says
+** where it is, for messages. */
 static const float *check_vec(lua_State *L, int idx, uint32_t dim, float *buf,
-                              const char *what)
+                              const char *what, const char *pre)
 {
   int t = lua_type(L, idx);
   if (t == LUA_TCDATA_) return *(const float *const *)lua_topointer(L, idx);
   if (t != LUA_TTABLE)
-    luaL_error(L, "%s must be a table of numbers or an FFI float array (got %s)",
-               what, luaL_typename(L, idx));
+    luaL_error(L, "%s%s must be a table of numbers or an FFI float array (got %s)",
+               pre, what, luaL_typename(L, idx));
   size_t n = lua_objlen(L, idx);
   if (n != dim)
-    luaL_error(L, "wrong dimension for %s: expected %d, got %d", what, (int)dim,
-               (int)n);
+    luaL_error(L, "%swrong dimension for %s: expected %d, got %d", pre, what,
+               (int)dim, (int)n);
   if (!buf) buf = scratch_floats(L, dim);
   for (uint32_t i = 0; i < dim; i++) {
     lua_rawgeti(L, idx, (int)i + 1);
     if (lua_type(L, -1) != LUA_TNUMBER)
-      luaL_error(L, "%s component %d is not a number (%s)", what, (int)i + 1,
+      luaL_error(L, "%s%s component %d is not a number (%s)", pre, what, (int)i + 1,
                  luaL_typename(L, -1));
     buf[i] = (float)lua_tonumber(L, -1);
     lua_pop(L, 1);
@@ -198,12 +217,14 @@ static void push_floats(lua_State *L, const float *v, uint32_t n)
 
 /* -- Metadata ----------------------------------------------------------------- */
 
-/* Count the fields and string-array items of a meta table (or nil). */
-static void count_meta(lua_State *L, int idx, size_t *fields, size_t *items)
+/* Count the fields and string-array items of a meta table (nil and false:
+** none); `pre` as for check_vec. */
+static void count_meta(lua_State *L, int idx, size_t *fields, size_t *items,
+                       const char *pre)
 {
-  if (lua_isnil(L, idx)) return;
+  if (lua_isnil(L, idx) || (lua_isboolean(L, idx) && !lua_toboolean(L, idx))) return;
   if (!lua_istable(L, idx))
-    luaL_error(L, "meta must be a table (got %s)", luaL_typename(L, idx));
+    luaL_error(L, "%smeta must be a table (got %s)", pre, luaL_typename(L, idx));
   for (lua_pushnil(L); lua_next(L, idx); lua_pop(L, 1)) {
     (*fields)++;
     if (lua_istable(L, -1)) *items += lua_objlen(L, -1);
@@ -211,19 +232,19 @@ static void count_meta(lua_State *L, int idx, size_t *fields, size_t *items)
 }
 
 static void to_strings(lua_State *L, int idx, const char *key, omen_value *v,
-                       omen_str **items)
+                       omen_str **items, const char *pre)
 {
   size_t n = lua_objlen(L, idx), seen = 0;
   for (lua_pushnil(L); lua_next(L, idx); lua_pop(L, 1)) seen++;
   if (seen != n)
-    luaL_error(L, "meta field '%s': a table must be an array of strings", key);
+    luaL_error(L, "%smeta field '%s': a table must be an array of strings", pre, key);
   v->type = OMEN_STRINGS;
   v->u.strings.items = *items;
   v->u.strings.n = n;
   for (size_t i = 0; i < n; i++) {
     lua_rawgeti(L, idx, (int)i + 1);
     if (lua_type(L, -1) != LUA_TSTRING)
-      luaL_error(L, "meta field '%s': item %d is not a string", key, (int)i + 1);
+      luaL_error(L, "%smeta field '%s': item %d is not a string", pre, key, (int)i + 1);
     (*items)[i].ptr = lua_tolstring(L, -1, &(*items)[i].len);
     lua_pop(L, 1); /* still referenced by the array */
   }
@@ -231,13 +252,14 @@ static void to_strings(lua_State *L, int idx, const char *key, omen_value *v,
 }
 
 /* Fill fields from the meta table at idx; strings stay owned by Lua. */
-static size_t to_fields(lua_State *L, int idx, omen_field *f, omen_str **items)
+static size_t to_fields(lua_State *L, int idx, omen_field *f, omen_str **items,
+                        const char *pre)
 {
   size_t n = 0;
-  if (lua_isnil(L, idx)) return 0;
+  if (!lua_istable(L, idx)) return 0; /* nil or false, as count_meta saw */
   for (lua_pushnil(L); lua_next(L, idx); lua_pop(L, 1), n++) {
     if (lua_type(L, -2) != LUA_TSTRING)
-      luaL_error(L, "meta keys must be strings (got %s)", luaL_typename(L, -2));
+      luaL_error(L, "%smeta keys must be strings (got %s)", pre, luaL_typename(L, -2));
     const char *key = lua_tolstring(L, -2, &f[n].key.len);
     f[n].key.ptr = key;
     omen_value *v = &f[n].value;
@@ -255,10 +277,10 @@ static size_t to_fields(lua_State *L, int idx, omen_field *f, omen_str **items)
       v->u.boolean = lua_toboolean(L, -1);
       break;
     case LUA_TTABLE:
-      to_strings(L, lua_gettop(L), key, v, items);
+      to_strings(L, lua_gettop(L), key, v, items, pre);
       break;
     default:
-      luaL_error(L, "meta field '%s' has unsupported type %s", key,
+      luaL_error(L, "%smeta field '%s' has unsupported type %s", pre, key,
                  luaL_typename(L, -1));
     }
   }
@@ -432,6 +454,12 @@ static void count_filter(lua_State *L, int idx, size_t *nodes, size_t *values,
                  lua_tostring(L, -2), lua_tostring(L, -2));
     (*nodes)++;
     if (op == OMEN_OP_NOT) {
+      if (lua_istable(L, v)) {
+        lua_pushnil(L);
+        if (!lua_next(L, v))
+          luaL_error(L, "filter: $not needs a condition, as in {[\"$not\"] = {cat = \"hats\"}}");
+        lua_pop(L, 2);
+      }
       count_filter(L, v, nodes, values, depth + 1);
     } else {
       if (!lua_istable(L, v) || lua_objlen(L, v) == 0 || !is_list(L, v))
@@ -570,7 +598,7 @@ static int l_open(lua_State *L)
   if (!lua_isnoneornil(L, 2)) {
     luaL_checktype(L, 2, LUA_TTABLE);
     static const char *const known[] = {"readonly", "verify", "sync",
-                                        "checkpoint_bytes", NULL};
+                                        "checkpoint_bytes", "recover", NULL};
     check_keys(L, 2, known, "open");
     if (opt_bool(L, 2, "readonly", 0)) o.flags |= OMEN_OPEN_READONLY;
     if (opt_bool(L, 2, "verify", 0)) o.flags |= OMEN_OPEN_VERIFY;
@@ -583,6 +611,14 @@ static int l_open(lua_State *L)
       while (modes[i] && strcmp(modes[i], m)) i++;
       if (!modes[i]) luaL_error(L, "unknown sync mode '%s' (expected normal, full or off)", m);
       o.sync = (omen_sync)i;
+    }
+    lua_pop(L, 1);
+    lua_getfield(L, 2, "recover"); /* what to do with a log damaged before its end */
+    if (!lua_isnil(L, -1)) {
+      const char *r = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
+      if (!strcmp(r, "truncate")) o.flags |= OMEN_OPEN_TRUNCATE_LOG;
+      else if (strcmp(r, "refuse"))
+        luaL_error(L, "unknown recover mode '%s' (expected refuse or truncate)", r);
     }
     lua_pop(L, 1);
   }
@@ -829,34 +865,59 @@ static int coll_upsert(lua_State *L)
   size_t id_len, n_fields = 0, n_items = 0;
   lua_settop(L, 4);
   const char *id = check_id(L, 2, &id_len);
-  const float *vec = check_vec(L, 3, c->dim, NULL, "vector");
-  count_meta(L, 4, &n_fields, &n_items);
+  const float *vec = check_vec(L, 3, c->dim, NULL, "vector", "");
+  count_meta(L, 4, &n_fields, &n_items, "");
   omen_field *fields = lua_newuserdata(L, (n_fields + 1) * sizeof(omen_field));
   omen_str *items = lua_newuserdata(L, (n_items + 1) * sizeof(omen_str));
-  size_t n = to_fields(L, 4, fields, &items);
+  size_t n = to_fields(L, 4, fields, &items, "");
   int rc = omen_upsert(c->c, id, id_len, vec, fields, n);
   if (rc) return coll_error(L, c, rc);
   lua_pushboolean(L, 1);
   return 1;
 }
 
-/* Collect the vectors of a batch into one flat buffer (or use the caller's). */
-static const float *batch_vectors(lua_State *L, lcoll *c, int idx, size_t n)
+/* Collect the vectors of a batch into one flat buffer (or use the caller's);
+** ids (NULL for queries) name the records in messages. */
+static const float *batch_vectors(lua_State *L, lcoll *c, int idx, size_t n,
+                                  const omen_str *ids, const char *what)
 {
-  if (lua_type(L, idx) == LUA_TCDATA_) return check_vec(L, idx, c->dim, NULL, "vectors");
+  if (lua_type(L, idx) == LUA_TCDATA_) return check_vec(L, idx, c->dim, NULL, what, "");
   if (!lua_istable(L, idx))
-    luaL_error(L, "vectors must be an array of vectors or an FFI float buffer");
-  if (lua_objlen(L, idx) != n)
+    luaL_error(L, "%s must be an array of vectors or an FFI float buffer", what);
+  if (ids && lua_objlen(L, idx) != n)
     luaL_error(L, "got %d ids but %d vectors", (int)n, (int)lua_objlen(L, idx));
   float *flat = scratch_floats(L, n * c->dim);
   int top = lua_gettop(L);
   for (size_t i = 0; i < n; i++) {
     lua_rawgeti(L, idx, (int)i + 1);
-    const float *v = check_vec(L, top + 1, c->dim, flat + i * c->dim, "vector");
+    where w;
+    char item[48];
+    snprintf(item, sizeof item, "query %zu", i + 1);
+    const float *v = ids ? check_vec(L, top + 1, c->dim, flat + i * c->dim, "vector",
+                                     record_at(&w, i, ids[i].ptr, ids[i].len))
+                         : check_vec(L, top + 1, c->dim, flat + i * c->dim, item, "");
     if (v != flat + i * c->dim) memcpy(flat + i * c->dim, v, c->dim * sizeof(float));
     lua_settop(L, top);
   }
   return flat;
+}
+
+/* metas is an array for the n ids: holes (nil) are records without
+** metadata, but its last entry must be the n-th, so an array cut short is
+** not taken for one whose tail has none (give false there). */
+static void check_metas_length(lua_State *L, int idx, size_t n)
+{
+  double last = 0;
+  for (lua_pushnil(L); lua_next(L, idx); lua_pop(L, 1)) {
+    double k = lua_type(L, -2) == LUA_TNUMBER ? lua_tonumber(L, -2) : -1;
+    if (!(k >= 1 && k == floor(k)))
+      luaL_error(L, "metas must be an array (it has the key %s)",
+                 lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : luaL_typename(L, -2));
+    if (k > last) last = k;
+  }
+  if (last != (double)n && (n || last))
+    luaL_error(L, "got %d ids but metas up to [%.0f] (a record without metadata "
+               "takes false or {})", (int)n, last);
 }
 
 static int coll_upsert_batch(lua_State *L)
@@ -882,14 +943,16 @@ static int coll_upsert_batch(lua_State *L)
     ids[i].ptr = lua_tolstring(L, -1, &ids[i].len); /* kept alive by ids */
     lua_pop(L, 1);
   }
-  const float *vecs = batch_vectors(L, c, 3, n);
+  const float *vecs = batch_vectors(L, c, 3, n, ids, "vectors");
   omen_meta *metas = NULL;
   if (!lua_isnil(L, 4)) {
     size_t n_fields = 0, n_items = 0;
+    check_metas_length(L, 4, n);
     int top = lua_gettop(L);
     for (size_t i = 0; i < n; i++) {
       lua_rawgeti(L, 4, (int)i + 1);
-      count_meta(L, top + 1, &n_fields, &n_items);
+      where w;
+      count_meta(L, top + 1, &n_fields, &n_items, record_at(&w, i, ids[i].ptr, ids[i].len));
       lua_settop(L, top);
     }
     metas = lua_newuserdata(L, (n + 1) * sizeof(omen_meta));
@@ -899,7 +962,8 @@ static int coll_upsert_batch(lua_State *L)
     for (size_t i = 0; i < n; i++) {
       lua_rawgeti(L, 4, (int)i + 1);
       metas[i].fields = f;
-      metas[i].n = to_fields(L, top + 1, f, &items);
+      where w;
+      metas[i].n = to_fields(L, top + 1, f, &items, record_at(&w, i, ids[i].ptr, ids[i].len));
       f += metas[i].n;
       lua_settop(L, top);
     }
@@ -1023,7 +1087,7 @@ static int coll_search(lua_State *L)
 {
   lcoll *c = check_lcoll(L, 1);
   lua_settop(L, 3);
-  const float *q = check_vec(L, 2, c->dim, NULL, "query");
+  const float *q = check_vec(L, 2, c->dim, NULL, "query", "");
   omen_search_opts o;
   omen_search_opts_init(&o, 10);
   omen_filter *f = NULL;
@@ -1062,7 +1126,7 @@ static int coll_search_batch(lua_State *L)
   lua_settop(L, 4);
   size_t n = lua_type(L, 2) == LUA_TCDATA_ ? (size_t)luaL_checknumber(L, 4)
              : lua_istable(L, 2) ? lua_objlen(L, 2) : 0;
-  const float *qs = batch_vectors(L, c, 2, n);
+  const float *qs = batch_vectors(L, c, 2, n, NULL, "queries");
   omen_result *const *res = batch_results(L, c, n); /* before the filter: may raise */
   omen_search_opts o;
   omen_search_opts_init(&o, 10);

@@ -4,9 +4,14 @@
 -- methods that take vectors learn to read FFI float buffers in place: a
 -- `float[n]` array, a VLA or a `float *` is turned into one `const float *`
 -- cdata, the only cdata the C side accepts, after checking its length where
--- the FFI knows it. And search gains its Lua hooks: `where`, a predicate on
--- each candidate, and `rerank`, which reorders a larger candidate list.
--- Both run here, on batches the engine hands over, not called back from C.
+-- the FFI knows it. Every vector argument passes through here, alone or in
+-- a table, so no other cdata reaches C (which reads any cdata as that
+-- pointer). And search gains its Lua hooks: `where`, a predicate on each
+-- candidate, and `rerank`, which reorders a larger candidate list. Both run
+-- here, on batches the engine hands over, not called back from C.
+--
+-- Errors point at the caller of the method: level 2 from the method, 3 from
+-- a helper it calls, and so on.
 
 local core = ...
 local ffi = require("ffi")
@@ -40,18 +45,36 @@ end
 
 -- A vector argument as the C side reads it: tables pass through; FFI float
 -- arrays (checked against `floats`) and pointers become `const float *`.
-local function vec_arg(v, floats, what)
+-- `level` is where errors point (3 when the method calls this directly).
+local function vec_arg(v, floats, what, level)
   if type(v) ~= "cdata" then return v end
+  level = level or 3
   local k, ct = kind_of(v)
   if not k then
-    error(what .. " must be a float array or pointer (got " .. tostring(ct) .. ")", 3)
+    error(what .. " must be a float array or pointer (got " .. tostring(ct) .. ")", level)
   end
-  if k == 2 then return v end -- a float pointer: the C side reads it as it is
+  if k == 2 then
+    if v == nil then error(what .. " is a NULL pointer", level) end
+    return v -- a float pointer: the C side reads it as it is
+  end
   if sizeof(v) ~= floats * 4 then
     error(("wrong dimension for %s: expected %d floats, got %d"):format(
-      what, floats, sizeof(v) / 4), 3)
+      what, floats, sizeof(v) / 4), level)
   end
   return cast(const_float_ptr, v)
+end
+
+-- A table of vectors with every cdata item checked and converted (a new
+-- table if there is one); `name(i)` names item i in messages.
+local function vec_list(vs, dim, name)
+  for i = 1, #vs do
+    if type(vs[i]) == "cdata" then
+      local conv = {}
+      for j = 1, #vs do conv[j] = vec_arg(vs[j], dim, name(j), 4) end
+      return conv
+    end
+  end
+  return vs
 end
 
 local C = core.coll_methods
@@ -72,9 +95,10 @@ end
 
 local MAX_K = 1048576
 
-local function check_count(name, v)
+local function check_count(name, v, level)
   if type(v) ~= "number" or v < 1 or v > MAX_K or v ~= floor(v) then
-    error(name .. " must be an integer between 1 and " .. MAX_K .. " (got " .. tostring(v) .. ")", 4)
+    error(name .. " must be an integer between 1 and " .. MAX_K .. " (got " .. tostring(v) .. ")",
+          level or 4)
   end
   return v
 end
@@ -85,14 +109,20 @@ local HOOK_OPTIONS = {k = true, ef = true, exact = true, filter = true, with_met
 
 -- The `want` closest records that pass `where`: ask for more candidates,
 -- four times as many each round, until enough pass or none are left (a
--- search returning fewer than asked has returned every candidate).
+-- search returning fewer than asked has returned every candidate). Each
+-- record is judged once: later rounds keep the verdicts, by id.
 local function search_where(self, q, o, want, where)
-  local fetch = want
+  local fetch, judged = want, {}
   while true do
     o.k = min(fetch, MAX_K)
     local got, hits = raw_search(self, q, o), {}
     for _, h in ipairs(got) do
-      if call_hook("where", where, h.id, h.meta) then
+      local pass = judged[h.id]
+      if pass == nil then
+        pass = call_hook("where", where, h.id, h.meta) and true or false
+        judged[h.id] = pass
+      end
+      if pass then
         hits[#hits + 1] = h
         if #hits == want then return hits end
       end
@@ -164,14 +194,9 @@ function C.upsert_batch(self, ids, vecs, metas, opts)
   if type(vecs) == "cdata" then
     vecs = vec_arg(vecs, #ids * dim, "vectors")
   elseif type(vecs) == "table" then
-    for i = 1, #vecs do
-      if type(vecs[i]) == "cdata" then -- copy the array with converted items
-        local conv = {}
-        for j = 1, #vecs do conv[j] = vec_arg(vecs[j], dim, "vector") end
-        vecs = conv
-        break
-      end
-    end
+    vecs = vec_list(vecs, dim, function(i)
+      return ("record %d (id '%s'): vector"):format(i, tostring(ids[i]))
+    end)
   end
   return raw_batch(self, ids, vecs, metas, opts)
 end
@@ -181,20 +206,31 @@ end
 -- opts.n).
 local raw_search_batch = C.search_batch
 function C.search_batch(self, qs, opts)
-  if type(qs) ~= "cdata" then return raw_search_batch(self, qs, opts) end
-  local dim = raw_dim(self)
-  local k, ct = kind_of(qs)
   local n = type(opts) == "table" and opts.n or nil
+  local dim = raw_dim(self)
+  if type(qs) ~= "cdata" then
+    if n ~= nil then error("n goes with a float buffer of queries, not with a table", 2) end
+    if type(qs) == "table" then
+      qs = vec_list(qs, dim, function(i) return "query " .. i end)
+    end
+    return raw_search_batch(self, qs, opts)
+  end
+  local k, ct = kind_of(qs)
+  if n ~= nil and (type(n) ~= "number" or n < 0 or n ~= floor(n)) then
+    error("n must be a whole number of queries (got " .. tostring(n) .. ")", 2)
+  end
   if k == 1 then
     local floats = sizeof(qs) / 4
-    n = n or floats / dim
-    if n ~= floor(n) or n < 0 or n * dim > floats then
+    if n and n * dim > floats then
+      error(("queries: n = %d needs %d floats, the array holds %d"):format(n, n * dim, floats), 2)
+    end
+    if not n and floats % dim ~= 0 then
       error(("queries: %d floats are not whole vectors of %d"):format(floats, dim), 2)
     end
+    n = n or floats / dim
   elseif k then
-    if type(n) ~= "number" or n < 0 or n ~= floor(n) then
-      error("queries given as a pointer need opts.n, the number of queries", 2)
-    end
+    if not n then error("queries given as a pointer need opts.n, the number of queries", 2) end
+    if qs == nil and n > 0 then error("queries is a NULL pointer", 2) end
   else
     error("queries must be an array of vectors or a float buffer (got " .. tostring(ct) .. ")", 2)
   end
@@ -203,8 +239,21 @@ end
 
 -- c:each(opts): every record, as id, vector, meta, read a page (opts.page,
 -- default 1000) at a time through c:list.
+local EACH_OPTIONS = {page = true, with_meta = true, with_vectors = true}
+
 function C.each(self, opts)
-  local page = opts and opts.page or 1000
+  if opts ~= nil and type(opts) ~= "table" then
+    error("each takes an options table (got " .. type(opts) .. ")", 2)
+  end
+  for key in pairs(opts or {}) do
+    if not EACH_OPTIONS[key] then error("unknown each option '" .. tostring(key) .. "'", 2) end
+  end
+  local page = check_count("page", opts and opts.page or 1000, 3)
+  for _, key in ipairs({"with_meta", "with_vectors"}) do
+    if opts and opts[key] ~= nil and type(opts[key]) ~= "boolean" then
+      error(key .. " must be a boolean", 2)
+    end
+  end
   local list_opts = opts and {with_meta = opts.with_meta, with_vectors = opts.with_vectors}
   local hits, cursor, i = {}, 0, 0
   return function()

@@ -281,6 +281,32 @@ static void t_truncate_damaged(void **state)
   free(log);
 }
 
+/* A damaged vector chunk in the file behind a pending log: the open fails,
+** naming the file's chunk, not the healthy log. */
+static void t_damaged_file_behind_log(void **state)
+{
+  (void)state;
+  writes_then_die(0, 30, OMEN_SYNC_NORMAL, 0);
+  omen_db *db = tu_open(path, 0); /* folds the log into the file */
+  omen_close(db);
+  writes_then_die(30, 40, OMEN_SYNC_NORMAL, 0);
+  size_t n;
+  unsigned char *file = slurp(path, &n);
+  file[4096 + 3] ^= 0x10; /* the first collection's vectors begin there */
+  spill(path, file, n);
+  free(file);
+  omen_options o;
+  omen_options_init(&o);
+  o.alloc = tu_alloc;
+  int rc = omen_open(path, &o, &db);
+  assert_int_equal(rc, OMEN_CORRUPT);
+  const char *msg = omen_errmsg(db);
+  if (!strstr(msg, "checksum mismatch in collection 'c', slots 0 to 1023") ||
+      strstr(msg, "log"))
+    fail_msg("the message does not name the damaged chunk of the file: %s", msg);
+  omen_close(db);
+}
+
 /* A log of another file, or of an earlier checkpoint, is never applied. */
 static void t_foreign_logs(void **state)
 {
@@ -468,7 +494,8 @@ int main(void)
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
   const struct CMUnitTest tests[] = {
     T(t_truncated_log), T(t_flipped_log), T(t_flipped_log_sync_off),
-    T(t_truncate_damaged), T(t_foreign_logs), T(t_full_disk),
+    T(t_truncate_damaged), T(t_damaged_file_behind_log), T(t_foreign_logs),
+    T(t_full_disk),
     T(t_failed_and_readonly), T(t_sync_modes), T(t_auto_checkpoint),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

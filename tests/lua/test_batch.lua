@@ -53,7 +53,7 @@ T["a repeated id: the later record wins"] = function()
   c:upsert("old", {9, 9}, {was = "here"})
   local n = c:upsert_batch({"a", "b", "a", "old", "a", "old"},
                            {{1, 1}, {2, 2}, {3, 3}, {4, 4}, {5, 5}, {9, 9}},
-                           {{v = 1}, {v = 2}, {v = 3}, {v = 4}, {v = 5}, nil})
+                           {{v = 1}, {v = 2}, {v = 3}, {v = 4}, {v = 5}, false})
   eq(n, 6)
   eq(c:count(), 3)
   local v, m = c:get("a")
@@ -73,7 +73,7 @@ T["replacing existing ids in a batch: same vector, new vector, new meta"] = func
   local c = coll(2)
   c:upsert_batch({"a", "b", "c"}, {{1, 1}, {2, 2}, {3, 3}}, {{m = 1}, {m = 2}, {m = 3}})
   local slots = c:info().slots
-  c:upsert_batch({"a", "b", "c"}, {{1, 1}, {20, 20}, {3, 3}}, {{m = 10}, {m = 2}, nil})
+  c:upsert_batch({"a", "b", "c"}, {{1, 1}, {20, 20}, {3, 3}}, {{m = 10}, {m = 2}, false})
   eq(c:count(), 3)
   eq({c:get("a")}, {{1, 1}, {m = 10}})
   eq({c:get("b")}, {{20, 20}, {m = 2}})
@@ -97,10 +97,13 @@ T["atomic: an invalid record anywhere stores nothing"] = function()
     {"inf", function(v) v[4] = {1, 1, math.huge} end, nil, "infinite"},
     {"wrong dim", function(v) v[2] = {1, 1} end, nil, "wrong dimension"},
     {"non-number", function(v) v[1] = {1, "x", 1} end, nil, "not a number"},
-    {"bad meta NaN", nil, {nil, nil, {x = 0 / 0}}, "NaN"},
-    {"bad meta nested", nil, {{a = {b = 1}}}, "array of strings"},
+    {"bad meta NaN", nil, {nil, nil, {x = 0 / 0}, false}, "NaN"},
+    {"bad meta nested", nil, {{a = {b = 1}}, nil, nil, false}, "array of strings"},
     {"bad meta key", nil, {nil, nil, nil, {[1] = 1}}, "keys must be strings"},
-    {"bad meta function", nil, {nil, {f = print}}, "unsupported"},
+    {"bad meta function", nil, {nil, {f = print}, nil, false}, "unsupported"},
+    {"metas cut short", nil, {{a = 1}, {a = 2}}, "got 4 ids but metas up to %[2%]"},
+    {"metas too long", nil, {false, false, false, false, {a = 5}}, "up to %[5%]"},
+    {"metas not an array", nil, {false, false, false, false, x = 1}, "must be an array"},
   }
   for _, case in ipairs(cases) do
     local vecs = {}

@@ -42,10 +42,9 @@ local function populate(db, opts)
     if opts.meta ~= false then
       metas = {}
       for i = 1, n do
-        if i % 4 ~= 0 then
-          metas[i] = {i = i, name = name .. i, odd = i % 2 == 1, half = i / 2,
-                      tags = {"t" .. (i % 3), "all"}, bin = "\0" .. string.char(i % 256)}
-        end
+        metas[i] = i % 4 ~= 0 and {i = i, name = name .. i, odd = i % 2 == 1, half = i / 2,
+                                   tags = {"t" .. (i % 3), "all"},
+                                   bin = "\0" .. string.char(i % 256)}
       end
     end
     H.load(c, vecs, "r", metas)

@@ -32,10 +32,18 @@ end
 
 T["vectors are stored as float32, bit for bit"] = function()
   local c = coll(6)
-  local v = {math.pi, -1 / 3, 1e-30, 3.4e38, -2.5e-20, 123456789}
+  local v = {math.pi, -1 / 3, 1e-30, 3.4e18, -2.5e-20, 123456789}
   c:upsert("x", v)
   local got = c:get("x")
   for i = 1, 6 do eq(got[i], H.f32(v[i]), "component " .. i) end
+end
+
+T["vectors too long for float distances are refused"] = function()
+  local c = coll(3)
+  H.raises(function() c:upsert("x", {1e19, 0, 0}) end, "vector is too long")
+  H.raises(function() c:search({1e19, 1e19, 0}, 1) end, "query is too long")
+  c:upsert("y", {5e18, 5e18, 5e18}) -- 7.5e37: fits below FLT_MAX / 4
+  eq(c:count(), 1)
 end
 
 T["get returns fresh tables the caller may modify"] = function()

@@ -455,7 +455,7 @@ T["search_batch answers every query as search does, on one thread or two"] = fun
   local data, queries = H.clustered(3000, dim, 10, 77, 60)
   local db = omen.open()
   local c = db:create_collection("b", {dim = dim})
-  H.load(c, data, "id", {}) -- metadata on some records below
+  H.load(c, data, "id") -- metadata on some records below
   c:upsert("id1", data[1], {tag = "first"})
   local expected = {}
   for i, q in ipairs(queries) do expected[i] = c:search(q, {k = 7, ef = 40}) end
