@@ -181,7 +181,8 @@ function C.search(self, q, opts)
   if type(q) == "cdata" then q = vec_arg(q, raw_dim(self), "query") end
   if type(opts) == "table" and (opts.where ~= nil or opts.rerank ~= nil or
                                 opts.candidates ~= nil) then
-    return hooked_search(self, q, opts)
+    local hits = hooked_search(self, q, opts) -- not a tail call: error levels count it
+    return hits
   end
   return raw_search(self, q, opts)
 end

@@ -1,5 +1,6 @@
 -- Durability through Lua: what survives a process that dies without
--- closing, per sync mode; flush, checkpoint, compact, verify.
+-- closing, per sync mode; flush, checkpoint, compact, verify; a full disk;
+-- read-only opens beside a writer; a damaged log.
 local H = require("helpers")
 local eq, ok, raises = H.eq, H.ok, H.raises
 
@@ -115,6 +116,129 @@ T["a small checkpoint size folds the log as it grows"] = function()
   db:close()
   db = assert(omen.open(path))
   eq(db:collection("c"):count(), 300)
+  db:close()
+end
+
+T["a full disk with sync off loses nothing acknowledged; writes go on once there is room"] = function()
+  local dir = H.tmpdir()
+  if os.execute("mount -t tmpfs -o size=5m tmpfs " .. H.shq(dir) .. " 2>/dev/null") ~= 0 then
+    io.write("  skipped: a full disk needs a tmpfs mount, which is not allowed here\n")
+    return
+  end
+  local ok_run, err = pcall(function()
+    local path = dir .. "/full.omen"
+    local out = H.child_ok(string.format([[
+      local db = assert(omen.open(%q, {sync = "off"}))
+      local c = db:create_collection("c", {dim = 32})
+      local v = {}
+      local function vec(i)
+        for j = 1, 32 do v[j] = math.sin(i * 32 + j) end
+        return v
+      end
+      local n, err = 0, nil
+      while not err do
+        local ok, e = pcall(c.upsert, c, "k" .. (n + 1), vec(n + 1))
+        if ok then n = n + 1 else err = e end
+      end
+      assert(err:find("No space left"), err)
+      local flushed, ferr = db:flush() -- what waits in the buffer cannot go out
+      assert(flushed == nil and ferr:find("No space left"), tostring(ferr))
+      assert(os.execute("mount -o remount,size=40m %s") == 0)
+      assert(db:flush())
+      for i = 1, 1000 do c:upsert("more" .. i, vec(-i)) end
+      assert(db:flush())
+      io.write("acknowledged ", n + 1000, "\n")
+      os.exit(0)
+    ]], path, H.shq(dir)), "acknowledged", "writer", H.NO_LEAK_CHECK)
+    local acked = tonumber(out:match("acknowledged (%d+)"))
+    ok(acked > 20000, "filled 5 MB: " .. tostring(acked))
+    local db = assert(omen.open(path, {readonly = true}))
+    eq(db:collection("c"):count(), acked, "every acknowledged write")
+    db:close()
+    db = assert(omen.open(path))
+    eq((db:collection("c"):get("more1000"))[1], H.f32(math.sin(-1000 * 32 + 1)))
+    eq(db:close(), true)
+  end)
+  os.execute("umount " .. H.shq(dir))
+  if not ok_run then error(err, 0) end
+end
+
+T["read-only opens beside a writer that checkpoints see every acknowledged write"] = function()
+  local path = H.tmpfile()
+  local acks = path .. ".acks"
+  local db = assert(omen.open(path))
+  db:create_collection("c", {dim = 8})
+  db:close()
+  local script = H.tmpfile()
+  H.write_file(script, string.format([[
+    local db = assert(omen.open(%q))
+    local c = db:collection("c")
+    for round = 1, 30 do
+      local ids, vecs = {}, {}
+      for i = 1, 500 do ids[i], vecs[i] = round .. ":" .. i, {round, i, 1, 2, 3, 4, 5, 6} end
+      c:upsert_batch(ids, vecs, nil, {threads = 1})
+      local f = assert(io.open(%q, "w")) -- acknowledged: say so, atomically
+      f:write(round * 500)
+      f:close()
+      assert(os.rename(%q, %q))
+      assert(db:checkpoint())
+    end
+    db:close()
+  ]], path, acks .. ".tmp", acks .. ".tmp", acks))
+  local writer = io.popen(H.NO_LEAK_CHECK .. " " .. H.shq(H.interp) .. " " .. H.shq(script) .. " 2>&1")
+  local opens, short = 0, 0
+  while true do
+    local f = io.open(acks, "r")
+    local before = f and tonumber(f:read("*a")) or 0
+    if f then f:close() end
+    local ro, err = omen.open(path, {readonly = true})
+    assert(ro, err)
+    local n = ro:collection("c"):count()
+    ro:close()
+    opens = opens + 1
+    if n < before then short = short + 1 end
+    if before == 15000 then break end
+  end
+  local out = writer:read("*a")
+  writer:close()
+  eq(out, "", "the writer said nothing")
+  eq(short, 0, "opens that missed acknowledged writes, of " .. opens)
+  ok(opens >= 5, opens .. " opens")
+  os.remove(acks)
+end
+
+-- A log with a byte flipped in its middle: records before and after it
+-- are whole, so it is damage, not a torn tail.
+local function damage_log(path)
+  write_and_die(path, "nil", 50, false)
+  local log = H.read_file(path .. "-wal")
+  local at = math.floor(#log / 2)
+  local bad = log:sub(1, at) .. string.char((log:byte(at + 1) + 1) % 256) .. log:sub(at + 2)
+  H.write_file(path .. "-wal", bad)
+  return bad
+end
+
+T["a log damaged before its end is refused and kept until the user cuts it"] = function()
+  local path = H.tmpfile()
+  local bad = damage_log(path)
+  for _, opts in ipairs({{}, {readonly = true}, {readonly = true, verify = true}, {verify = true}}) do
+    H.fails(omen.open(path, opts), "the log of '.*' is damaged: record %d+ %(at byte %d+ of '.*%-wal'%)")
+  end
+  eq(H.read_file(path .. "-wal"), bad, "nothing was changed")
+  local good, status, out = H.run_script("check", path)
+  ok(not good and status ~= 0, "check.lua fails")
+  ok(out:find("FAILED: .*the log of .* is damaged: record %d+"), out)
+  raises(function() omen.open(path, {recover = "maybe"}) end, "unknown recover mode")
+  local ro = assert(omen.open(path, {readonly = true, recover = "truncate"}))
+  local kept = ro:collection("c"):count()
+  ro:close()
+  ok(kept > 0 and kept < 51, "the records before the damage: " .. kept)
+  eq(H.read_file(path .. "-wal"), bad, "a read-only open cut nothing")
+  local db = assert(omen.open(path, {recover = "truncate"}))
+  eq(db:collection("c"):count(), kept)
+  eq(db:close(), true)
+  db = assert(omen.open(path))
+  eq(db:collection("c"):count(), kept)
   db:close()
 end
 

@@ -216,4 +216,75 @@ T["errors leave the handle usable"] = function()
   eq(c:search({1, 1, 1}, 1)[1].id, "x")
 end
 
+T["errors point at the caller's line, not into omen"] = function()
+  local db = omen.open()
+  local c = db:create_collection("e", {dim = 2})
+  c:upsert("a", {1, 2})
+  local here = debug.getinfo(1, "S").short_src
+  for _, f in ipairs({
+    function() for _ in c:each({page = 0}) do end end,
+    function() for _ in c:each({pgae = 10}) do end end,
+    function() c:search({1, 2}, {k = 0, where = function() return true end}) end,
+    function() c:search({1}, 1) end,
+    function() c:upsert_batch({"x"}, {{1}}) end,
+    function() c:search_batch({{1}}, 1) end,
+  }) do
+    local err = raises(f)
+    ok(err:find(here, 1, true) and not err:find("omen.lua", 1, true), err)
+  end
+end
+
+T["unknown each options, metas cut short and n with a table raise"] = function()
+  local db = omen.open()
+  local c = db:create_collection("e", {dim = 2})
+  raises(function() c:each({pgae = 1}) end, "unknown each option 'pgae'")
+  raises(function() c:each({page = 0}) end, "page must be an integer between 1 and")
+  raises(function() c:each({with_meta = 1}) end, "with_meta must be a boolean")
+  raises(function() c:upsert_batch({"a", "b"}, {{1, 2}, {3, 4}}, {{x = 1}}) end,
+         "got 2 ids but metas up to %[1%]")
+  raises(function() c:search_batch({{1, 2}}, {k = 1, n = 1}) end, "n goes with a float buffer")
+  eq(c:count(), 0)
+  -- a hole is a record without metadata; so is false at the end
+  eq(c:upsert_batch({"a", "b", "c"}, {{1, 2}, {3, 4}, {5, 6}}, {[2] = {x = 2}, [3] = false}), 3)
+  eq(select(2, c:get("b")), {x = 2})
+end
+
+T["batch errors name the record and its id"] = function()
+  local db = omen.open()
+  local c = db:create_collection("e", {dim = 2})
+  local ids, vecs, metas = {}, {}, {}
+  for i = 1, 5000 do ids[i], vecs[i], metas[i] = "r" .. i, {i, i}, {n = i} end
+  vecs[3117] = {1}
+  raises(function() c:upsert_batch(ids, vecs) end,
+         "record 3117 (id 'r3117'): wrong dimension for vector: expected 2, got 1")
+  vecs[3117] = {1, 1}
+  metas[4001] = {n = function() end}
+  raises(function() c:upsert_batch(ids, vecs, metas) end,
+         "record 4001 (id 'r4001'): meta field 'n' has unsupported type function")
+  metas[4001] = {n = 0 / 0}
+  raises(function() c:upsert_batch(ids, vecs, metas) end, "record 4001 (id 'r4001')")
+  ids[12] = "bin\0\255"
+  vecs[12] = {0 / 0, 1}
+  raises(function() c:upsert_batch(ids, vecs) end, "record 12 (id 'bin\\x00\\xff')")
+  eq(c:count(), 0)
+end
+
+T["$not needs a condition; collection names must be UTF-8"] = function()
+  local db = omen.open()
+  local c = db:create_collection("e", {dim = 2})
+  raises(function() c:search({1, 2}, {filter = {["$not"] = {}}}) end, "$not needs a condition")
+  raises(function() db:create_collection("bad\255name", {dim = 2}) end, "not valid UTF-8")
+  raises(function() db:create_collection("\192\128", {dim = 2}) end, "not valid UTF-8")
+  ok(db:create_collection("naïve ✓", {dim = 2}))
+end
+
+T["a second writer is told who holds the lock"] = function()
+  local path = H.tmpfile()
+  local db = assert(omen.open(path))
+  H.fails(omen.open(path), "is already open for writing in this process")
+  local out = H.child_ok(("print(omen.open(%q))"):format(path), "locked")
+  ok(out:find("is open for writing by process %d+"), out)
+  db:close()
+end
+
 return T

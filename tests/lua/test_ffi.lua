@@ -203,4 +203,60 @@ T["upsert_batch takes a table of FFI vectors, also mixed with tables"] = functio
   eq(c:get("x"), nil)
 end
 
+-- Every method that takes vectors refuses any cdata that is not a float
+-- array or pointer of the right size, alone or inside a table: a float[3]
+-- inside search_batch's table once went through unchecked and crashed.
+T["cdata of the wrong kind or size raise in every call that takes vectors"] = function()
+  local c = coll(3)
+  c:upsert("keep", {1, 2, 3})
+  local bad = {
+    {ffi.new("double[3]", 1, 2, 3), "must be a float array or pointer"},
+    {ffi.new("struct { float a, b, c; }"), "must be a float array or pointer"},
+    {ffi.new("int32_t[3]"), "must be a float array or pointer"},
+    {ffi.new("float[2]"), "wrong dimension"},
+    {ffi.new("float[4]"), "wrong dimension"},
+    {ffi.cast("float *", nil), "NULL pointer"},
+  }
+  for _, b in ipairs(bad) do
+    local v, want = b[1], b[2]
+    local what = tostring(ffi.typeof(v))
+    raises(function() c:upsert("x", v) end, want, "upsert " .. what)
+    raises(function() c:search(v, 1) end, want, "search " .. what)
+    raises(function() c:search(v, {k = 1, where = function() return true end}) end, want,
+           "hooked search " .. what)
+    raises(function() c:upsert_batch({"x", "y"}, {{1, 2, 3}, v}) end, want,
+           "upsert_batch item " .. what)
+    raises(function() c:search_batch({{1, 2, 3}, v}, 1) end, want, "search_batch item " .. what)
+  end
+  -- a table item names its record, or its query
+  raises(function() c:upsert_batch({"x", "y"}, {{1, 2, 3}, ffi.new("double[3]")}) end,
+         "record 2 %(id 'y'%): vector must be")
+  raises(function() c:search_batch({{1, 2, 3}, ffi.new("float[2]")}, 1) end,
+         "wrong dimension for query 2")
+  eq(c:count(), 1)
+  eq((c:get("keep")), {1, 2, 3})
+  -- right ones still work, inside tables too
+  local q = ffi.new("float[3]", 1, 2, 3)
+  eq(#c:search_batch({q, {1, 2, 3}}, 1), 2)
+  eq(c:search_batch({q}, 1)[1][1].id, "keep")
+end
+
+T["search_batch with a buffer: n and the buffer must agree"] = function()
+  local c = coll(4)
+  c:upsert("a", {1, 2, 3, 4})
+  raises(function() c:search_batch(ffi.new("float[4]"), {n = 2}) end,
+         "queries: n = 2 needs 8 floats, the array holds 4")
+  raises(function() c:search_batch(ffi.new("float[6]"), 1) end,
+         "6 floats are not whole vectors of 4")
+  raises(function() c:search_batch(ffi.cast("float *", nil), {n = 2}) end,
+         "queries is a NULL pointer")
+  raises(function() c:search_batch(ffi.cast("float *", ffi.new("float[4]"))) end,
+         "need opts.n")
+  raises(function() c:search_batch({{1, 2, 3, 4}}, {n = 1}) end,
+         "n goes with a float buffer")
+  raises(function() c:search_batch(ffi.new("float[8]"), {n = 1.5}) end, "whole number")
+  eq(#c:search_batch(ffi.new("float[8]"), {k = 1, n = 1}), 1) -- fewer than it holds
+  eq(#c:search_batch(ffi.cast("float *", nil), {k = 1, n = 0}), 0)
+end
+
 return T

@@ -517,4 +517,22 @@ T["a search with hooks checks its options like one without"] = function()
   end, "with_meta must be a boolean")
 end
 
+T["where judges each record once per search, over every round"] = function()
+  local db = omen.open()
+  local c = db:create_collection("w", {dim = 2})
+  local ids, vecs = {}, {}
+  for i = 1, 1000 do ids[i], vecs[i] = "r" .. i, {i, 0} end
+  c:upsert_batch(ids, vecs)
+  local calls, seen, dup = 0, {}, 0
+  local hits = c:search({0, 0}, {k = 10, where = function(id)
+    calls = calls + 1
+    if seen[id] then dup = dup + 1 end
+    seen[id] = true
+    return id:sub(-1) == "7" -- one in ten passes
+  end})
+  eq(#hits, 10)
+  eq(dup, 0, "judged again")
+  ok(calls <= 1000, calls .. " calls for 1000 records")
+end
+
 return T
