@@ -164,12 +164,14 @@ local EXT = {fvecs = "fvecs", bvecs = "bvecs", ivecs = "ivecs", npy = "npy", csv
              jsonl = "jsonl", ndjson = "jsonl", json = "jsonl"}
 cli.formats = {"fvecs", "bvecs", "ivecs", "npy", "csv", "jsonl"}
 
-function cli.format_of(path, given)
+-- The format of path, from `given` or its extension; `choices` lists the
+-- formats the caller handles (cli.formats when nil).
+function cli.format_of(path, given, choices)
   if given then return given end
   local f = EXT[(path:match("%.([%w]+)$") or ""):lower()]
   if not f then
     error(("%s: cannot tell the format from the name; give --format (%s)"):format(
-      path, table.concat(cli.formats, ", ")), 0)
+      path, table.concat(choices or cli.formats, ", ")), 0)
   end
   return f
 end
@@ -501,6 +503,93 @@ local function json(v, as_array)
   error("cannot write a " .. t .. " as JSON")
 end
 cli.json = json
+
+-- -- Bytes in JSON ----------------------------------------------------------------
+-- Ids and metadata strings are any bytes, JSON strings are UTF-8 text: a
+-- string that is not valid UTF-8 is written as {"base64": "..."}, which
+-- cli.from_json_bytes reads back. (Metadata values are never objects, and
+-- ids never are, so the form cannot be mistaken for anything else.)
+
+-- Whether s is well-formed UTF-8 (no overlong forms, surrogates or values
+-- above U+10FFFF), as omen's own check.
+function cli.utf8_valid(s)
+  if not s:find("[\128-\255]") then return true end
+  local i, n, byte = 1, #s, string.byte
+  while i <= n do
+    local c = byte(s, i)
+    if c < 0x80 then
+      i = i + 1
+    else
+      local more = c >= 0xf0 and 3 or c >= 0xe0 and 2 or c >= 0xc0 and 1 or 0
+      if more == 0 or c > 0xf4 or i + more > n then return false end
+      local cp = c % (2 ^ (6 - more))
+      for k = 1, more do
+        local b = byte(s, i + k)
+        if b < 0x80 or b > 0xbf then return false end
+        cp = cp * 64 + b % 64
+      end
+      local least = more == 1 and 0x80 or more == 2 and 0x800 or 0x10000
+      if cp < least or cp > 0x10ffff or (cp >= 0xd800 and cp <= 0xdfff) then return false end
+      i = i + more + 1
+    end
+  end
+  return true
+end
+
+local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+function cli.base64(s)
+  local out, byte, sub = {}, string.byte, B64.sub
+  for i = 1, #s, 3 do
+    local a, b, c = byte(s, i, i + 2)
+    local v = a * 65536 + (b or 0) * 256 + (c or 0)
+    local q = {}
+    for k = 4, 1, -1 do
+      q[k] = sub(B64, v % 64 + 1, v % 64 + 1)
+      v = math.floor(v / 64)
+    end
+    if not b then q[3] = "=" end
+    if not c then q[4] = "=" end
+    out[#out + 1] = table.concat(q)
+  end
+  return table.concat(out)
+end
+
+local B64_VALUE = {}
+for i = 1, 64 do B64_VALUE[B64:byte(i)] = i - 1 end
+
+-- The bytes of base64 text, or nil if it is not base64.
+function cli.unbase64(t)
+  if #t % 4 ~= 0 or t:find("[^%w+/=]") or t:find("=[^=]") or t:find("===") then return nil end
+  local out, char = {}, string.char
+  for i = 1, #t, 4 do
+    local v, pad = 0, 0
+    for k = 0, 3 do
+      local ch = t:byte(i + k)
+      if ch == 61 then pad = pad + 1 end
+      v = v * 64 + (B64_VALUE[ch] or 0)
+    end
+    local a, b, c = math.floor(v / 65536), math.floor(v / 256) % 256, v % 256
+    out[#out + 1] = pad == 0 and char(a, b, c) or pad == 1 and char(a, b) or char(a)
+  end
+  return table.concat(out)
+end
+
+-- JSON for bytes: a string when they are UTF-8, else {"base64": ...}.
+function cli.json_bytes(s)
+  if cli.utf8_valid(s) then return json(s) end
+  return '{"base64":"' .. cli.base64(s) .. '"}'
+end
+
+-- Bytes from what cli.json_bytes wrote (as decoded): a string, or a table
+-- holding only base64 text. Returns nil for anything else.
+function cli.from_json_bytes(v)
+  if type(v) == "string" then return v end
+  if type(v) ~= "table" or type(v.base64) ~= "string" or next(v, next(v)) ~= nil then
+    return nil
+  end
+  return cli.unbase64(v.base64)
+end
 
 -- A float32 vector as JSON: %.9g is enough for any float32 to read back
 -- bit for bit.

@@ -23,8 +23,11 @@ OUT formats (by extension, or --format):
 
 Vector components are written with 9 significant digits and metadata
 numbers with 17, so both read back bit for bit; -0 keeps its sign and an
-infinite metadata number is written as 1e999 (or -1e999). Records come in
-the collection's slot order.
+infinite metadata number is written as 1e999 (or -1e999). Ids and strings
+are bytes, JSON is UTF-8 text: one that is not valid UTF-8 is written as
+{"base64": "..."} (and a record whose metadata has such a key as
+"meta": {"$pairs": [[key, value], ...]}), so the file is standard JSON and
+reads back byte for byte. Records come in the collection's slot order.
 
 The files are written under OUT.tmp (and OUT.jsonl.tmp) and renamed when
 complete, so a failed export never leaves a partial file under OUT.
@@ -42,19 +45,33 @@ local a = cli.parse({
 -- -- JSON -------------------------------------------------------------------------
 
 -- A metadata value; a table is an array of strings: [] when empty, not {}.
+-- Strings that are not UTF-8 go as {"base64": ...} (cli.json_bytes).
 local function json_value(v)
-  return cli.json(v, type(v) == "table")
+  if type(v) == "string" then return cli.json_bytes(v) end
+  if type(v) ~= "table" then return cli.json(v) end
+  local parts = {}
+  for i = 1, #v do parts[i] = cli.json_bytes(v[i]) end
+  return "[" .. table.concat(parts, ",") .. "]"
 end
 
 -- A record's metadata as a JSON object, keys sorted (as cli.json does), so
--- the same record always gives the same text.
+-- the same record always gives the same text. Keys that are not UTF-8
+-- cannot be object keys: such a record's metadata goes as
+-- {"$pairs": [[key, value], ...]} instead, each key in cli.json_bytes form.
 local function json_meta(meta)
-  local keys = {}
-  for k in pairs(meta or {}) do keys[#keys + 1] = k end
+  local keys, plain = {}, true
+  for k in pairs(meta or {}) do
+    keys[#keys + 1] = k
+    plain = plain and cli.utf8_valid(k)
+  end
   table.sort(keys)
   local parts = {}
-  for i, k in ipairs(keys) do parts[i] = cli.json(k) .. ":" .. json_value(meta[k]) end
-  return "{" .. table.concat(parts, ",") .. "}"
+  for i, k in ipairs(keys) do
+    parts[i] = plain and cli.json(k) .. ":" .. json_value(meta[k])
+                     or "[" .. cli.json_bytes(k) .. "," .. json_value(meta[k]) .. "]"
+  end
+  if plain then return "{" .. table.concat(parts, ",") .. "}" end
+  return '{"$pairs":[' .. table.concat(parts, ",") .. "]}"
 end
 
 -- The first line of an export: what import needs to make the collection
@@ -116,10 +133,10 @@ local function export(c, format, progress)
       n = n + 1
       if side_out then
         put(vec_out, cli.fvecs_record(vec))
-        put(side_out, ('{"id":%s,"meta":%s}\n'):format(cli.json(id), json_meta(meta)))
+        put(side_out, ('{"id":%s,"meta":%s}\n'):format(cli.json_bytes(id), json_meta(meta)))
       else
         put(vec_out, ('{"id":%s,"vector":%s,"meta":%s}\n'):format(
-          cli.json(id), cli.json_vector(vec), json_meta(meta)))
+          cli.json_bytes(id), cli.json_vector(vec), json_meta(meta)))
       end
       progress:update(n)
     end
@@ -138,7 +155,7 @@ local function export(c, format, progress)
   return n
 end
 
-local fmt_ok, format = pcall(cli.format_of, a.out, a.format)
+local fmt_ok, format = pcall(cli.format_of, a.out, a.format, {"jsonl", "fvecs"})
 if not fmt_ok then cli.die("export", format, 2) end
 if format ~= "jsonl" and format ~= "fvecs" then
   cli.die("export", ("%s: export writes jsonl or fvecs, not %s (give --format)"):format(

@@ -82,33 +82,61 @@ local function parse_header(path, line)
   return h
 end
 
--- A metadata object as upsert takes it: string keys; numbers (not NaN),
--- strings, booleans or arrays of strings. Checked here so that the error
--- names the line.
+-- A metadata value as upsert takes it: a number (not NaN), a boolean, or
+-- bytes (a string, or {"base64": ...}) or an array of them. Checked here so
+-- that the error names the line.
+local function meta_value(path, n, k, v)
+  local t, bytes = type(v), cli.from_json_bytes(v)
+  if bytes then return bytes end
+  if t == "table" and v.base64 ~= nil then
+    fail(path, "line", n, ("meta field %s: bad base64"):format(k))
+  end
+  if t == "table" then
+    local items = 0
+    for _ in pairs(v) do items = items + 1 end
+    if items ~= #v then
+      fail(path, "line", n, ("meta field %s is an object (only arrays of strings)"):format(k))
+    end
+    local out = {}
+    for j = 1, #v do
+      out[j] = cli.from_json_bytes(v[j])
+      if not out[j] then
+        fail(path, "line", n, ("meta field %s: item %d is not a string"):format(k, j))
+      end
+    end
+    return out
+  end
+  if t ~= "boolean" and not (t == "number" and v == v) then
+    fail(path, "line", n, ("meta field %s is %s"):format(k, v == json.null and "null" or t))
+  end
+  return v
+end
+
+-- A metadata object (or {"$pairs": [[key, value], ...]} for keys that are
+-- not UTF-8) as upsert takes it.
 local function check_meta(path, n, meta)
   if meta == nil or meta == json.null then return {} end
   if type(meta) ~= "table" then fail(path, "line", n, '"meta" must be an object') end
+  local pairs_form = meta["$pairs"]
+  if type(pairs_form) == "table" and type(pairs_form[1]) == "table" then
+    local out = {}
+    for j, kv in ipairs(pairs_form) do
+      local k = type(kv) == "table" and cli.from_json_bytes(kv[1])
+      if not k or #k < 1 or #k > MAX_KEY or kv[3] ~= nil then
+        fail(path, "line", n, ("meta pair %d is not [key, value]"):format(j))
+      end
+      out[k] = meta_value(path, n, k, kv[2])
+    end
+    return out
+  end
+  local out = {}
   for k, v in pairs(meta) do
     if type(k) ~= "string" or #k < 1 or #k > MAX_KEY then
       fail(path, "line", n, ("meta keys must be strings of 1 to %d bytes"):format(MAX_KEY))
     end
-    local t = type(v)
-    if t == "table" then
-      local items = 0
-      for _ in pairs(v) do items = items + 1 end
-      if items ~= #v then
-        fail(path, "line", n, ("meta field %s is an object (only arrays of strings)"):format(k))
-      end
-      for j = 1, #v do
-        if type(v[j]) ~= "string" then
-          fail(path, "line", n, ("meta field %s: item %d is not a string"):format(k, j))
-        end
-      end
-    elseif t ~= "string" and t ~= "boolean" and not (t == "number" and v == v) then
-      fail(path, "line", n, ("meta field %s is %s"):format(k, v == json.null and "null" or t))
-    end
+    out[k] = meta_value(path, n, k, v)
   end
-  return meta
+  return out
 end
 
 -- One record line: id, vector (when the line must hold one), meta.
@@ -119,6 +147,7 @@ local function parse_record(path, n, line, dim, with_vector)
   end
   local id = obj.id
   if type(id) == "number" and id % 1 == 0 then id = ("%d"):format(id) end
+  id = cli.from_json_bytes(id)
   if type(id) ~= "string" or #id < 1 or #id > MAX_ID then
     fail(path, "line", n, ('no "id" (a string of 1 to %d bytes)'):format(MAX_ID))
   end

@@ -31,8 +31,11 @@ options:
   --quantization Q      for a new collection: none or sq8 (none)
   --m N                 for a new collection: graph degree (16)
   --ef-construction N   for a new collection: build breadth (200)
-  --sync MODE           the database's sync mode while loading: normal,
-                        full or off (off, then one flush at the end)
+  --sync MODE           the database's sync mode while loading: normal
+                        (each batch reaches the file as it is stored, so
+                        after a failure the count of records stored before
+                        it is what the database holds), full, or off
+                        (batches buffered, one flush at the end)
 Progress goes to stderr: a live line on a terminal, else one summary line.
 ]]
 
@@ -48,7 +51,7 @@ local a = cli.parse({
     quantization = {kind = "string", choices = {"none", "sq8"}},
     m = {kind = "int", min = 2},
     ef_construction = {kind = "int", min = 1},
-    sync = {kind = "string", choices = {"normal", "full", "off"}, default = "off"},
+    sync = {kind = "string", choices = {"normal", "full", "off"}, default = "normal"},
   },
 }, arg)
 
@@ -69,29 +72,45 @@ if c then
         a.collection, o, tostring(info[o]), o:gsub("_", "-"), tostring(a[o])))
     end
   end
-else
-  local created
-  created, err = db:create_collection(a.collection, {dim = r.dim, metric = a.metric,
+end
+local created = not c
+if created then
+  c, err = db:create_collection(a.collection, {dim = r.dim, metric = a.metric,
     quantization = a.quantization, m = a.m, ef_construction = a.ef_construction})
-  if not created then cli.die("ingest", err) end
-  c = created
+  if not c then cli.die("ingest", err) end
+end
+
+local stored = 0
+
+-- Stop on a bad record or a failed write: what was stored before stays
+-- (made durable first, and said so only if that worked); a collection this
+-- run created and could not fill goes again.
+local function stop(msg)
+  local saved, ferr = db:flush()
+  if created and stored == 0 then
+    db:drop_collection(a.collection)
+    msg = msg .. " (nothing stored; collection " .. a.collection .. " not created)"
+  elseif saved then
+    msg = msg .. (" (%d records stored before %s)"):format(stored, msg:find("records %d+ to")
+                                                                     and "them" or "it")
+  else
+    msg = msg .. (" (%d records were taken before it, but the log could not be " ..
+                  "written, so they may be lost: %s)"):format(stored, ferr)
+  end
+  db:close()
+  cli.die("ingest", msg)
 end
 
 local progress = cli.progress("ingest", r.size)
-local stored = 0
 while not a.limit or stored < a.limit do
   local want = a.limit and math.min(a.batch, a.limit - stored) or a.batch
   local ok, n, ids, vecs, metas = pcall(r.next, r, want)
-  if not ok then
-    db:close()
-    cli.die("ingest", ("%s (%d records stored before it)"):format(n, stored))
-  end
+  if not ok then stop(tostring(n)) end
   if n == 0 then break end
   local done, uerr = pcall(c.upsert_batch, c, ids, vecs, metas, {threads = a.threads})
   if not done then
-    db:close()
-    cli.die("ingest", ("%s: records %d to %d: %s (%d records stored before them)"):format(
-      a.file, stored + 1, stored + n, tostring(uerr):gsub("^[^:]*:%d+: ", ""), stored))
+    stop(("%s: records %d to %d: %s"):format(a.file, stored + 1, stored + n,
+                                             tostring(uerr):gsub("^[^:]*:%d+: ", "")))
   end
   stored = stored + n
   progress:update(stored, r:offset())

@@ -158,6 +158,30 @@ T["a full disk with sync off loses nothing acknowledged; writes go on once there
     db = assert(omen.open(path))
     eq((db:collection("c"):get("more1000"))[1], H.f32(math.sin(-1000 * 32 + 1)))
     eq(db:close(), true)
+    os.remove(path)
+    os.remove(path .. "-wal")
+    -- ingest (sync off) onto the full disk: the count it reports is the count
+    -- a reopen finds
+    assert(os.execute("mount -o remount,size=5m " .. H.shq(dir)) == 0)
+    local src = H.tmpfile() .. ".fvecs"
+    local ffi = require("ffi")
+    local row = ffi.new("struct { int32_t dim; float v[32]; }")
+    row.dim = 32
+    local parts = {}
+    for i = 1, 40000 do
+      for j = 0, 31 do row.v[j] = math.sin(i * 32 + j) end
+      parts[i] = ffi.string(row, ffi.sizeof(row))
+    end
+    H.write_file(src, table.concat(parts))
+    local passed, _, _, err = H.run_script("ingest", path, "c", src, "--batch", "1000")
+    os.remove(src)
+    ok(not passed and err:find("No space left"), err)
+    local said = tonumber(err:match("%((%d+) records stored before them%)"))
+    ok(said and said > 10000, err)
+    assert(os.execute("mount -o remount,size=40m " .. H.shq(dir)) == 0)
+    db = assert(omen.open(path, {readonly = true}))
+    eq(db:collection("c"):count(), said, "what ingest reported stored")
+    db:close()
   end)
   os.execute("umount " .. H.shq(dir))
   if not ok_run then error(err, 0) end

@@ -117,9 +117,11 @@ T["export: the header, and one record per line with its meta as JSON"] = functio
   eq(lines[1], '{"omen_collection":{"count":41,"dim":5,"ef_construction":40,"ef_search":24,'
      .. '"m":8,"metric":"cosine","name":"docs","quantization":"sq8"}}')
   local seen = {}
+  local cli = dofile("scripts/cli.lua")
   for i = 2, #lines do
     local rec = assert(json.decode(lines[i]), lines[i])
-    seen[rec.id] = rec
+    ok(cli.utf8_valid(lines[i]), "line " .. i .. " is UTF-8 text")
+    seen[cli.from_json_bytes(rec.id)] = rec
     ok(lines[i]:find('^{"id":.*,"vector":%[.*%],"meta":{.*}}$'), lines[i])
   end
   eq(seen.r07, nil, "a deleted record is not exported")
@@ -127,6 +129,7 @@ T["export: the header, and one record per line with its meta as JSON"] = functio
   eq(seen["no meta"].meta, {})
   ok(lines[#lines]:find('"meta":{}}$'), "an empty meta is written {}")
   local odd = assert(seen[ODD_ID], "the odd id reads back")
+  eq(odd.id, {base64 = cli.base64(ODD_ID)}, "an id that is not UTF-8 goes as base64")
   -- 9 digits: each component reads back as the same float32
   local back = {}
   for j, x in ipairs(odd.vector) do back[j] = H.f32(x) end
@@ -469,6 +472,41 @@ T["check: a damaged file fails with the reason and is left as it was"] = functio
   has(out, "truncated")
   H.write_file(path, "not a database")
   has((run_fails(1, "check", path)), "FAILED: ")
+end
+
+T["bytes that are not UTF-8 export as base64 and import exactly, keys too"] = function()
+  local dir = H.tmpdir()
+  local db = assert(omen.open(dir .. "/bin.omen"))
+  local c = db:create_collection("bin", {dim = 2})
+  local bad = "\255\254\0x\192\128" -- not UTF-8: stray bytes, a NUL, an overlong form
+  c:upsert(bad, {1, 2}, {s = bad, tags = {"ok", bad}, ["k\255"] = bad, n = 1})
+  c:upsert("plain", {3, 4}, {s = "é", tags = {}})
+  assert(db:close())
+  run_ok("export", dir .. "/bin.omen", "bin", dir .. "/bin.jsonl")
+  local text = H.read_file(dir .. "/bin.jsonl")
+  local cli = dofile("scripts/cli.lua")
+  ok(cli.utf8_valid(text), "the export is UTF-8 text")
+  for line in text:gmatch("[^\n]+") do ok(json.decode(line), line) end
+  has(text, '"$pairs":[', "a key that is not UTF-8 makes the metadata a list of pairs")
+  has(text, '"s":"é"')
+  run_ok("import", dir .. "/copy.omen", dir .. "/bin.jsonl")
+  local a = assert(omen.open(dir .. "/bin.omen", {readonly = true}))
+  local b = assert(omen.open(dir .. "/copy.omen", {readonly = true}))
+  eq(H.dump(b), H.dump(a))
+  eq(select(2, b:collection("bin"):get(bad)), {s = bad, tags = {"ok", bad}, ["k\255"] = bad, n = 1})
+  a:close()
+  b:close()
+  -- a bad base64 is named
+  H.write_file(dir .. "/worse.jsonl", text:gsub('"base64":"', '"base64":"!', 1))
+  local out, err = run_fails(1, "import", dir .. "/worse.omen", dir .. "/worse.jsonl")
+  ok((out .. err):find("line %d+"), out .. err)
+end
+
+T["export names only the formats it writes"] = function()
+  local dir = H.tmpdir()
+  make_db(dir .. "/a.omen")
+  local _, err = run_fails(2, "export", dir .. "/a.omen", "docs", dir .. "/out.what")
+  has(err, "give --format (jsonl, fvecs)")
 end
 
 return T

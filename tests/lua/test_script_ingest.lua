@@ -189,4 +189,25 @@ T["ingest: usage errors fail with a message"] = function()
   ok(not passed and err:find("unknown option %-%-frobnicate"), err)
 end
 
+T["a failed ingest leaves no empty collection behind"] = function()
+  local dir = H.tmpdir()
+  local db = dir .. "/db.omen"
+  H.write_file(dir .. "/bad.csv", "a,1,2,3\nb,1,x,3\n")
+  local passed, err = ingest(db, "fresh", dir .. "/bad.csv", "--batch", "10")
+  ok(not passed)
+  ok(err:find("not a number", 1, true) and err:find("collection fresh not created", 1, true), err)
+  local d = assert(omen.open(db, {readonly = true}))
+  eq(d:collections(), {})
+  d:close()
+  -- a collection that was there stays, even empty
+  local w = assert(omen.open(db))
+  w:create_collection("kept", {dim = 3})
+  w:close()
+  passed, err = ingest(db, "kept", dir .. "/bad.csv", "--batch", "10")
+  ok(not passed and err:find("0 records stored before", 1, true), err)
+  d = assert(omen.open(db, {readonly = true}))
+  eq(d:collections(), {"kept"})
+  d:close()
+end
+
 return T
