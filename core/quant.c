@@ -29,7 +29,7 @@
 
 #define MARGIN 0.125f          /* of the widest range, on each side */
 #define TRIM 1024              /* one sample value in TRIM left out per side */
-#define SAMPLE 8192            /* vectors a fit looks at, at most */
+#define FIT_SAMPLE 8192        /* vectors a fit looks at, at most */
 #define GROWTH_FITS (1u << 20) /* refit on doubling until this many records */
 #define FAR_SHARE 64           /* refit once live / FAR_SHARE land far out */
 #define FAR_LEAST 16           /* ... or at least this many */
@@ -208,7 +208,7 @@ static void refit(omen_coll *c, const float *vecs, size_t n)
 {
   const omen__mem *mem = &c->db->mem;
   uint32_t live = omen__coll_live(c), dim = c->cfg.dim;
-  size_t total = (size_t)live + n, m = total < SAMPLE ? total : SAMPLE;
+  size_t total = (size_t)live + n, m = total < FIT_SAMPLE ? total : FIT_SAMPLE;
   size_t from_live = total ? (size_t)((double)m * live / (double)total) : 0;
   const float **rows = omen__malloc(mem, (m ? m : 1) * sizeof *rows);
   float *muls = omen__malloc(mem, (m ? m : 1) * sizeof(float));
