@@ -1502,7 +1502,10 @@ int omen_search_batch(omen_coll *c, size_t n, const float *queries,
                       const omen_search_opts *o, omen_result *const *results,
                       unsigned threads)
 {
-  if (!c || !o || (n && (!queries || !results))) return OMEN_INVALID;
+  if (!c) return OMEN_INVALID;
+  if (!o || (n && (!queries || !results)))
+    return omen__fail(c->db, OMEN_INVALID, "search_batch needs %s",
+                      !o ? "options" : !queries ? "queries" : "results");
   unsigned seen = interrupts_now(c);
   int rc = check_search_opts(c, o);
   for (size_t i = 0; i < n && !rc; i++) {
