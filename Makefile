@@ -1,7 +1,8 @@
 # omen: an embedded vector database in C, scripted from LuaJIT.
 #
 #   make              build/libomen.a, build/libomen.so, build/omen.so (the Lua
-#                     module) and build/omen-lua
+#                     module) and build/omen-lua: needs a C compiler, and LuaJIT
+#                     2.1 with its headers and readline for the last two
 #   make test         build and run every suite, normally and under
 #                     AddressSanitizer + UBSan; ends with one PASS/FAIL line
 #   make demo         index Fashion-MNIST and search it
@@ -15,13 +16,16 @@
 #   make install      under PREFIX (/usr/local), staged in DESTDIR if given
 #
 # Flags given in CFLAGS are added to omen's own, not substituted for them.
+# Warnings are errors in omen's own checks (make test, CI: WERROR=-Werror),
+# not for whoever builds the library with a newer compiler.
 
 CC      ?= cc
 BUILD   ?= build
 OPT     ?= -O2 -g
-WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror
+WERROR  ?=
+WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes $(WERROR)
 SAN     ?=
-OMEN_CFLAGS = -std=c11 $(OPT) $(WARN) $(SAN) -fPIC -pthread $(CFLAGS)
+OMEN_CFLAGS = -std=c11 $(OPT) $(WARN) $(SAN) -fPIC -pthread -MMD -MP $(CFLAGS)
 LDLIBS_CORE = -pthread -lm
 
 # Evaluated when a recipe runs, after `deps` has had its chance to install.
@@ -41,15 +45,20 @@ AMALG     = $(BUILD)/amalgamation
 AMALG_TESTS = $(UNIT_SRC:tests/%.c=$(AMALG)/tests/%)
 
 DEPS_STAMP = $(BUILD)/.deps-ok
+LUAJIT_STAMP = $(BUILD)/.luajit-ok
 
-.PHONY: all deps suites test unit lua-tests repl-test demo asan tsan fuzz fuzzers scale clean \
-        amalgamation amalgamation-test install uninstall
+.PHONY: all deps suites test checks unit lua-tests repl-test demo asan tsan fuzz fuzzers scale \
+        clean amalgamation amalgamation-test install uninstall
 .DELETE_ON_ERROR:
 .SECONDARY: $(LUA_HDR)
 
 all: $(BUILD)/libomen.a $(BUILD)/libomen.so $(BUILD)/omen.so $(BUILD)/omen-lua
 
 # -- Dependencies -------------------------------------------------------------
+# The library needs nothing. The Lua module and omen-lua need LuaJIT with
+# headers and readline, checked (not installed) when they are built. The
+# checks (test, fuzz, bench, demo) install what they use (`make deps`: the
+# whole list, as root on Debian).
 
 DEB_PKGS = luajit libluajit-5.1-dev libcmocka-dev libreadline-dev pkg-config tmux lua-cjson \
            clang libclang-rt-dev
@@ -71,6 +80,17 @@ deps:
 	  echo "  elsewhere: LuaJIT 2.1 with headers, cmocka, readline, pkg-config, tmux"; \
 	  exit 1; fi
 
+# What `make` alone needs for the Lua side: said, not installed.
+$(LUAJIT_STAMP):
+	@mkdir -p $(BUILD)
+	@if pkg-config --exists luajit 2>/dev/null && command -v $(LUAJIT) >/dev/null \
+	   && [ -f /usr/include/readline/readline.h ]; then :; else \
+	  echo "omen's Lua module and omen-lua need LuaJIT 2.1 with its headers, pkg-config"; \
+	  echo "and readline: on Debian, apt-get install luajit libluajit-5.1-dev pkg-config"; \
+	  echo "libreadline-dev (or make deps, as root). The C library alone:"; \
+	  echo "make $(BUILD)/libomen.a $(BUILD)/libomen.so"; exit 1; fi
+	@touch $@
+
 $(DEPS_STAMP):
 	@mkdir -p $(BUILD)
 	@if pkg-config --exists luajit cmocka && command -v $(LUAJIT) >/dev/null \
@@ -82,7 +102,7 @@ $(DEPS_STAMP):
 
 # -- Library -------------------------------------------------------------------
 
-$(BUILD)/core/%.o: core/%.c $(CORE_HDR) | $(DEPS_STAMP)
+$(BUILD)/core/%.o: core/%.c
 	@mkdir -p $(@D)
 	$(CC) $(OMEN_CFLAGS) -c $< -o $@
 
@@ -95,11 +115,11 @@ $(BUILD)/libomen.so: $(CORE_OBJ)
 
 # -- Lua module and omen-lua ----------------------------------------------------
 
-$(BUILD)/gen/%_lua.h: lua/%.lua | $(DEPS_STAMP)
+$(BUILD)/gen/%_lua.h: lua/%.lua | $(LUAJIT_STAMP)
 	@mkdir -p $(@D)
 	$(LUAJIT) -bg $< $@
 
-$(BUILD)/lua/%.o: lua/%.c lua/lomen.h core/omen.h $(LUA_HDR) | $(DEPS_STAMP)
+$(BUILD)/lua/%.o: lua/%.c $(LUA_HDR) | $(LUAJIT_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(OMEN_CFLAGS) -Icore -I$(BUILD)/gen $(LUAJIT_CFLAGS) -c $< -o $@
 
@@ -112,7 +132,7 @@ $(BUILD)/omen-lua: $(BUILD)/lua/omen-lua.o $(BUILD)/lua/binding.o $(CORE_OBJ)
 
 # -- Tests ------------------------------------------------------------------------
 
-$(BUILD)/tests/%: tests/%.c tests/testutil.h tests/ops.h tests/graphcheck.h $(CORE_OBJ) | $(DEPS_STAMP)
+$(BUILD)/tests/%: tests/%.c $(CORE_OBJ) | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(OMEN_CFLAGS) -Icore -o $@ $< $(CORE_OBJ) $(CMOCKA_LIBS) $(LDLIBS_CORE)
 
@@ -122,10 +142,10 @@ suites: all $(UNIT_BIN)
 unit: $(UNIT_BIN)
 	@sh tests/run_unit.sh $(UNIT_BIN)
 
-lua-tests: all
+lua-tests: $(DEPS_STAMP) all
 	@$(BUILD)/omen-lua tests/lua/run.lua
 
-repl-test: all
+repl-test: $(DEPS_STAMP) all
 	@sh tests/repl_test.sh $(BUILD)/omen-lua
 
 ASAN_BUILD = $(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g" \
@@ -143,7 +163,11 @@ FUZZ_BUILD = $(MAKE) --no-print-directory BUILD=build-fuzz CC=clang OPT="-O1 -g"
        -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION" fuzzers
 FUZZERS = fuzz_open fuzz_wal
 
-test: suites amalgamation $(AMALG_TESTS)
+# Every check, with warnings as errors (CI runs exactly this).
+test:
+	@$(MAKE) --no-print-directory WERROR=-Werror checks
+
+checks: $(DEPS_STAMP) suites amalgamation $(AMALG_TESTS)
 	@$(ASAN_BUILD)
 	@$(TSAN_BUILD)
 	@$(FUZZ_BUILD)
@@ -151,7 +175,7 @@ test: suites amalgamation $(AMALG_TESTS)
 	  sh tests/run_all.sh $(BUILD) build-asan
 
 # The threaded suites under ThreadSanitizer only.
-tsan:
+tsan: $(DEPS_STAMP)
 	@$(TSAN_BUILD)
 	@fail=0; for t in $(TSAN_SUITES); do echo "== build-tsan: $$t"; \
 	  TSAN_OPTIONS=halt_on_error=1 build-tsan/tests/$$t || fail=1; done; \
@@ -159,7 +183,7 @@ tsan:
 	  else echo "FAIL: under TSan"; exit 1; fi
 
 # The suites under AddressSanitizer and UndefinedBehaviorSanitizer only.
-asan:
+asan: $(DEPS_STAMP)
 	@$(ASAN_BUILD)
 	@sh tests/run_all.sh build-asan
 
@@ -185,7 +209,7 @@ $(AMALG)/omen.o: $(AMALG)/omen.c $(AMALG)/omen.h
 $(AMALG)/omen-clang.o: $(AMALG)/omen.c $(AMALG)/omen.h | $(DEPS_STAMP)
 	clang $(OMEN_CFLAGS) -I$(AMALG) -c $< -o $@
 
-$(AMALG)/tests/%: tests/%.c tests/testutil.h tests/ops.h tests/graphcheck.h $(AMALG)/omen.o | $(DEPS_STAMP)
+$(AMALG)/tests/%: tests/%.c $(AMALG)/omen.o | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(OMEN_CFLAGS) -Icore -o $@ $< $(AMALG)/omen.o $(CMOCKA_LIBS) $(LDLIBS_CORE)
 
@@ -275,3 +299,7 @@ uninstall:
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz
+
+# Header dependencies, as the compiler found them (-MMD).
+-include $(wildcard $(BUILD)/core/*.d $(BUILD)/lua/*.d $(BUILD)/tests/*.d \
+                    $(BUILD)/bench/*.d $(BUILD)/fuzz/*.d $(AMALG)/*.d $(AMALG)/tests/*.d)

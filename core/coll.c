@@ -38,14 +38,13 @@ int omen__coll_check_config(omen_db *db, const omen_coll_config *cfg)
   if (cfg->m < 2 || cfg->m > OMEN_MAX_M)
     return omen__fail(db, OMEN_INVALID, "m must be between 2 and %d (got %u)",
                       OMEN_MAX_M, cfg->m);
-  if (cfg->ef_construction < 1 || cfg->ef_construction > 65536)
+  if (cfg->ef_construction < 1 || cfg->ef_construction > OMEN_MAX_EF)
     return omen__fail(db, OMEN_INVALID,
-                      "ef_construction must be between 1 and 65536 (got %u)",
+                      "ef_construction must be between 1 and %d (got %u)", OMEN_MAX_EF,
                       cfg->ef_construction);
-  if (cfg->ef_search < 1 || cfg->ef_search > 65536)
-    return omen__fail(db, OMEN_INVALID,
-                      "ef_search must be between 1 and 65536 (got %u)",
-                      cfg->ef_search);
+  if (cfg->ef_search < 1 || cfg->ef_search > OMEN_MAX_EF)
+    return omen__fail(db, OMEN_INVALID, "ef_search must be between 1 and %d (got %u)",
+                      OMEN_MAX_EF, cfg->ef_search);
   if (!omen_quant_name(cfg->quantization))
     return omen__fail(db, OMEN_INVALID, "unknown quantization %d",
                       (int)cfg->quantization);
@@ -967,7 +966,8 @@ int omen_delete(omen_coll *c, const char *id, size_t id_len)
 
 int omen_count(omen_coll *c, uint64_t *count)
 {
-  if (!c || !count) return OMEN_INVALID;
+  if (!c) return OMEN_INVALID;
+  if (!count) return omen__missing(c->db, "count");
   int rc = lock_coll(c, 0);
   if (rc) return rc;
   *count = omen__coll_live(c);
@@ -977,7 +977,8 @@ int omen_count(omen_coll *c, uint64_t *count)
 
 int omen_coll_info_get(omen_coll *c, omen_coll_info *info)
 {
-  if (!c || !info) return OMEN_INVALID;
+  if (!c) return OMEN_INVALID;
+  if (!info) return omen__missing(c->db, "info");
   int rc = lock_coll(c, 0);
   if (rc) return rc;
   memset(info, 0, sizeof *info);
@@ -1093,9 +1094,20 @@ static int damaged_chunk(omen_coll *c, uint32_t slot)
                     first, first + OMEN__CHUNK - 1);
 }
 
+/* The message of a read that failed in add_hit. */
+static int read_failed(omen_coll *c, int rc)
+{
+  if (rc == OMEN_NOMEM) return omen__fail(c->db, rc, "out of memory");
+  if (rc == OMEN_CORRUPT)
+    return omen__fail(c->db, rc, "database file '%s' is damaged: a record of "
+                      "collection '%s' does not decode", omen_path(c->db), c->name);
+  return rc;
+}
+
 int omen_get(omen_coll *c, const char *id, size_t id_len, omen_result *r)
 {
-  if (!c || !r) return OMEN_INVALID;
+  if (!c) return OMEN_INVALID;
+  if (!r) return omen__missing(c->db, "result");
   int rc = check_id(c->db, id, id_len, "");
   if (rc || (rc = lock_coll(c, 0))) return rc;
   omen__result_reset(r);
@@ -1106,7 +1118,7 @@ int omen_get(omen_coll *c, const char *id, size_t id_len, omen_result *r)
   else if (omen__touch(&sp, slot))
     rc = damaged_chunk(c, slot);
   else
-    rc = add_hit(r, c, slot, 0.0f, OMEN_WITH_META | OMEN_WITH_VECTOR);
+    rc = read_failed(c, add_hit(r, c, slot, 0.0f, OMEN_WITH_META | OMEN_WITH_VECTOR));
   pthread_rwlock_unlock(&c->rw);
   if (rc && rc != OMEN_NOTFOUND) omen__result_reset(r);
   return rc;
@@ -1114,7 +1126,9 @@ int omen_get(omen_coll *c, const char *id, size_t id_len, omen_result *r)
 
 int omen_list(omen_coll *c, uint64_t *cursor, size_t max, unsigned with, omen_result *r)
 {
-  if (!c || !cursor || !r || max == 0) return OMEN_INVALID;
+  if (!c) return OMEN_INVALID;
+  if (!cursor || !r) return omen__missing(c->db, !cursor ? "cursor" : "result");
+  if (max == 0) return omen__fail(c->db, OMEN_INVALID, "list needs max >= 1");
   int rc = lock_coll(c, 0);
   if (rc) return rc;
   omen__result_reset(r);
@@ -1129,7 +1143,7 @@ int omen_list(omen_coll *c, uint64_t *cursor, size_t max, unsigned with, omen_re
   pthread_rwlock_unlock(&c->rw);
   if (rc) {
     omen__result_reset(r);
-    return rc == OMEN_NOMEM ? omen__fail(c->db, rc, "out of memory") : rc;
+    return read_failed(c, rc);
   }
   *cursor = slot;
   return OMEN_OK;
@@ -1333,7 +1347,8 @@ static int search_locked(omen_coll *c, omen__scratch *sc, const float *query,
 
 int omen_count_where(omen_coll *c, const omen_filter *f, uint64_t *count)
 {
-  if (!c || !count) return OMEN_INVALID;
+  if (!c) return OMEN_INVALID;
+  if (!count) return omen__missing(c->db, "count");
   if (!f) return omen_count(c, count);
   int rc = lock_coll(c, 0);
   if (rc) return rc;
@@ -1377,7 +1392,8 @@ static void emit_deletions(omen__sink *s, const void *arg)
 
 int omen_delete_where(omen_coll *c, const omen_filter *f, uint64_t *deleted)
 {
-  if (!c || !deleted) return OMEN_INVALID;
+  if (!c) return OMEN_INVALID;
+  if (!deleted) return omen__missing(c->db, "deleted");
   *deleted = 0;
   if (!f) return omen__fail(c->db, OMEN_INVALID, "delete_where needs a filter");
   int rc = lock_coll(c, 1);
@@ -1416,9 +1432,12 @@ static int check_search_opts(omen_coll *c, const omen_search_opts *o)
 {
   if (o->k < 1)
     return omen__fail(c->db, OMEN_INVALID, "k must be at least 1 (got %u)", o->k);
-  if (o->k > (1u << 20))
+  if (o->k > OMEN_MAX_K)
     return omen__fail(c->db, OMEN_INVALID, "k must be at most %u (got %u)",
-                      1u << 20, o->k);
+                      OMEN_MAX_K, o->k);
+  if (o->ef > OMEN_MAX_EF)
+    return omen__fail(c->db, OMEN_INVALID, "ef must be at most %d (got %u)", OMEN_MAX_EF,
+                      o->ef);
   if ((unsigned)o->plan > OMEN_PLAN_SCAN)
     return omen__fail(c->db, OMEN_INVALID, "unknown search plan %d", (int)o->plan);
   return OMEN_OK;
@@ -1448,7 +1467,8 @@ static int search_failed(omen_coll *c, int rc)
 int omen_search(omen_coll *c, const float *query, const omen_search_opts *o,
                 omen_result *r)
 {
-  if (!c || !o || !r) return OMEN_INVALID;
+  if (!c) return OMEN_INVALID;
+  if (!o || !r) return omen__missing(c->db, !o ? "options" : "result");
   unsigned seen = interrupts_now(c);
   int rc = check_search_opts(c, o);
   if (rc || (rc = check_vector(c, query, "query", "")) || (rc = lock_coll(c, 0)))
@@ -1504,8 +1524,7 @@ int omen_search_batch(omen_coll *c, size_t n, const float *queries,
 {
   if (!c) return OMEN_INVALID;
   if (!o || (n && (!queries || !results)))
-    return omen__fail(c->db, OMEN_INVALID, "search_batch needs %s",
-                      !o ? "options" : !queries ? "queries" : "results");
+    return omen__missing(c->db, !o ? "options" : !queries ? "queries" : "results");
   unsigned seen = interrupts_now(c);
   int rc = check_search_opts(c, o);
   for (size_t i = 0; i < n && !rc; i++) {

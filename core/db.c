@@ -6,8 +6,10 @@
 */
 #include "port.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "omen_int.h"
@@ -67,25 +69,28 @@ const char *omen_quant_name(omen_quant quant)
   return (unsigned)quant <= OMEN_QUANT_SQ8 ? quant_names[quant] : NULL;
 }
 
-/* -- Errors ----------------------------------------------------------------- */
-
-int omen__fail(omen_db *db, int rc, const char *fmt, ...)
-{
-  va_list ap;
-  va_start(ap, fmt);
-  omen__errs_setv(&db->errs, rc, fmt, ap);
-  va_end(ap);
-  return rc;
-}
-
-const char *omen_errmsg(omen_db *db)
-{
-  return db ? omen__errs_get(&db->errs) : omen_strerror(OMEN_NOMEM);
-}
-
 const char *omen_path(omen_db *db)
 {
   return db && db->path ? db->path : ":memory:";
+}
+
+int omen_file_sizes(omen_db *db, uint64_t *file_bytes, uint64_t *log_bytes)
+{
+  if (!db) return OMEN_INVALID;
+  if (!file_bytes || !log_bytes) return omen__missing(db, !file_bytes ? "file_bytes" : "log_bytes");
+  *file_bytes = *log_bytes = 0;
+  if (!db->path) return OMEN_OK;
+  struct stat st;
+  if (stat(db->path, &st))
+    return omen__fail(db, OMEN_IOERR, "cannot read the size of '%s': %s", db->path,
+                      strerror(errno));
+  *file_bytes = (uint64_t)st.st_size;
+  size_t size;
+  char *wal = omen__wal_path(db, &size);
+  if (!wal) return omen__fail(db, OMEN_NOMEM, "out of memory");
+  if (!stat(wal, &st)) *log_bytes = (uint64_t)st.st_size;
+  omen__free(&db->mem, wal, size);
+  return OMEN_OK;
 }
 
 static int lock_catalog(omen_db *db, int write);
@@ -408,9 +413,10 @@ int omen_coll_create(omen_db *db, const char *name, const omen_coll_config *cfg,
                      omen_coll **out)
 {
   size_t len;
-  if (!db || !out) return OMEN_INVALID;
+  if (!db) return OMEN_INVALID;
+  if (!out) return omen__missing(db, "out");
   *out = NULL;
-  if (!cfg) return omen__fail(db, OMEN_INVALID, "collection config is missing");
+  if (!cfg) return omen__missing(db, "collection config");
   int rc = check_name(db, name, &len);
   if (!rc && !omen__utf8_valid(name, len))
     rc = omen__fail(db, OMEN_INVALID, "collection name is not valid UTF-8");
@@ -441,7 +447,8 @@ int omen_coll_create(omen_db *db, const char *name, const omen_coll_config *cfg,
 int omen_coll_open(omen_db *db, const char *name, omen_coll **out)
 {
   size_t len;
-  if (!db || !out) return OMEN_INVALID;
+  if (!db) return OMEN_INVALID;
+  if (!out) return omen__missing(db, "out");
   *out = NULL;
   int rc = check_name(db, name, &len);
   if (rc || (rc = lock_catalog(db, 0))) return rc;
@@ -500,7 +507,8 @@ int omen_coll_drop(omen_db *db, const char *name)
 int omen_coll_names(omen_db *db, char *buf, size_t cap, size_t *needed,
                     size_t *count)
 {
-  if (!db || !needed || !count) return OMEN_INVALID;
+  if (!db) return OMEN_INVALID;
+  if (!needed || !count) return omen__missing(db, !needed ? "needed" : "count");
   int rc = lock_catalog(db, 0);
   if (rc) return rc;
   size_t need = 0;

@@ -1,5 +1,7 @@
 /*
-** Errors: result code names and the per-thread messages of a database.
+** Errors: result code names, the per-thread messages of a database, and
+** the helpers every module fails through (omen__fail, omen__missing).
+** Calls nothing but the C library.
 */
 #include "port.h"
 
@@ -8,7 +10,26 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "omen.h"
+#include "omen_int.h"
+
+int omen__fail(omen_db *db, int rc, const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  omen__errs_setv(&db->errs, rc, fmt, ap);
+  va_end(ap);
+  return rc;
+}
+
+int omen__missing(omen_db *db, const char *what)
+{
+  return omen__fail(db, OMEN_INVALID, "%s is missing (NULL)", what);
+}
+
+const char *omen_errmsg(omen_db *db)
+{
+  return db ? omen__errs_get(&db->errs) : omen_strerror(OMEN_NOMEM);
+}
 
 const char *omen_strerror(int rc)
 {

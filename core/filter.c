@@ -240,9 +240,10 @@ static size_t signature(const omen_filter *f, unsigned char *p)
 
 int omen_filter_new(omen_db *db, const omen_cond *root, omen_filter **out)
 {
-  if (!db || !out) return OMEN_INVALID;
+  if (!db) return OMEN_INVALID;
+  if (!out) return omen__missing(db, "out");
   *out = NULL;
-  if (!root) return omen__fail(db, OMEN_INVALID, "filter is missing");
+  if (!root) return omen__missing(db, "filter");
   sizes z = {0, 0, 0, 0};
   int rc = check(db, root, 0, &z);
   if (rc) return rc;

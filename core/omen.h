@@ -159,6 +159,10 @@ const char *omen_errmsg(omen_db *db);
 /* Path given at open, or ":memory:". */
 const char *omen_path(omen_db *db);
 
+/* The bytes of the database file and of its log as they are on disk now
+** (0 and 0 in memory; a log that is not there counts 0). */
+int omen_file_sizes(omen_db *db, uint64_t *file_bytes, uint64_t *log_bytes);
+
 /* -- Collections --------------------------------------------------------- */
 
 typedef enum omen_metric {
@@ -176,6 +180,8 @@ const char *omen_metric_name(omen_metric metric);
 #define OMEN_MAX_ID    1024       /* bytes in an id */
 #define OMEN_MAX_NAME  255        /* bytes in a collection name */
 #define OMEN_MAX_META  (1u << 20) /* bytes of encoded metadata per record */
+#define OMEN_MAX_K     (1u << 20) /* results of one search */
+#define OMEN_MAX_EF    65536      /* ef_construction, ef_search, a search's ef */
 
 /* What graph walks read. With OMEN_QUANT_SQ8 a collection also keeps an
 ** 8-bit copy of its vectors (a quarter of their size, in memory only) and

@@ -129,12 +129,14 @@ struct omen_db {
   omen__errs errs;
 };
 
-/* Record the calling thread's error message on db; returns rc. */
+/* Record the calling thread's error message on db; returns rc (error.c). */
 int omen__fail(omen_db *db, int rc, const char *fmt, ...)
 #if defined(__GNUC__) || defined(__clang__)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
+/* OMEN_INVALID, saying that the argument `what` is missing. */
+int omen__missing(omen_db *db, const char *what);
 
 /* The checkpoint a growing log triggers; it also compacts collections with
 ** a quarter of their slots deleted. */

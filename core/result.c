@@ -28,10 +28,11 @@ struct omen_result {
 
 int omen_result_new(omen_db *db, omen_result **out)
 {
-  *out = NULL;
   if (!db) return OMEN_INVALID;
+  if (!out) return omen__missing(db, "out");
+  *out = NULL;
   omen_result *r = omen__calloc(&db->mem, sizeof *r);
-  if (!r) return OMEN_NOMEM;
+  if (!r) return omen__fail(db, OMEN_NOMEM, "out of memory");
   r->mem = db->mem;
   *out = r;
   return OMEN_OK;

@@ -9,9 +9,11 @@
 ** idempotent, and the C library counts handles, so finalizers may run in any
 ** order, also at lua_close.
 **
-** Errors: misuse raises (bad arguments, wrong dimension, closed database);
-** failures of the environment return nil, message (open, missing
-** collection), as io.open does.
+** Errors, one rule for every call (see failed()): misuse raises (bad
+** arguments, wrong dimension, a closed handle, a write to a read-only
+** database); failures of the environment return nil, message (I/O, a full
+** disk, a lock, damage, memory), as io.open does. A missing collection is
+** nil, message too; a missing record is nil (get) or false (delete).
 **
 ** lua/omen.lua wraps the methods that take vectors: it turns FFI float
 ** arrays and pointers into a `const float *` cdata, which this file then
@@ -92,15 +94,8 @@ static ldb *check_ldb(lua_State *L, int idx)
 static lcoll *check_lcoll(lua_State *L, int idx)
 {
   lcoll *c = luaL_checkudata(L, idx, COLL_MT);
-  if (!c->c) luaL_error(L, "collection handle is released");
+  if (!c->c) luaL_error(L, "collection is closed");
   return c;
-}
-
-/* Raise the error of a failed call on a collection. */
-static int coll_error(lua_State *L, lcoll *c, int rc)
-{
-  return luaL_error(L, "%s", rc == OMEN_NOMEM ? "out of memory"
-                                              : omen_errmsg(omen_coll_db(c->c)));
 }
 
 static int push_fail(lua_State *L, const char *msg)
@@ -108,6 +103,26 @@ static int push_fail(lua_State *L, const char *msg)
   lua_pushnil(L);
   lua_pushstring(L, msg);
   return 2;
+}
+
+/* A call on db failed with rc: nil, message for what the environment did
+** to it, an error raised for misuse (and for an interrupt, which must stop
+** the running chunk). */
+static int failed(lua_State *L, omen_db *db, int rc)
+{
+  const char *msg = db ? omen_errmsg(db) : omen_strerror(rc);
+  switch (rc) {
+  case OMEN_IOERR: case OMEN_CORRUPT: case OMEN_LOCKED: case OMEN_NOMEM:
+  case OMEN_NOTOMEN: case OMEN_FORMAT: case OMEN_EXISTS: case OMEN_NOTFOUND:
+    return push_fail(L, msg);
+  default:
+    return luaL_error(L, "%s", msg);
+  }
+}
+
+static int coll_error(lua_State *L, lcoll *c, int rc)
+{
+  return failed(L, omen_coll_db(c->c), rc);
 }
 
 /* -- Option tables ------------------------------------------------------------ */
@@ -584,7 +599,9 @@ static omen_filter *check_filter(lua_State *L, int idx, omen_db *db)
   omen_cond *root = new_nodes(&b, 1);
   build_filter(&b, idx, root);
   omen_filter *f;
-  if (omen_filter_new(db, root, &f)) luaL_error(L, "%s", omen_errmsg(db));
+  int rc = omen_filter_new(db, root, &f);
+  if (rc == OMEN_NOMEM) luaL_error(L, "out of memory"); /* nowhere to return nil: raise */
+  if (rc) luaL_error(L, "%s", omen_errmsg(db));
   return f;
 }
 
@@ -692,7 +709,8 @@ static int db_tostring(lua_State *L)
 static int db_checkpoint(lua_State *L)
 {
   ldb *d = check_ldb(L, 1);
-  if (omen_checkpoint(d->db)) return push_fail(L, omen_errmsg(d->db));
+  int rc = omen_checkpoint(d->db);
+  if (rc) return failed(L, d->db, rc);
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -700,7 +718,8 @@ static int db_checkpoint(lua_State *L)
 static int db_flush(lua_State *L)
 {
   ldb *d = check_ldb(L, 1);
-  if (omen_flush(d->db)) return push_fail(L, omen_errmsg(d->db));
+  int rc = omen_flush(d->db);
+  if (rc) return failed(L, d->db, rc);
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -709,10 +728,21 @@ static int db_compact(lua_State *L)
 {
   ldb *d = check_ldb(L, 1);
   int rc = omen_compact(d->db);
-  if (rc == OMEN_READONLY) return luaL_error(L, "%s", omen_errmsg(d->db));
-  if (rc) return push_fail(L, omen_errmsg(d->db));
+  if (rc) return failed(L, d->db, rc);
   lua_pushboolean(L, 1);
   return 1;
+}
+
+/* db:file_sizes(): the bytes of the file and of its log now. */
+static int db_file_sizes(lua_State *L)
+{
+  ldb *d = check_ldb(L, 1);
+  uint64_t file, log;
+  int rc = omen_file_sizes(d->db, &file, &log);
+  if (rc) return failed(L, d->db, rc);
+  lua_pushnumber(L, (lua_Number)file);
+  lua_pushnumber(L, (lua_Number)log);
+  return 2;
 }
 
 static int db_path(lua_State *L)
@@ -780,8 +810,7 @@ static int db_create_collection(lua_State *L)
   lua_pop(L, 1);
   omen_coll *c;
   int rc = omen_coll_create(d->db, name, &cfg, &c);
-  if (rc == OMEN_EXISTS) return push_fail(L, omen_errmsg(d->db));
-  if (rc) return luaL_error(L, "%s", omen_errmsg(d->db));
+  if (rc) return failed(L, d->db, rc);
   return push_coll(L, c);
 }
 
@@ -791,8 +820,7 @@ static int db_collection(lua_State *L)
   const char *name = check_cstring(L, 2, "collection name");
   omen_coll *c;
   int rc = omen_coll_open(d->db, name, &c);
-  if (rc == OMEN_NOTFOUND) return push_fail(L, omen_errmsg(d->db));
-  if (rc) return luaL_error(L, "%s", omen_errmsg(d->db));
+  if (rc) return failed(L, d->db, rc);
   return push_coll(L, c);
 }
 
@@ -802,8 +830,8 @@ static int db_collections(lua_State *L)
   size_t need = 0, count = 0, cap = 0;
   char *buf = NULL;
   for (;;) { /* the catalog may grow between the two calls */
-    if (omen_coll_names(d->db, buf, cap, &need, &count))
-      return luaL_error(L, "%s", omen_errmsg(d->db));
+    int rc = omen_coll_names(d->db, buf, cap, &need, &count);
+    if (rc) return failed(L, d->db, rc);
     if (buf && need <= cap) break;
     cap = need + 64;
     buf = lua_newuserdata(L, cap);
@@ -823,16 +851,16 @@ static int db_drop_collection(lua_State *L)
 {
   ldb *d = check_ldb(L, 1);
   int rc = omen_coll_drop(d->db, check_cstring(L, 2, "collection name"));
-  if (rc && rc != OMEN_NOTFOUND) return luaL_error(L, "%s", omen_errmsg(d->db));
+  if (rc && rc != OMEN_NOTFOUND) return failed(L, d->db, rc);
   lua_pushboolean(L, rc == OMEN_OK);
   return 1;
 }
 
 /* -- Collection methods ------------------------------------------------------- */
 
-static int coll_gc(lua_State *L)
+/* Let go of the collection: c:close(), and the collector. Idempotent. */
+static void release_coll(lcoll *c)
 {
-  lcoll *c = luaL_checkudata(L, 1, COLL_MT);
   omen_result_free(c->res);
   for (size_t i = 0; i < c->n_batch; i++) omen_result_free(c->batch[i]);
   free(c->batch);
@@ -841,14 +869,26 @@ static int coll_gc(lua_State *L)
   omen_coll_close(c->c);
   c->res = NULL;
   c->c = NULL;
+}
+
+static int coll_gc(lua_State *L)
+{
+  release_coll(luaL_checkudata(L, 1, COLL_MT));
   return 0;
+}
+
+static int coll_close(lua_State *L)
+{
+  release_coll(luaL_checkudata(L, 1, COLL_MT));
+  lua_pushboolean(L, 1);
+  return 1;
 }
 
 static int coll_tostring(lua_State *L)
 {
   lcoll *c = luaL_checkudata(L, 1, COLL_MT);
   if (c->c) lua_pushfstring(L, "omen.collection(%s)", omen_coll_name(c->c));
-  else lua_pushliteral(L, "omen.collection(released)");
+  else lua_pushliteral(L, "omen.collection(closed)");
   return 1;
 }
 
@@ -1033,8 +1073,8 @@ static void check_search_opts(lua_State *L, int idx, omen_search_opts *o, int ba
 {
   if (lua_type(L, idx) == LUA_TNUMBER) {
     double k = lua_tonumber(L, idx);
-    if (!(k >= 1 && k <= 1048576 && k == floor(k)))
-      luaL_error(L, "k must be an integer between 1 and 1048576 (got %s)",
+    if (!(k >= 1 && k <= OMEN_MAX_K && k == floor(k)))
+      luaL_error(L, "k must be an integer between 1 and %d (got %s)", (int)OMEN_MAX_K,
                  lua_tostring(L, idx));
     o->k = (uint32_t)k;
     return;
@@ -1047,8 +1087,8 @@ static void check_search_opts(lua_State *L, int idx, omen_search_opts *o, int ba
   static const char *const known_batch[] = {"k", "ef", "exact", "with_meta", "with_vectors",
                                             "filter", "threads", "n", NULL};
   check_keys(L, idx, batch ? known_batch : known, batch ? "search_batch" : "search");
-  o->k = (uint32_t)opt_int(L, idx, "k", 10, 1, 1048576);
-  o->ef = (uint32_t)opt_int(L, idx, "ef", 0, 1, 65536);
+  o->k = (uint32_t)opt_int(L, idx, "k", 10, 1, OMEN_MAX_K);
+  o->ef = (uint32_t)opt_int(L, idx, "ef", 0, 1, OMEN_MAX_EF);
   o->exact = opt_bool(L, idx, "exact", 0);
   o->with = (opt_bool(L, idx, "with_meta", 1) ? OMEN_WITH_META : 0) |
             (opt_bool(L, idx, "with_vectors", 0) ? OMEN_WITH_VECTOR : 0);
@@ -1168,8 +1208,8 @@ static int coll_list(lua_State *L)
   double from = luaL_optnumber(L, 2, 0), n = luaL_optnumber(L, 3, 1000);
   if (!(from >= 0 && from == floor(from) && from <= 4294967296.0))
     return luaL_error(L, "cursor must be a non-negative integer (got %s)", lua_tostring(L, 2));
-  if (!(n >= 1 && n <= 1048576 && n == floor(n)))
-    return luaL_error(L, "n must be an integer between 1 and 1048576");
+  if (!(n >= 1 && n <= OMEN_MAX_K && n == floor(n)))
+    return luaL_error(L, "n must be an integer between 1 and %d", (int)OMEN_MAX_K);
   unsigned with = OMEN_WITH_META | OMEN_WITH_VECTOR;
   if (!lua_isnoneornil(L, 4)) {
     luaL_checktype(L, 4, LUA_TTABLE);
@@ -1221,8 +1261,7 @@ static lcoll *check_live(lua_State *L, int idx)
 {
   lcoll *c = check_lcoll(L, idx);
   uint64_t n;
-  int rc = omen_count(c->c, &n);
-  if (rc) coll_error(L, c, rc);
+  if (omen_count(c->c, &n)) luaL_error(L, "%s", omen_errmsg(omen_coll_db(c->c)));
   return c;
 }
 
@@ -1246,6 +1285,7 @@ static const luaL_Reg db_methods[] = {
   {"flush", db_flush},
   {"compact", db_compact},
   {"path", db_path},
+  {"file_sizes", db_file_sizes},
   {"create_collection", db_create_collection},
   {"collection", db_collection},
   {"collections", db_collections},
@@ -1265,6 +1305,7 @@ static const luaL_Reg coll_methods[] = {
   {"info", coll_info},
   {"name", coll_name},
   {"dim", coll_dim},
+  {"close", coll_close},
   {NULL, NULL}};
 
 /* A metatable with its methods in __index; leaves the methods on the stack. */
@@ -1301,6 +1342,8 @@ int luaopen_omen(lua_State *L)
   lua_setfield(L, -2, "coll_dim");
   lua_pushstring(L, omen_version());
   lua_setfield(L, -2, "version");
+  lua_pushinteger(L, OMEN_MAX_K);
+  lua_setfield(L, -2, "max_k");
   lua_call(L, 1, 1);
   return 1;
 }

@@ -93,7 +93,7 @@ local function call_hook(name, fn, ...)
   return res
 end
 
-local MAX_K = 1048576
+local MAX_K = core.max_k
 
 local function check_count(name, v, level)
   if type(v) ~= "number" or v < 1 or v > MAX_K or v ~= floor(v) then
@@ -115,7 +115,9 @@ local function search_where(self, q, o, want, where)
   local fetch, judged = want, {}
   while true do
     o.k = min(fetch, MAX_K)
-    local got, hits = raw_search(self, q, o), {}
+    local got, err = raw_search(self, q, o)
+    if not got then return nil, err end
+    local hits = {}
     for _, h in ipairs(got) do
       local pass = judged[h.id]
       if pass == nil then
@@ -151,13 +153,14 @@ local function hooked_search(self, q, opts)
   local want = rerank and check_count("candidates", opts.candidates or min(4 * k, MAX_K)) or k
   local o = {ef = opts.ef, exact = opts.exact, filter = opts.filter,
              with_meta = true, with_vectors = opts.with_vectors}
-  local hits
+  local hits, err
   if where then
-    hits = search_where(self, q, o, want, where)
+    hits, err = search_where(self, q, o, want, where)
   else
     o.k = want
-    hits = raw_search(self, q, o)
+    hits, err = raw_search(self, q, o)
   end
+  if not hits then return nil, err end
   if rerank then
     if type(q) == "cdata" then -- hand the hook a plain 1-based table
       local t = {}
@@ -181,8 +184,8 @@ function C.search(self, q, opts)
   if type(q) == "cdata" then q = vec_arg(q, raw_dim(self), "query") end
   if type(opts) == "table" and (opts.where ~= nil or opts.rerank ~= nil or
                                 opts.candidates ~= nil) then
-    local hits = hooked_search(self, q, opts) -- not a tail call: error levels count it
-    return hits
+    local hits, err = hooked_search(self, q, opts) -- not a tail call: error levels count it
+    return hits, err
   end
   return raw_search(self, q, opts)
 end
@@ -261,7 +264,10 @@ function C.each(self, opts)
     i = i + 1
     if i > #hits then
       if not cursor then return nil end
-      hits, cursor = self:list(cursor, page, list_opts)
+      local err
+      hits, err = self:list(cursor, page, list_opts)
+      if not hits then error(err, 2) end -- a loop cannot take nil, message
+      cursor = err
       i = 1
       if #hits == 0 then return nil end
     end
@@ -271,28 +277,27 @@ function C.each(self, opts)
 end
 
 -- db:info(): the database at a glance: its file and log sizes, and each
--- collection's info (c:info()) with the totals of their counts and memory.
-local function file_size(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local size = f:seek("end")
-  f:close()
-  return size
-end
-
+-- collection's info (c:info()) with the totals of their counts and memory;
+-- nil, message if one of them cannot be read.
 function core.db_methods.info(self)
   local path = self:path()
   local info = {path = path, collections = {}, count = 0, memory = 0}
-  for i, name in ipairs(self:collections()) do
-    local c = self:collection(name)
-    local ci = c:info()
+  local names, err = self:collections()
+  if not names then return nil, err end
+  for i, name in ipairs(names) do
+    local c, cerr = self:collection(name)
+    if not c then return nil, cerr end
+    local ci, ierr = c:info()
+    c:close()
+    if not ci then return nil, ierr end
     info.collections[i] = ci
     info.count = info.count + ci.count
     info.memory = info.memory + ci.memory
   end
   if path ~= ":memory:" then
-    info.file_bytes = file_size(path) or 0
-    info.log_bytes = file_size(path .. "-wal") or 0
+    local file, log = self:file_sizes()
+    if not file then return nil, log end
+    info.file_bytes, info.log_bytes = file, log
   end
   return info
 end

@@ -277,6 +277,12 @@ command("help", "", "this list", function()
         "=expr prints a value.")
 end)
 
+-- A result of an omen call, or its nil, message raised as the error.
+local function must(v, err)
+  if v == nil and err ~= nil then error(err, 0) end
+  return v
+end
+
 command("open", "PATH [NAME]", "open a database (made if missing) as global NAME (db)",
   function(args)
     local path, name = args:match("^(%S+)%s*(%S*)$")
@@ -285,7 +291,7 @@ command("open", "PATH [NAME]", "open a database (made if missing) as global NAME
     local db, err = _G.omen.open(path ~= ":memory:" and path or nil)
     if not db then error(err, 0) end
     _G[name] = db
-    print(name .. " = " .. db_summary(db:info()))
+    print(name .. " = " .. db_summary(must(db:info())))
   end)
 
 command("dbs", "", "the databases opened at this prompt", function()
@@ -296,8 +302,9 @@ command("dbs", "", "the databases opened at this prompt", function()
   table.sort(list, function(x, y) return x[1] < y[1] end)
   if #list == 0 then print("(no open databases; .open PATH or omen.open(path))") end
   for _, e in ipairs(list) do
-    local ok, info = pcall(e[2].info, e[2])
-    print(("%-6s %s"):format(global_name(e[2]) or "?", ok and db_summary(info) or "(closed)"))
+    local ok, info, err = pcall(e[2].info, e[2])
+    print(("%-6s %s"):format(global_name(e[2]) or "?", not ok and "(closed)"
+                             or info and db_summary(info) or "(" .. tostring(err) .. ")"))
   end
 end)
 
@@ -305,18 +312,18 @@ command("colls", "[DB]", "the collections of a database (db) with their settings
   function(args)
     local db, expr = value_of(args, "db")
     if not is_db(db) then error(expr .. " is not a database", 0) end
-    print(collections_table(db:info()))
+    print(collections_table(must(db:info())))
   end)
 
 command("info", "[DB or COLLECTION]", "what a database or a collection holds",
   function(args)
     local v, expr = value_of(args, "db")
     if is_db(v) then
-      local info = v:info()
+      local info = must(v:info())
       print(db_summary(info))
       print(collections_table(info))
     elseif is_coll(v) then
-      local i = v:info()
+      local i = must(v:info())
       print(columns({{"name", "count", "dim", "metric", "quant", "m", "ef_c", "ef", "levels",
                       "deleted", "memory"},
                      {i.name, tostring(i.count), tostring(i.dim), i.metric, i.quantization,

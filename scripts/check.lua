@@ -62,8 +62,8 @@ end
 -- Check one collection: raises a message for a failure; returns the
 -- report line and a warning or nil.
 local function check_collection(c)
-  local info = c:info()
-  local count = c:count()
+  local info = cli.ok(c:info())
+  local count = cli.ok(c:count())
   local n, sampled = list_all(c, count)
   if n ~= count then error(("%d records listed, its count is %d"):format(n, count), 0) end
   if info.slots - info.deleted ~= count then
@@ -73,14 +73,14 @@ local function check_collection(c)
   local found, wanted = 0, 0
   for _, s in ipairs(sampled) do
     local id, vec = s[1], s[2]
-    local got = c:get(id)
+    local got = cli.ok(c:get(id))
     if not got or not same_vector(got, vec) then
       error(("record %s is listed, but get(id) %s"):format(cli.json(id),
         got and "gives another vector" or "finds nothing"), 0)
     end
-    local exact = c:search(vec, {k = K, exact = true, with_meta = false})
+    local exact = cli.ok(c:search(vec, {k = K, exact = true, with_meta = false}))
     local last = exact[#exact].distance
-    for _, h in ipairs(c:search(vec, {k = K, with_meta = false})) do
+    for _, h in ipairs(cli.ok(c:search(vec, {k = K, with_meta = false}))) do
       if h.distance <= last then found = found + 1 end
     end
     wanted = wanted + #exact
@@ -109,11 +109,12 @@ local db, err = omen.open(a.db, {readonly = true, verify = true})
 if not db then failed(tostring(err)) end
 
 local failures = {}
-for _, name in ipairs(db:collections()) do
-  -- damage found past the up-front check (it should not be) raises here
+local names, nerr = db:collections()
+if not names then failed(nerr) end
+for _, name in ipairs(names) do
+  -- damage found past the up-front check (it should not be) comes here
   local ok, line, warning = pcall(function()
-    local c = assert(db:collection(name))
-    return check_collection(c)
+    return check_collection(cli.ok(db:collection(name)))
   end)
   if not ok then
     local why = tostring(line):gsub("^[^:]*:%d+: ", "") -- no "omen.lua:214: " in front

@@ -44,6 +44,15 @@ local function leave(status)
 end
 cli.exit = leave
 
+-- The results of a call into omen, passed through; when it failed with
+-- nil, message (a failure of the environment: I/O, a full disk, damage),
+-- the message is raised instead, for the script's handler to report.
+function cli.ok(...)
+  local v, err = ...
+  if v == nil and err ~= nil then error(err, 0) end
+  return ...
+end
+
 -- Stop with a message on stderr (status 1; 2 for usage errors).
 function cli.die(name, msg, status)
   io.stderr:write(name, ": ", tostring(msg), "\n")

@@ -92,7 +92,8 @@ local function exact_truth(c, qs, n, k)
   local chunk, dim = 1000, c:dim()
   for from = 0, n - 1, chunk do
     local m = math.min(chunk, n - from)
-    local res = c:search_batch(qs + from * dim, {k = k, exact = true, with_meta = false, n = m})
+    local res = cli.ok(c:search_batch(qs + from * dim, {k = k, exact = true, with_meta = false,
+                                                        n = m}))
     for i = 1, m do
       local set = {}
       for _, h in ipairs(res[i]) do set[h.id] = true end
@@ -148,7 +149,7 @@ local function check_truth_ids(c, sets)
   local missing, example = 0, nil
   for _, set in ipairs(sets) do
     for id in pairs(set) do
-      if not c:get(id) then
+      if not cli.ok(c:get(id)) then
         missing = missing + 1
         example = example or id
       end
@@ -166,7 +167,7 @@ local function pass(c, qs, n, dim, k, ef)
   local got = {}
   local t0 = cli.now()
   for i = 0, n - 1 do
-    got[i + 1] = c:search(qs + i * dim, {k = k, ef = ef, with_meta = false})
+    got[i + 1] = cli.ok(c:search(qs + i * dim, {k = k, ef = ef, with_meta = false}))
   end
   return cli.now() - t0, got
 end
@@ -199,7 +200,7 @@ if c:dim() ~= qdim then
   die(("%s has %d components per query, collection %s has dimension %d"):format(
     a.queries, qdim, a.collection, c:dim()))
 end
-local info = c:info()
+local info = cli.ok(c:info())
 if info.count == 0 then die(("collection %s is empty"):format(a.collection)) end
 
 local k = a.k

@@ -77,7 +77,7 @@ end
 -- The first line of an export: what import needs to make the collection
 -- again, and the count, so that a file cut short at a line end is noticed.
 local function header_line(c)
-  local i = c:info()
+  local i = cli.ok(c:info())
   return cli.json({omen_collection = {
     name = i.name, dim = i.dim, metric = i.metric, m = i.m,
     ef_construction = i.ef_construction, ef_search = i.ef_search,
@@ -123,7 +123,7 @@ end
 -- -- Export -----------------------------------------------------------------------
 
 local function export(c, format, progress)
-  local count = c:count()
+  local count = cli.ok(c:count())
   local vec_out = open_out(a.out)
   local side_out = format == "fvecs" and open_out(a.out .. ".jsonl") or nil
   put(side_out or vec_out, header_line(c))

@@ -303,7 +303,9 @@ local function load(c, src, progress)
   while true do
     local n, ids, vecs, metas = src.next()
     if n == 0 then break end
-    local ok, err = pcall(c.upsert_batch, c, ids, vecs, metas, {threads = a.threads})
+    local ok, err = pcall(function()
+      cli.ok(c:upsert_batch(ids, vecs, metas, {threads = a.threads}))
+    end)
     if not ok then
       error(("%s: records %d to %d: %s"):format(a.file, stored + 1, stored + n,
         (tostring(err):gsub("^[^:]*:%d+: ", ""))), 0)
@@ -383,7 +385,7 @@ if not lok then
 end
 local fok, ferr = db:flush()
 if not fok then cli.die("import", ferr) end
-local repeated = stored - c:count()
+local repeated = stored - cli.ok(c:count())
 progress:finish(stored, ("into %s%s"):format(name,
   repeated > 0 and (" (%d records had ids repeated later in the file)"):format(repeated) or ""))
 db:close()

@@ -65,7 +65,7 @@ if c then
     cli.die("ingest", ("%s has %d components per record, collection %s has dimension %d"):format(
       a.file, r.dim, a.collection, c:dim()))
   end
-  local info = c:info()
+  local info = cli.ok(c:info())
   for _, o in ipairs({"metric", "quantization", "m", "ef_construction"}) do
     if a[o] ~= nil and a[o] ~= info[o] then
       cli.die("ingest", ("collection %s exists with %s %s; --%s %s cannot apply"):format(
@@ -107,7 +107,9 @@ while not a.limit or stored < a.limit do
   local ok, n, ids, vecs, metas = pcall(r.next, r, want)
   if not ok then stop(tostring(n)) end
   if n == 0 then break end
-  local done, uerr = pcall(c.upsert_batch, c, ids, vecs, metas, {threads = a.threads})
+  local done, uerr = pcall(function()
+    cli.ok(c:upsert_batch(ids, vecs, metas, {threads = a.threads}))
+  end)
   if not done then
     stop(("%s: records %d to %d: %s"):format(a.file, stored + 1, stored + n,
                                              tostring(uerr):gsub("^[^:]*:%d+: ", "")))
@@ -118,5 +120,5 @@ end
 r:close()
 local ok, ferr = db:flush()
 if not ok then cli.die("ingest", ferr) end
-progress:finish(stored, ("into %s (%d in all)"):format(a.collection, c:count()))
+progress:finish(stored, ("into %s (%d in all)"):format(a.collection, c:count() or stored))
 db:close()

@@ -88,7 +88,7 @@ end
 -- job with nothing written. c:count builds the filter's bitmap of matches,
 -- which the searches then reuse, so the count is not wasted work.
 local function check_filter(c, filter)
-  local ok, n = pcall(c.count, c, filter)
+  local ok, n = pcall(function() return cli.ok(c:count(filter)) end)
   if not ok then die(("bad --filter %s: %s"):format(a.filter, tostring(n))) end
   return n
 end
@@ -170,7 +170,7 @@ while true do
   if not ok then die(("%s (%d queries answered before it)"):format(n, answered)) end
   if n == 0 then break end
   opts.n = n
-  local done, res = pcall(c.search_batch, c, vecs, opts)
+  local done, res = pcall(function() return cli.ok(c:search_batch(vecs, opts)) end)
   if not done then
     die(("%s: queries %d to %d: %s"):format(a.queries, answered + 1, answered + n, tostring(res)))
   end

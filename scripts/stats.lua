@@ -96,7 +96,7 @@ local function report(i)
 end
 
 local db = cli.open_db("stats", a.db, {readonly = true})
-local info = db:info()
+local info = cli.ok(db:info())
 db:close()
 
 io.stdout:write(a.json and info_json(info) .. "\n" or report(info))

@@ -494,7 +494,7 @@ static void t_search_batch(void **state)
     omen_search_opts none;
     omen_search_opts_init(&none, 1);
     assert_int_equal(omen_search_batch(coll, 2, NULL, &none, NULL, 1), OMEN_INVALID);
-    assert_non_null(strstr(omen_errmsg(db), "search_batch needs queries"));
+    assert_non_null(strstr(omen_errmsg(db), "queries is missing"));
   }
   (void)state;
   enum { N = 3000, NQ = 300 };

@@ -446,15 +446,22 @@ local function lit(v)
 end
 H.lit = lit
 
+-- The results of an omen call; its nil, message raised as the error.
+function H.must(v, err, ...)
+  if v == nil and err ~= nil then error(err, 2) end
+  return v, err, ...
+end
+
 -- Every record of a collection: map id -> {vec = ..., meta = ...}, read with
 -- an exact search for all of them.
+-- (A failure returned as nil, message is raised with that message.)
 function H.all_records(c)
-  local n = c:count()
+  local n = H.must(c:count())
   local out = {}
   if n == 0 then return out end
   local q = {}
   for i = 1, c:dim() do q[i] = (i == 1) and 1 or 0 end
-  local hits = c:search(q, {k = n, exact = true, with_vectors = true})
+  local hits = H.must(c:search(q, {k = n, exact = true, with_vectors = true}))
   assert(#hits == n, "all_records: " .. #hits .. " hits for " .. n .. " records")
   for _, h in ipairs(hits) do out[h.id] = {vec = h.vector, meta = h.meta} end
   return out
@@ -464,9 +471,9 @@ end
 -- settings and counters, and every record (vector and meta).
 function H.dump(db)
   local parts = {}
-  for _, name in ipairs(db:collections()) do
-    local c = assert(db:collection(name))
-    local i = c:info()
+  for _, name in ipairs(H.must(db:collections())) do
+    local c = H.must(db:collection(name))
+    local i = H.must(c:info())
     parts[#parts + 1] = lit({name = name, dim = i.dim, metric = i.metric, m = i.m,
                              efc = i.ef_construction, efs = i.ef_search, count = i.count,
                              slots = i.slots, deleted = i.deleted})

@@ -287,4 +287,33 @@ T["a second writer is told who holds the lock"] = function()
   db:close()
 end
 
+T["one rule: misuse raises, the environment returns nil, message"] = function()
+  local path = H.tmpfile()
+  local db = assert(omen.open(path))
+  local c = db:create_collection("c", {dim = 4})
+  local ids, vecs = {}, {}
+  for i = 1, 3000 do ids[i], vecs[i] = "r" .. i, {i, i % 7, i % 11, 1} end
+  c:upsert_batch(ids, vecs)
+  db:close()
+  -- damage the vectors of the first chunk: found when first read
+  local data = H.read_file(path)
+  H.write_file(path, data:sub(1, 4100) .. string.char((data:byte(4101) + 1) % 256) .. data:sub(4102))
+  local ro = assert(omen.open(path, {readonly = true}))
+  local rc = assert(ro:collection("c"))
+  H.fails(rc:get("r1"), "is damaged")
+  H.fails(rc:search({1, 1, 1, 1}, {k = 5, exact = true}), "is damaged")
+  H.fails(rc:search({1, 1, 1, 1}, {k = 5, where = function() return true end}), "is damaged")
+  raises(function() rc:upsert("x", {1, 2, 3, 4}) end, "read%-only") -- misuse
+  raises(function() for _ in rc:each() do end end, "is damaged") -- a loop raises
+  local file, log = ro:file_sizes()
+  eq(file, #data)
+  eq(log, 0)
+  ro:close()
+  H.fails(omen.open(path, {verify = true}), "is damaged")
+  -- sizes in memory
+  local mem = omen.open()
+  eq({mem:file_sizes()}, {0, 0})
+  mem:close()
+end
+
 return T

@@ -241,4 +241,18 @@ T["os.exit without closing leaves no damaged file"] = function()
   db:close()
 end
 
+T["c:close releases a collection handle; later calls raise"] = function()
+  local db = omen.open()
+  local c = db:create_collection("c", {dim = 2})
+  c:upsert("a", {1, 2})
+  eq(c:close(), true)
+  eq(c:close(), true) -- idempotent
+  eq(tostring(c), "omen.collection(closed)")
+  raises(function() c:count() end, "collection is closed")
+  raises(function() c:search({1, 2}, 1) end, "collection is closed")
+  local again = db:collection("c") -- the collection itself is still there
+  eq(again:count(), 1)
+  db:close()
+end
+
 return T
