@@ -42,7 +42,9 @@ LUA_HDR   = $(BUILD)/gen/omen_lua.h $(BUILD)/gen/repl_lua.h
 UNIT_SRC  = $(sort $(wildcard tests/test_*.c))
 UNIT_BIN  = $(UNIT_SRC:tests/%.c=$(BUILD)/tests/%)
 AMALG     = $(BUILD)/amalgamation
-AMALG_TESTS = $(UNIT_SRC:tests/%.c=$(AMALG)/tests/%)
+# test_kinds links its own registry of code kinds in place of kinds.o, so it
+# runs against core/*.o only, not the amalgamation.
+AMALG_TESTS = $(filter-out %/test_kinds,$(UNIT_SRC:tests/%.c=$(AMALG)/tests/%))
 
 DEPS_STAMP = $(BUILD)/.deps-ok
 LUAJIT_STAMP = $(BUILD)/.luajit-ok
@@ -136,6 +138,11 @@ $(BUILD)/tests/%: tests/%.c $(CORE_OBJ) | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(OMEN_CFLAGS) -Icore -o $@ $< $(CORE_OBJ) $(CMOCKA_LIBS) $(LDLIBS_CORE)
 
+KINDLESS_OBJ = $(filter-out $(BUILD)/core/kinds.o,$(CORE_OBJ))
+$(BUILD)/tests/test_kinds: tests/test_kinds.c $(KINDLESS_OBJ) | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(OMEN_CFLAGS) -Icore -o $@ $< $(KINDLESS_OBJ) $(CMOCKA_LIBS) $(LDLIBS_CORE)
+
 # Everything the suites need, in $(BUILD).
 suites: all $(UNIT_BIN)
 
@@ -153,7 +160,7 @@ ASAN_BUILD = $(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g" \
 
 # ThreadSanitizer over the suites that run threads: parallel builds, readers
 # beside writers, filter caches, batch searches.
-TSAN_SUITES = test_stress test_coll test_hnsw test_filter test_quant
+TSAN_SUITES = test_stress test_coll test_hnsw test_filter test_codes
 TSAN_BUILD = $(MAKE) --no-print-directory BUILD=build-tsan OPT="-O1 -g" \
   SAN="-fsanitize=thread" $(TSAN_SUITES:%=build-tsan/tests/%)
 

@@ -33,7 +33,7 @@ int omen__coll_check_config(omen_db *db, const omen_coll_config *cfg)
   if (cfg->dim < 1 || cfg->dim > OMEN_MAX_DIM)
     return omen__fail(db, OMEN_INVALID, "dim must be between 1 and %d (got %u)",
                       OMEN_MAX_DIM, cfg->dim);
-  if (!omen_metric_name(cfg->metric))
+  if (!omen__metric(cfg->metric))
     return omen__fail(db, OMEN_INVALID, "unknown metric %d", (int)cfg->metric);
   if (cfg->m < 2 || cfg->m > OMEN_MAX_M)
     return omen__fail(db, OMEN_INVALID, "m must be between 2 and %d (got %u)",
@@ -45,7 +45,7 @@ int omen__coll_check_config(omen_db *db, const omen_coll_config *cfg)
   if (cfg->ef_search < 1 || cfg->ef_search > OMEN_MAX_EF)
     return omen__fail(db, OMEN_INVALID, "ef_search must be between 1 and %d (got %u)",
                       OMEN_MAX_EF, cfg->ef_search);
-  if (!omen_quant_name(cfg->quantization))
+  if (!omen__code_kind_of((int)cfg->quantization))
     return omen__fail(db, OMEN_INVALID, "unknown quantization %d",
                       (int)cfg->quantization);
   return OMEN_OK;
@@ -80,15 +80,14 @@ int omen__coll_new(omen_db *db, const char *name, size_t name_len,
   c->db = db;
   c->cfg = *cfg;
   c->stride = (uint32_t)omen__padded(cfg->dim);
-  if (cfg->quantization == OMEN_QUANT_SQ8) {
-    c->cstride = (uint32_t)omen__code_padded(cfg->dim);
-    if (omen__sq8_init(&db->mem, &c->sq, cfg->dim)) {
-      omen__free(&db->mem, c->name, name_len + 1);
-      omen__free(&db->mem, c, sizeof *c);
-      return OMEN_NOMEM;
-    }
-  }
+  c->metric = omen__metric(cfg->metric);
   omen__kernels_get(omen__isa_best(), &c->kern);
+  if (omen__codes_init(&c->codes, &db->mem, (int)cfg->quantization, cfg->dim, c->stride,
+                       c->metric, &c->kern)) {
+    omen__free(&db->mem, c->name, name_len + 1);
+    omen__free(&db->mem, c, sizeof *c);
+    return OMEN_NOMEM;
+  }
   uint64_t seed = omen__hash_bytes(name, name_len, 0x6f6d656eull);
   omen__graph_init(&c->graph, cfg->m, cfg->ef_construction, seed);
   c->ids.seed = omen__mix64(seed);
@@ -105,7 +104,7 @@ fail_cache:
 fail_mu:
   pthread_rwlock_destroy(&c->rw);
 fail_rw:
-  omen__sq8_free(&db->mem, &c->sq);
+  omen__codes_free(&c->codes, &db->mem);
   omen__free(&db->mem, c->name, name_len + 1);
   omen__free(&db->mem, c, sizeof *c);
   return OMEN_ERROR;
@@ -116,8 +115,6 @@ static void free_data(omen_coll *c)
   const omen__mem *m = &c->db->mem;
   omen__buf_free(m, &c->vecs);
   omen__buf_free(m, &c->inv_norm);
-  omen__buf_free(m, &c->codes);
-  omen__buf_free(m, &c->code_offs);
   omen__buf_free(m, &c->state);
   omen__buf_free(m, &c->free_slots);
   omen__buf_free(m, &c->gone);
@@ -154,7 +151,7 @@ void omen__coll_free_shell(omen_coll *c)
   pthread_mutex_destroy(&c->pool_mu);
   pthread_mutex_destroy(&c->fcache_mu);
   pthread_mutex_destroy(&c->lazy_mu);
-  omen__sq8_free(m, &c->sq);
+  omen__codes_free(&c->codes, m);
   omen__free(m, c->name, c->name_len + 1);
   omen__free(m, c, sizeof *c);
 }
@@ -166,17 +163,10 @@ const char *omen_coll_name(omen_coll *c) { return c ? c->name : NULL; }
 
 omen__space omen__coll_space(const omen_coll *c)
 {
-  int l2 = c->cfg.metric == OMEN_L2;
-  omen__space sp = {l2 ? c->kern.l2sq : c->kern.dot, c->cfg.metric, c->vecs.p,
-                    c->stride, c->inv_norm.p, c->lazy_on ? &c->lazy : NULL,
-                    NULL, 0, NULL, NULL, NULL, NULL, 0};
-  if (c->cstride && c->sq.scale > 0) {
-    sp.codes = c->codes.p;
-    sp.cstride = c->cstride;
-    sp.code_offs = c->code_offs.p;
-    sp.sq = &c->sq;
-    sp.code_fn = l2 ? c->kern.l2sq_u8 : c->kern.dot_u8;
-  }
+  omen__space sp = {c->metric->dot ? c->kern.dot : c->kern.l2sq, c->cfg.metric,
+                    c->vecs.p, c->stride,
+                    c->metric->normalised ? c->inv_norm.p : NULL,
+                    c->lazy_on ? &c->lazy : NULL, &c->codes, NULL, 0};
   return sp;
 }
 
@@ -190,10 +180,10 @@ int omen__coll_reserve(omen_coll *c, uint32_t need)
   int rc;
   if ((rc = omen__buf_reserve(m, &c->vecs, cap * row, n * row)) ||
       (rc = omen__buf_reserve(m, &c->state, cap, n)) ||
-      (c->cfg.metric == OMEN_COSINE &&
+      (c->metric->normalised &&
        (rc = omen__buf_reserve(m, &c->inv_norm, cap * sizeof(float),
                                n * sizeof(float)))) ||
-      (rc = omen__codes_reserve(c, cap, n)) ||
+      (rc = omen__codes_reserve(&c->codes, m, cap, n)) ||
       (rc = omen__graph_reserve(m, &c->graph, (uint32_t)cap, (uint32_t)n)) ||
       (rc = omen__records_reserve(m, &c->recs, (uint32_t)cap, (uint32_t)n)))
     return rc;
@@ -234,7 +224,7 @@ static int scratch_prepare(omen_coll *c, omen__scratch *s, uint32_t n_slots,
 {
   if (!s) return OMEN_NOMEM;
   return omen__scratch_prepare(&c->db->mem, s, n_slots, c->stride,
-                               c->graph.m0, ef);
+                               omen__coll_query_bytes(c), c->graph.m0, ef);
 }
 
 static unsigned default_threads(void)
@@ -417,20 +407,82 @@ static void delete_slot(omen_coll *c, uint32_t slot)
   c->n_deleted++;
 }
 
+static const float *vector_of(const omen_coll *c, uint32_t slot)
+{
+  return (const float *)c->vecs.p + (size_t)slot * c->stride;
+}
+
+static float mul_of(const omen_coll *c, uint32_t slot)
+{
+  return c->metric->normalised ? ((const float *)c->inv_norm.p)[slot] : 1.0f;
+}
+
 static void write_vector(omen_coll *c, uint32_t slot, const float *vec)
 {
   float *dst = (float *)c->vecs.p + (size_t)slot * c->stride;
   memcpy(dst, vec, c->cfg.dim * sizeof(float));
   memset(dst + c->cfg.dim, 0, (c->stride - c->cfg.dim) * sizeof(float));
-  if (c->cfg.metric == OMEN_COSINE)
+  if (c->metric->normalised)
     ((float *)c->inv_norm.p)[slot] = omen__inverse_norm(vec, c->cfg.dim);
-  if (c->cstride) omen__codes_put(c, slot);
+  omen__codes_put(&c->codes, slot, dst, mul_of(c, slot));
+}
+
+/* -- Codes -------------------------------------------------------------------- */
+
+void omen__coll_codes_fill(omen_coll *c, uint32_t first, uint32_t end)
+{
+  const uint8_t *state = slot_state(c);
+  for (uint32_t s = first; s < end; s++)
+    if (state[s] != OMEN__SLOT_PENDING)
+      omen__codes_put(&c->codes, s, vector_of(c, s), mul_of(c, s));
+}
+
+/* Samples for a fit: the live slots, and the vectors about to be written. */
+typedef struct live_list {
+  const omen_coll *c;
+  const uint32_t *slots;
+} live_list;
+
+static const float *live_vector(const void *ctx, size_t i, float *mul)
+{
+  const live_list *l = ctx;
+  *mul = mul_of(l->c, l->slots[i]);
+  return vector_of(l->c, l->slots[i]);
+}
+
+typedef struct new_list {
+  const float *vecs;
+  uint32_t dim;
+} new_list;
+
+static const float *new_vector(const void *ctx, size_t i, float *mul)
+{
+  const new_list *l = ctx;
+  const float *v = l->vecs + i * l->dim;
+  *mul = omen__inverse_norm(v, l->dim); /* used for normalised metrics only */
+  return v;
+}
+
+void omen__coll_codes_refit(omen_coll *c, const float *vecs, size_t n)
+{
+  if (!c->codes.row) return;
+  const omen__mem *m = &c->db->mem;
+  uint32_t live = omen__coll_live(c), got = 0;
+  uint32_t *slots = omen__malloc(m, (live ? live : 1) * sizeof(uint32_t));
+  if (!slots) return;
+  for (uint32_t s = 0; s < c->n_slots && got < live; s++)
+    if (slot_state(c)[s] == OMEN__SLOT_LIVE) slots[got++] = s;
+  live_list ll = {c, slots};
+  new_list nl = {vecs, c->cfg.dim};
+  omen__sample_src src[2] = {{got, live_vector, &ll}, {vecs ? n : 0, new_vector, &nl}};
+  if (!omen__codes_fit(&c->codes, m, src, 2, (uint64_t)got + (vecs ? n : 0)))
+    omen__coll_codes_fill(c, 0, c->n_slots);
+  omen__free(m, slots, (live ? live : 1) * sizeof(uint32_t));
 }
 
 static int same_vector(const omen_coll *c, uint32_t slot, const float *vec)
 {
-  const float *v = (const float *)c->vecs.p + (size_t)slot * c->stride;
-  return memcmp(v, vec, c->cfg.dim * sizeof(float)) == 0;
+  return memcmp(vector_of(c, slot), vec, c->cfg.dim * sizeof(float)) == 0;
 }
 
 /* -- Input checks ----------------------------------------------------------- */
@@ -484,7 +536,7 @@ static int check_vector(const omen_coll *c, const float *v, const char *what,
     return omen__fail(c->db, OMEN_INVALID, "%s%s is too long: its squared length %.3g "
                       "would overflow distances (at most %.3g)", pre, what, squares,
                       (double)MAX_SQUARED_LENGTH);
-  if (c->cfg.metric == OMEN_COSINE && sum == 0)
+  if (c->metric->normalised && sum == 0)
     return omen__fail(c->db, OMEN_INVALID,
                       "%s%s is all zeros: it has no direction for the cosine "
                       "metric", pre, what);
@@ -657,7 +709,9 @@ static int batch_plan(batch *b)
     return rc;
   b->link = omen__malloc(m, b->n * sizeof(uint32_t));
   if (!b->link) return OMEN_NOMEM;
-  if (need_slots) omen__codes_admit(c, b->items[0].vec, b->n);
+  if (need_slots && omen__codes_due(&c->codes, b->items[0].vec, b->n,
+                                    (uint64_t)omen__coll_live(c) + b->n))
+    omen__coll_codes_refit(c, b->items[0].vec, b->n);
   return OMEN_OK;
 }
 
@@ -992,10 +1046,11 @@ int omen_coll_info_get(omen_coll *c, omen_coll_info *info)
                              &c->graph.links0, &c->graph.level, &c->graph.upper_at,
                              &c->graph.upper, &c->graph.locks, &c->ids.tab,
                              &c->recs.refs, &c->recs.heap, &c->keys.names,
-                             &c->keys.index, &c->keys.table, &c->codes,
-                             &c->code_offs, &c->sq.lo, &c->graph.indeg, &c->gone};
+                             &c->keys.index, &c->keys.table,
+                             &c->graph.indeg, &c->gone};
   for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
     info->memory += bufs[i]->size;
+  info->memory += omen__codes_memory(&c->codes);
   info->memory += sizeof *c + c->name_len;
   pthread_rwlock_unlock(&c->rw);
   return OMEN_OK;

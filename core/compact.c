@@ -46,7 +46,7 @@ static int fresh_alloc(omen_coll *c, fresh_arrays *f, uint32_t live)
   f->weak = omen__malloc(m, ((size_t)c->n_slots + 1) * u32);
   int rc = f->map && f->weak ? OMEN_OK : OMEN_NOMEM;
   if (!rc && ((rc = omen__buf_reserve(m, &f->vecs, n * c->stride * sizeof(float), 0)) ||
-              (c->cfg.metric == OMEN_COSINE &&
+              (c->metric->normalised &&
                (rc = omen__buf_reserve(m, &f->inv_norm, n * sizeof(float), 0))) ||
               (rc = omen__buf_reserve(m, &f->state, n, 0)) ||
               (rc = omen__buf_reserve(m, &f->links0, n * row0, 0)) ||
@@ -69,15 +69,6 @@ static void copy_list(uint32_t *dst, const uint32_t *src, const uint32_t *map)
   dst[0] = n;
 }
 
-/* Codes move within their array: slots only ever move down (t <= s). */
-static void move_codes(omen_coll *c, uint32_t s, uint32_t t)
-{
-  if (!c->cstride || s == t) return;
-  uint8_t *codes = c->codes.p;
-  memcpy(codes + (size_t)t * c->cstride, codes + (size_t)s * c->cstride, c->cstride);
-  if (c->code_offs.p) ((float *)c->code_offs.p)[t] = ((float *)c->code_offs.p)[s];
-}
-
 static void renumber(omen_coll *c, fresh_arrays *f)
 {
   omen__graph *g = &c->graph;
@@ -93,7 +84,7 @@ static void renumber(omen_coll *c, fresh_arrays *f)
     memcpy((float *)f->vecs.p + (size_t)t * c->stride,
            (const float *)c->vecs.p + (size_t)s * c->stride, c->stride * sizeof(float));
     if (f->inv_norm.p) ((float *)f->inv_norm.p)[t] = ((const float *)c->inv_norm.p)[s];
-    move_codes(c, s, t);
+    omen__codes_move(&c->codes, s, t); /* within their array: t <= s */
     ((uint8_t *)f->state.p)[t] = OMEN__SLOT_LIVE;
     ((uint8_t *)f->locks.p)[t] = 0;
     ((omen__recref *)f->refs.p)[t] = ((const omen__recref *)c->recs.refs.p)[s];
@@ -143,6 +134,7 @@ int omen__compact_slots(omen_coll *c, omen__scratch *sc)
   fresh_arrays f;
   rc = fresh_alloc(c, &f, live);
   if (!rc) rc = omen__scratch_prepare(&c->db->mem, sc, c->n_slots, c->stride,
+                                      omen__coll_query_bytes(c),
                                       c->graph.m0, c->graph.ef_construction);
   if (rc) {
     fresh_free(&c->db->mem, &f, old_slots);
@@ -150,7 +142,7 @@ int omen__compact_slots(omen_coll *c, omen__scratch *sc)
   }
   renumber(c, &f);
   install(c, &f, live);
-  omen__codes_refit(c); /* fitted to what is left */
+  omen__coll_codes_refit(c, NULL, 0); /* fitted to what is left */
   /* Notes taken so far name old slots: the linker looks at every node for
   ** ones left without an incoming link. */
   sc->n_orphans = 0;

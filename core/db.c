@@ -41,34 +41,6 @@ void omen_search_opts_init(omen_search_opts *o, uint32_t k)
   o->with = OMEN_WITH_META;
 }
 
-static const char *const metric_names[] = {NULL, "l2", "cosine", "ip"};
-
-omen_metric omen_metric_from_name(const char *name)
-{
-  for (int i = 1; name && i <= 3; i++)
-    if (!strcmp(name, metric_names[i])) return (omen_metric)i;
-  return (omen_metric)0;
-}
-
-const char *omen_metric_name(omen_metric metric)
-{
-  return metric >= OMEN_L2 && metric <= OMEN_IP ? metric_names[metric] : NULL;
-}
-
-static const char *const quant_names[] = {"none", "sq8"};
-
-int omen_quant_from_name(const char *name)
-{
-  for (int i = 0; name && i <= OMEN_QUANT_SQ8; i++)
-    if (!strcmp(name, quant_names[i])) return i;
-  return -1;
-}
-
-const char *omen_quant_name(omen_quant quant)
-{
-  return (unsigned)quant <= OMEN_QUANT_SQ8 ? quant_names[quant] : NULL;
-}
-
 const char *omen_path(omen_db *db)
 {
   return db && db->path ? db->path : ":memory:";

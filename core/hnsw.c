@@ -154,7 +154,7 @@ static uint32_t get_list(const omen__build *b, uint32_t slot, uint32_t level,
 /* Whether nodes that pruning leaves without in-links get relinked. */
 static int repairs_pruned(const omen__build *b)
 {
-  return b->sp->metric != OMEN_IP;
+  return b->sp->codes->metric->relink_pruned;
 }
 
 /* Replace the list of node (held locked by the caller when parallel). At
@@ -188,12 +188,14 @@ static int greedy(const omen__build *b, omen__scratch *sc, const omen__query *q,
   for (int changed = 1; changed;) {
     changed = 0;
     const uint32_t *nb;
+    float d[2 * OMEN_MAX_M];
     uint32_t n = get_list(b, *cur, level, sc->links, &nb);
-    for (uint32_t j = 0; j < n; j++) {
+    for (uint32_t j = 0; j < n; j++)
       if (omen__touch(b->sp, nb[j])) return OMEN_CORRUPT;
-      float d = omen__walk_dist(b->sp, q, nb[j]);
-      if (d < *cur_d) {
-        *cur_d = d;
+    omen__walk_dists(b->sp, q, nb, n, d);
+    for (uint32_t j = 0; j < n; j++) {
+      if (d[j] < *cur_d) {
+        *cur_d = d[j];
         *cur = nb[j];
         changed = 1;
       }
@@ -214,24 +216,6 @@ static int descend(const omen__build *b, omen__scratch *sc, const omen__query *q
   for (uint32_t level = b->g->max_level; level > 0 && !rc; level--)
     rc = greedy(b, sc, q, level, cur, d);
   return rc;
-}
-
-/* Neighbours whose data is requested ahead of their distance. */
-#define AHEAD 2
-#define PREFETCH_LINES 16 /* a whole sq8 row of up to 1024 dims; longer rows
-                             are streamed by the hardware prefetcher */
-
-static inline void prefetch_bytes(const void *at, size_t bytes)
-{
-  const char *p = at;
-  size_t lines = bytes / 64 < PREFETCH_LINES ? bytes / 64 : PREFETCH_LINES;
-  for (size_t i = 0; i < lines; i++) OMEN__PREFETCH(p + 64 * i);
-}
-
-static inline void prefetch_walk(const omen__space *sp, uint32_t slot)
-{
-  prefetch_bytes(omen__walk_data(sp, slot),
-                 sp->codes ? sp->cstride : sp->stride * sizeof(float));
 }
 
 /* Best-first search of one level from ep, keeping the ef closest accepted
@@ -258,20 +242,21 @@ static int search_layer(const omen__build *b, omen__scratch *sc, const omen__que
     if (nc) OMEN__PREFETCH(omen__links(b->g, sc->cand[0].slot, level));
     const uint32_t *nb;
     uint32_t n = get_list(b, c.slot, level, sc->links, &nb), fresh[2 * OMEN_MAX_M];
-    /* The unvisited neighbours first, so their data can be fetched ahead. */
+    float dist[2 * OMEN_MAX_M];
+    /* The unvisited neighbours first, measured together: the code kind asks
+    ** for their rows ahead of each distance. */
     uint32_t n_fresh = 0;
     for (uint32_t j = 0; j < n; j++) {
       uint32_t x = nb[j];
       if (visited[x] == epoch) continue;
       visited[x] = epoch;
+      if (omen__touch(sp, x)) return OMEN_CORRUPT;
       fresh[n_fresh++] = x;
     }
-    for (uint32_t j = 0; j < n_fresh && j < AHEAD; j++) prefetch_walk(sp, fresh[j]);
+    omen__walk_dists(sp, q, fresh, n_fresh, dist);
     for (uint32_t j = 0; j < n_fresh; j++) {
       uint32_t x = fresh[j];
-      if (j + AHEAD < n_fresh) prefetch_walk(sp, fresh[j + AHEAD]);
-      if (omen__touch(sp, x)) return OMEN_CORRUPT;
-      float d = omen__walk_dist(sp, q, x);
+      float d = dist[j];
       if (nt >= ef && d >= bound) continue;
       if (nc == sc->cand_cap && omen__scratch_grow_cand(b->mem, sc))
         return OMEN_NOMEM;
@@ -293,12 +278,13 @@ static int search_layer(const omen__build *b, omen__scratch *sc, const omen__que
 static size_t finish(const omen__space *sp, const omen__query *q, omen__cand *out,
                      size_t found, uint32_t k)
 {
-  if (sp->codes) {
+  if (!sp->codes->kind->exact) {
     size_t row = sp->stride * sizeof(float);
-    for (size_t i = 0; i < found && i < AHEAD; i++)
-      prefetch_bytes(omen__vec(sp, out[i].slot), row);
+    for (size_t i = 0; i < found && i < OMEN__AHEAD; i++)
+      omen__prefetch_bytes(omen__vec(sp, out[i].slot), row);
     for (size_t i = 0; i < found; i++) {
-      if (i + AHEAD < found) prefetch_bytes(omen__vec(sp, out[i + AHEAD].slot), row);
+      if (i + OMEN__AHEAD < found)
+        omen__prefetch_bytes(omen__vec(sp, out[i + OMEN__AHEAD].slot), row);
       out[i].d = omen__dist_q(sp, q->f, out[i].slot);
     }
     sort_cands(out, found);
@@ -529,13 +515,8 @@ int omen__graph_insert(omen__build *b, omen__scratch *sc, uint32_t slot)
   omen__graph *g = b->g;
   const omen__space *sp = b->sp;
   uint32_t level = level_at(g, slot);
-  omen__query q = {omen__vec(sp, slot), NULL, 0.0f};
-  if (sp->codes) {
-    q.c = omen__code(sp, slot);
-    q.offs = omen__code_offs(sp, slot);
-  } else if (sp->metric == OMEN_COSINE) {
-    q.f = omen__prepare_query(sc, sp, q.f, sp->stride);
-  }
+  omen__query q;
+  sp->codes->kind->node_query(sp, slot, sc->qbuf, &q);
 
   if (b->parallel) pthread_mutex_lock(b->entry_mu);
   uint32_t cur = g->entry, top = g->max_level;

@@ -174,6 +174,8 @@ typedef enum omen_metric {
 /* "l2", "cosine", "ip" <-> omen_metric; 0 / NULL when unknown. */
 omen_metric omen_metric_from_name(const char *name);
 const char *omen_metric_name(omen_metric metric);
+/* The name of the i-th metric this build knows (from 0); NULL past the last. */
+const char *omen_metric_at(size_t i);
 
 #define OMEN_MAX_DIM   65536
 #define OMEN_MAX_M     128
@@ -196,6 +198,9 @@ typedef enum omen_quant {
 /* "none", "sq8" <-> omen_quant; -1 / NULL when unknown. */
 int omen_quant_from_name(const char *name);
 const char *omen_quant_name(omen_quant quant);
+/* The name of the i-th quantization this build knows (from 0); NULL past the
+** last. */
+const char *omen_quantization_at(size_t i);
 
 typedef struct omen_coll_config {
   uint32_t dim;             /* 1 .. OMEN_MAX_DIM */

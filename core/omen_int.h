@@ -21,7 +21,8 @@
 #include "mem.h"
 #include "meta.h"
 #include "omen.h"
-#include "quant.h"
+#include "codes.h"
+#include "metric.h"
 #include "records.h"
 #include "search.h"
 
@@ -58,15 +59,13 @@ struct omen_coll {
   int dead_rc;            /* nonzero once the data is released: the error
                              calls get (OMEN_DROPPED or OMEN_CLOSED) */
   omen__kernels kern;
+  const omen__metric_desc *metric;
   uint32_t stride;        /* floats per stored vector */
   uint32_t n_slots;       /* slots ever handed out; the rest is capacity */
   uint32_t cap;
   omen__buf vecs;         /* stride floats per slot */
   omen__buf inv_norm;     /* float per slot (cosine only) */
-  uint32_t cstride;       /* bytes of codes per slot (sq8), else 0 */
-  omen__sq8 sq;           /* their scale and offsets */
-  omen__buf codes;        /* cstride bytes per slot (memory only) */
-  omen__buf code_offs;    /* float per slot: offset term (sq8, dot metrics) */
+  omen__codes codes;      /* what graph walks read (codes.h) */
   omen__buf state;        /* uint8 per slot: OMEN__SLOT_* */
   omen__buf free_slots;   /* uint32 stack of free slots (OMEN__SLOT_FREE) */
   uint32_t n_free;
@@ -240,18 +239,20 @@ int omen__coll_consolidate(omen_coll *c, omen__scratch *sc);
 /* The vector space view of a collection's current tables. */
 omen__space omen__coll_space(const omen_coll *c);
 
-/* -- Codes (quant.c) --------------------------------------------------------- */
-/* With sq8 a collection keeps codes for every slot that is not pending. */
+/* -- A collection's codes (coll.c, through codes.h) ---------------------------- */
 
-int omen__codes_reserve(omen_coll *c, size_t cap, size_t n);
-/* Encode a slot from its vector (and inverse norm, for cosine). */
-void omen__codes_put(omen_coll *c, uint32_t slot);
-void omen__codes_fill(omen_coll *c, uint32_t first, uint32_t end);
-/* Before n vectors (dim floats each) are written: fit the codes again and
-** encode every slot anew when the data has grown or moved (see quant.c). */
-void omen__codes_admit(omen_coll *c, const float *vecs, size_t n);
-/* Fit the codes to the live records afresh and encode every slot again. */
-void omen__codes_refit(omen_coll *c);
+/* Bytes a query takes in the form of the collection's code kind. */
+static inline size_t omen__coll_query_bytes(const omen_coll *c)
+{
+  return c->codes.kind->query_bytes(&c->codes);
+}
+
+/* Encode slots [first, end) that are not pending from their vectors. */
+void omen__coll_codes_fill(omen_coll *c, uint32_t first, uint32_t end);
+/* Fit the codes afresh to the live records and the n vectors about to be
+** written (vecs may be NULL), and encode every slot again; without memory
+** for that, the old fit stays. */
+void omen__coll_codes_refit(omen_coll *c, const float *vecs, size_t n);
 
 /* -- Results (result.c) ----------------------------------------------------- */
 

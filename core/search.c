@@ -102,7 +102,8 @@ static int grow(const omen__mem *m, void **p, size_t *cap, size_t need,
 }
 
 int omen__scratch_prepare(const omen__mem *m, omen__scratch *s, size_t n_slots,
-                          size_t stride, size_t max_links, size_t ef)
+                          size_t stride, size_t query_bytes, size_t max_links,
+                          size_t ef)
 {
   size_t old_visited = s->visited_cap;
   int rc = grow(m, (void **)&s->visited, &s->visited_cap, n_slots,
@@ -127,13 +128,12 @@ int omen__scratch_prepare(const omen__mem *m, omen__scratch *s, size_t n_slots,
     s->q = b.p;
     s->q_cap = stride;
   }
-  size_t codes = omen__code_padded(stride);
-  if (codes > s->qcode_cap) {
-    omen__buf b = {s->qcode, s->qcode_cap, 0};
-    rc = omen__buf_reserve(m, &b, codes, 0);
+  if (query_bytes > s->qbuf_cap) {
+    omen__buf b = {s->qbuf, s->qbuf_cap, 0};
+    rc = omen__buf_reserve(m, &b, query_bytes, 0);
     if (rc) return rc;
-    s->qcode = b.p;
-    s->qcode_cap = codes;
+    s->qbuf = b.p;
+    s->qbuf_cap = query_bytes;
   }
   return OMEN_OK;
 }
@@ -149,7 +149,7 @@ void omen__scratch_free(const omen__mem *m, omen__scratch *s)
   omen__free(m, s->keyids, s->keyids_cap * sizeof(uint32_t));
   omen__buf b = {s->q, s->q_cap * sizeof(float), 0};
   omen__buf_free(m, &b);
-  omen__buf c = {s->qcode, s->qcode_cap, 0};
+  omen__buf c = {s->qbuf, s->qbuf_cap, 0};
   omen__buf_free(m, &c);
   memset(s, 0, sizeof *s);
 }
@@ -178,7 +178,7 @@ void omen__scratch_note_orphan(const omen__mem *m, omen__scratch *s,
 const float *omen__prepare_query(omen__scratch *s, const omen__space *sp,
                                  const float *vec, size_t dim)
 {
-  float scale = sp->metric == OMEN_COSINE ? omen__inverse_norm(vec, dim) : 1.0f;
+  float scale = sp->codes->metric->normalised ? omen__inverse_norm(vec, dim) : 1.0f;
   for (size_t i = 0; i < dim; i++) s->q[i] = vec[i] * scale;
   for (size_t i = dim; i < sp->stride; i++) s->q[i] = 0.0f;
   return s->q;
@@ -188,10 +188,6 @@ omen__query omen__walk_query(omen__scratch *s, const omen__space *sp,
                              const float *prepared)
 {
   omen__query q = {prepared, NULL, 0.0f};
-  if (sp->codes) {
-    omen__sq8_encode(sp->sq, prepared, 1.0f, s->qcode, sp->cstride);
-    if (sp->metric != OMEN_L2) q.offs = omen__sq8_offset(sp->sq, s->qcode);
-    q.c = s->qcode;
-  }
+  sp->codes->kind->prepare(sp->codes, prepared, s->qbuf, &q);
   return q;
 }

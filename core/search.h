@@ -11,10 +11,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "codes.h"
 #include "distance.h"
 #include "mem.h"
+#include "metric.h"
 #include "omen.h"
-#include "quant.h"
 
 /* A hint to fetch the cache line at p. GCC 12 deletes __builtin_prefetch
 ** calls that sit in a loop of their own (as prefetch_walk's do), so on x86
@@ -59,24 +60,19 @@ typedef struct omen__lazy {
 
 /* -- Space ----------------------------------------------------------------- */
 
-typedef struct omen__space {
-  omen__dist_fn fn;       /* l2sq for L2, dot for IP and cosine */
+struct omen__space {
+  omen__dist_fn fn;       /* the metric's float kernel */
   omen_metric metric;
   const float *vecs;      /* stride floats per slot, 64-byte aligned */
   size_t stride;
-  const float *inv_norm;  /* cosine: 1 / |v| per slot */
+  const float *inv_norm;  /* normalised metrics: 1 / |v| per slot */
   const omen__lazy *lazy; /* chunks still to check on first use, or NULL */
-  /* sq8 (see quant.h): graph walks measure codes, not the floats */
-  const uint8_t *codes;   /* cstride bytes per slot, or NULL */
-  size_t cstride;
-  const float *code_offs; /* dot metrics: offset term per slot */
-  const omen__sq8 *sq;
-  omen__code_fn code_fn;  /* l2sq_u8 for L2, dot_u8 for IP and cosine */
+  const omen__codes *codes; /* what graph walks read (codes.h) */
   /* omen_interrupt: the database's counter (searches only; NULL elsewhere)
   ** and its value when the call began; long scans stop once it moves */
   const atomic_uint *interrupts;
   unsigned seen;
-} omen__space;
+};
 
 static inline int omen__interrupted(const omen__space *sp)
 {
@@ -101,16 +97,9 @@ static inline const float *omen__vec(const omen__space *s, uint32_t slot)
   return s->vecs + (size_t)slot * s->stride;
 }
 
-/* A kernel result as a distance: l2 as is, ip negated, cosine from the dot
-** product and `inv`, the product of the inverse norms involved. */
-static inline float omen__distance(omen_metric metric, float r, float inv)
-{
-  return metric == OMEN_L2 ? r : metric == OMEN_IP ? -r : 1.0f - r * inv;
-}
-
 static inline float omen__inv_norm(const omen__space *s, uint32_t slot)
 {
-  return s->metric == OMEN_COSINE ? s->inv_norm[slot] : 1.0f;
+  return s->inv_norm ? s->inv_norm[slot] : 1.0f; /* set for normalised metrics */
 }
 
 /* Distance from a prepared query (see omen__prepare_query) to a slot. */
@@ -129,56 +118,38 @@ static inline float omen__dist_nodes(const omen__space *s, uint32_t a,
 }
 
 /* -- Graph walks ------------------------------------------------------------
-** Walks measure a query against codes when the space has them, and the
-** candidates they find are measured again exactly at the end. */
-
-/* A query as walks see it: prepared floats, and their codes if any. */
-typedef struct omen__query {
-  const float *f;
-  const uint8_t *c;
-  float offs;             /* offset term of c (dot metrics) */
-} omen__query;
-
-static inline const uint8_t *omen__code(const omen__space *s, uint32_t slot)
-{
-  return s->codes + (size_t)slot * s->cstride;
-}
-
-/* A distance from a code kernel result r and the two offset terms. */
-static inline float omen__code_distance(const omen__space *s, uint32_t r,
-                                        float offs)
-{
-  float step = s->sq->scale, step2 = step * step;
-  if (s->metric == OMEN_L2) return step2 * (float)r;
-  float dot = s->sq->lo_sq + step * offs + step2 * (float)r;
-  return s->metric == OMEN_IP ? -dot : 1.0f - dot;
-}
-
-static inline float omen__code_offs(const omen__space *s, uint32_t slot)
-{
-  return s->metric == OMEN_L2 ? 0.0f : s->code_offs[slot];
-}
+** Walks measure through the collection's code kind (codes.h); when its
+** distances are not exact, the candidates they find are measured again on
+** the floats at the end. */
 
 static inline float omen__walk_dist(const omen__space *s, const omen__query *q,
                                     uint32_t slot)
 {
-  if (!s->codes) return omen__dist_q(s, q->f, slot);
-  uint32_t r = s->code_fn(q->c, omen__code(s, slot), s->cstride);
-  return omen__code_distance(s, r, q->offs + omen__code_offs(s, slot));
+  return s->codes->kind->dist(s, q, slot);
 }
 
-static inline float omen__walk_dist_nodes(const omen__space *s, uint32_t a,
-                                          uint32_t b)
+static inline void omen__walk_dists(const omen__space *s, const omen__query *q,
+                                    const uint32_t *slots, size_t n, float *out)
 {
-  if (!s->codes) return omen__dist_nodes(s, a, b);
-  uint32_t r = s->code_fn(omen__code(s, a), omen__code(s, b), s->cstride);
-  return omen__code_distance(s, r, omen__code_offs(s, a) + omen__code_offs(s, b));
+  s->codes->kind->dists(s, q, slots, n, out);
 }
 
-/* Where a walk reads a slot's data: to prefetch it. */
-static inline const void *omen__walk_data(const omen__space *s, uint32_t slot)
+static inline float omen__walk_dist_nodes(const omen__space *s, uint32_t a, uint32_t b)
 {
-  return s->codes ? (const void *)omen__code(s, slot) : (const void *)omen__vec(s, slot);
+  return s->codes->kind->dist_nodes(s, a, b);
+}
+
+/* Ask for bytes at p ahead of their use (a walk reads rows at random
+** places): up to 16 lines, a whole row of 1-byte codes of 1024 dimensions;
+** longer rows are streamed by the hardware prefetcher. */
+#define OMEN__PREFETCH_LINES 16
+#define OMEN__AHEAD 2 /* rows asked for before the one measured */
+
+static inline void omen__prefetch_bytes(const void *at, size_t bytes)
+{
+  const char *p = at;
+  size_t lines = bytes / 64 < OMEN__PREFETCH_LINES ? bytes / 64 : OMEN__PREFETCH_LINES;
+  for (size_t i = 0; i < lines; i++) OMEN__PREFETCH(p + 64 * i);
 }
 
 /* -- Predicates -------------------------------------------------------------- */
@@ -229,8 +200,8 @@ typedef struct omen__scratch {
   size_t links_cap;
   float *q;                   /* the query, padded and aligned */
   size_t q_cap;
-  uint8_t *qcode;             /* its codes */
-  size_t qcode_cap;
+  void *qbuf;                 /* its form for the code kind, 64-byte aligned */
+  size_t qbuf_cap;
   uint32_t *keyids;           /* a bound filter's key numbers */
   size_t keyids_cap;
   uint32_t *orphans;          /* live nodes a write left without in-links */
@@ -238,10 +209,12 @@ typedef struct omen__scratch {
   int orphans_lost;           /* a note could not be stored: check them all */
 } omen__scratch;
 
-/* Size the scratch for n_slots slots, stride-float queries, lists of up to
-** max_links entries and ef candidates. */
+/* Size the scratch for n_slots slots, stride-float queries (and their form
+** for a code kind, query_bytes), lists of up to max_links entries and ef
+** candidates. */
 int omen__scratch_prepare(const omen__mem *m, omen__scratch *s, size_t n_slots,
-                          size_t stride, size_t max_links, size_t ef);
+                          size_t stride, size_t query_bytes, size_t max_links,
+                          size_t ef);
 void omen__scratch_free(const omen__mem *m, omen__scratch *s);
 
 /* A new visited epoch; clears the stamps when the counter wraps. */
@@ -269,7 +242,7 @@ void omen__scratch_note_orphan(const omen__mem *m, omen__scratch *s,
 const float *omen__prepare_query(omen__scratch *s, const omen__space *sp,
                                  const float *vec, size_t dim);
 
-/* A prepared query for walks: encoded into s->qcode if the space has codes. */
+/* A prepared query for walks, in the code kind's form (in s->qbuf). */
 omen__query omen__walk_query(omen__scratch *s, const omen__space *sp,
                              const float *prepared);
 

@@ -62,7 +62,7 @@ enum sections {
   S_KEYINDEX, /* uint64 per key */
   S_IDMAP,    /* the id map's table */
   S_CHUNKS,   /* two CRCs per chunk: its vectors, its level-0 links */
-  S_QUANT,    /* sq8 once trained: dim offsets, then the scale (floats) */
+  S_QUANT,    /* the code kind's parameters, once fitted (its own layout) */
   N_SECTIONS
 };
 #define V1_SECTIONS S_QUANT
@@ -253,15 +253,17 @@ static void catalog_entry(bytes *cat, const omen_coll *c, uint64_t heap,
   }
 }
 
-/* The quantizer's offsets and scale, once trained. */
-static void w_quantizer(file_writer *w, section *s, const omen_coll *c)
+/* The code kind's parameters (none for some kinds, or before a fit). */
+static int w_quantizer(file_writer *w, section *s, const omen_coll *c, const omen__mem *mem)
 {
-  w_begin(w, s);
-  if (c->cstride && c->sq.scale > 0) {
-    w_bytes(w, omen__sq8_offsets(&c->sq), c->cfg.dim * sizeof(float));
-    w_bytes(w, &c->sq.scale, sizeof(float));
-  }
-  w_end(w, s);
+  const omen__codes *cs = &c->codes;
+  size_t n = cs->kind->saved_bytes(cs);
+  void *p = n ? omen__malloc(mem, n) : NULL;
+  if (n && !p) return OMEN_NOMEM;
+  if (n) cs->kind->save(cs, p);
+  w_section(w, s, p, n);
+  omen__free(mem, p, n);
+  return OMEN_OK;
 }
 
 static int write_coll(file_writer *w, bytes *cat, const omen_coll *c,
@@ -276,7 +278,7 @@ static int write_coll(file_writer *w, bytes *cat, const omen_coll *c,
   const omen__graph *g = &c->graph;
   w_chunked(w, &s[S_VECS], c->vecs.p, c->stride * sizeof(float), c->n_slots, crc);
   w_section(w, &s[S_INVNORM], c->inv_norm.p,
-            c->cfg.metric == OMEN_COSINE ? n * sizeof(float) : 0);
+            c->metric->normalised ? n * sizeof(float) : 0);
   w_section(w, &s[S_STATE], c->state.p, n);
   w_section(w, &s[S_FREE], c->free_slots.p, c->n_free * u32);
   w_chunked(w, &s[S_LINKS0], g->links0.p, row0, c->n_slots, crc + 1);
@@ -291,7 +293,7 @@ static int write_coll(file_writer *w, bytes *cat, const omen_coll *c,
             c->ids.mask ? (size_t)(c->ids.mask + 1) * sizeof(uint64_t) : 0);
   w_section(w, &s[S_CHUNKS], crc, crc_size);
   omen__free(mem, crc, crc_size ? crc_size : 1);
-  w_quantizer(w, &s[S_QUANT], c);
+  if (w_quantizer(w, &s[S_QUANT], c, mem)) return OMEN_NOMEM;
   catalog_entry(cat, c, heap, s);
   return OMEN_OK;
 }
@@ -491,7 +493,10 @@ static int attach(loader *L, const coll_head *h, int i, uint64_t len,
     snprintf(why, sizeof why, "checksum mismatch in '%s'", section_name[i]);
     return damaged(L->db, why);
   }
-  *b = omen__buf_mapped(L->map + s->off, (size_t)len);
+  /* An empty section points nowhere: a pointer into the map would be
+  ** mistaken for data (and outlive the map when the file is rewritten). */
+  omen__buf none = {0};
+  *b = len ? omen__buf_mapped(L->map + s->off, (size_t)len) : none;
   return OMEN_OK;
 }
 
@@ -501,7 +506,7 @@ static int attach_all(loader *L, omen_coll *c, const coll_head *h,
   omen__graph *g = &c->graph;
   uint64_t n = h->n_slots, u32 = 4, row0 = (1 + (uint64_t)g->m0) * u32;
   uint64_t block = (1 + (uint64_t)g->m) * u32;
-  int cosine = c->cfg.metric == OMEN_COSINE, rc;
+  int cosine = c->metric->normalised, rc;
   if ((rc = attach(L, h, S_VECS, n * c->stride * 4, &c->vecs)) ||
       (rc = attach(L, h, S_INVNORM, cosine ? n * 4 : 0, &c->inv_norm)) ||
       (rc = attach(L, h, S_STATE, n, &c->state)) ||
@@ -668,28 +673,26 @@ static int check_idmap(omen_coll *c)
   return OMEN_OK;
 }
 
-/* The sq8 offsets and scale. The codes themselves are not in the file:
+/* The code kind's parameters. The codes themselves are not in the file:
 ** each chunk's are made from its vectors once they pass their check. */
 static int load_quantizer(loader *L, omen_coll *c, const coll_head *h)
 {
   if (L->version < 2) return OMEN_OK; /* before quantization */
-  uint64_t full = ((uint64_t)c->cfg.dim + 1) * sizeof(float);
-  uint64_t len = c->cstride && h->s[S_QUANT].len == full ? full : 0;
-  if (c->cstride && c->n_slots && !len) return damaged(L->db, "quantizer is missing");
+  omen__codes *cs = &c->codes;
   omen__buf b;
-  int rc = attach(L, h, S_QUANT, len, &b);
-  if (rc || !len) return rc;
-  const float *p = b.p;
-  if (omen__sq8_set(&c->sq, p, p[c->cfg.dim])) return damaged(L->db, "bad quantizer");
-  c->sq.fitted_at = c->ids.live; /* refits count from here */
-  if (omen__codes_reserve(c, c->n_slots, 0))
+  int rc = attach(L, h, S_QUANT, h->s[S_QUANT].len, &b);
+  if (rc) return rc;
+  if (cs->kind->load(cs, b.p, b.size) || (cs->row && c->n_slots && !cs->kind->fitted(cs)))
+    return damaged(L->db, "bad quantizer");
+  cs->fitted_at = c->ids.live; /* fits count from here */
+  if (omen__codes_reserve(cs, &c->db->mem, c->n_slots, 0))
     return omen__fail(L->db, OMEN_NOMEM, "out of memory");
   return OMEN_OK;
 }
 
 static void make_codes(void *ctx, uint32_t first, uint32_t end)
 {
-  omen__codes_fill(ctx, first, end);
+  omen__coll_codes_fill(ctx, first, end);
 }
 
 static void start_lazy(omen_coll *c, const omen__buf *chunks)
@@ -699,7 +702,7 @@ static void start_lazy(omen_coll *c, const omen__buf *chunks)
   c->lazy.n_slots = c->n_slots;
   c->lazy.m0 = c->graph.m0;
   c->lazy.mu = &c->lazy_mu;
-  if (c->cstride && c->sq.scale > 0) {
+  if (c->codes.row && c->codes.kind->fitted(&c->codes)) {
     c->lazy.ready = make_codes;
     c->lazy.ctx = c;
   }

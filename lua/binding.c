@@ -772,6 +772,33 @@ static int push_coll(lua_State *L, omen_coll *c)
   return 1;
 }
 
+/* Raise "unknown metric 'x' (expected l2, cosine or ip)", the choices as
+** the engine names them. */
+static void unknown_name(lua_State *L, const char *what, const char *name,
+                         const char *(*at)(size_t))
+{
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  size_t n = 0;
+  while (at(n)) n++;
+  for (size_t i = 0; i < n; i++) {
+    if (i) luaL_addstring(&b, i + 1 < n ? ", " : " or ");
+    luaL_addstring(&b, at(i));
+  }
+  luaL_pushresult(&b);
+  luaL_error(L, "unknown %s '%s' (expected %s)", what, name, lua_tostring(L, -1));
+}
+
+/* An array of the names at(0), at(1), ... */
+static void push_names(lua_State *L, const char *(*at)(size_t))
+{
+  lua_newtable(L);
+  for (size_t i = 0; at(i); i++) {
+    lua_pushstring(L, at(i));
+    lua_rawseti(L, -2, (int)i + 1);
+  }
+}
+
 static int db_create_collection(lua_State *L)
 {
   ldb *d = check_ldb(L, 1);
@@ -796,15 +823,14 @@ static int db_create_collection(lua_State *L)
   if (!lua_isnil(L, -1)) {
     const char *metric = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
     cfg.metric = omen_metric_from_name(metric);
-    if (!cfg.metric)
-      luaL_error(L, "unknown metric '%s' (expected l2, cosine or ip)", metric);
+    if (!cfg.metric) unknown_name(L, "metric", metric, omen_metric_at);
   }
   lua_pop(L, 1);
   lua_getfield(L, 3, "quantization");
   if (!lua_isnil(L, -1)) {
     const char *quant = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
     int q = omen_quant_from_name(quant);
-    if (q < 0) luaL_error(L, "unknown quantization '%s' (expected none or sq8)", quant);
+    if (q < 0) unknown_name(L, "quantization", quant, omen_quantization_at);
     cfg.quantization = (omen_quant)q;
   }
   lua_pop(L, 1);
@@ -1344,6 +1370,10 @@ int luaopen_omen(lua_State *L)
   lua_setfield(L, -2, "version");
   lua_pushinteger(L, OMEN_MAX_K);
   lua_setfield(L, -2, "max_k");
+  push_names(L, omen_metric_at);
+  lua_setfield(L, -2, "metrics");
+  push_names(L, omen_quantization_at);
+  lua_setfield(L, -2, "quantizations");
   lua_call(L, 1, 1);
   return 1;
 }

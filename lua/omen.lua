@@ -305,6 +305,8 @@ end
 local omen = {
   version = core.version,
   open = core.open,
+  metrics = core.metrics,             -- {"l2", "cosine", "ip"}
+  quantizations = core.quantizations, -- {"none", "sq8", ...}: the code kinds built in
 }
 
 return omen

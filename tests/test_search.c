@@ -4,6 +4,7 @@
 */
 #include "testutil.h"
 
+#include "codes.h"
 #include "search.h"
 
 static void t_heaps(void **state)
@@ -33,7 +34,7 @@ static void t_scratch(void **state)
   omen__mem mem;
   omen__mem_init(&mem, tu_alloc, NULL);
   omen__scratch sc = {0};
-  assert_int_equal(omen__scratch_prepare(&mem, &sc, 10, 16, 32, 64), OMEN_OK);
+  assert_int_equal(omen__scratch_prepare(&mem, &sc, 10, 16, 0, 32, 64), OMEN_OK);
   assert_true(sc.visited_cap >= 10 && sc.top_cap >= 65 && sc.q_cap >= 16);
   assert_int_equal((uintptr_t)sc.q % 64, 0);
   sc.epoch = UINT32_MAX - 1;
@@ -42,7 +43,7 @@ static void t_scratch(void **state)
   e = omen__visit_epoch(&sc); /* wraps: every stamp must be cleared */
   assert_int_equal(e, 1);
   for (size_t i = 0; i < sc.visited_cap; i++) assert_int_equal(sc.visited[i], 0);
-  assert_int_equal(omen__scratch_prepare(&mem, &sc, 100000, 800, 32, 500), OMEN_OK);
+  assert_int_equal(omen__scratch_prepare(&mem, &sc, 100000, 800, 0, 32, 500), OMEN_OK);
   for (size_t i = 0; i < 100000; i++) assert_true(sc.visited[i] != e);
   omen__scratch_free(&mem, &sc);
 }
@@ -53,9 +54,12 @@ static void t_prepare_query(void **state)
   omen__mem mem;
   omen__mem_init(&mem, tu_alloc, NULL);
   omen__scratch sc = {0};
-  assert_int_equal(omen__scratch_prepare(&mem, &sc, 1, 16, 4, 4), OMEN_OK);
+  assert_int_equal(omen__scratch_prepare(&mem, &sc, 1, 16, 0, 4, 4), OMEN_OK);
+  omen__codes cs = {0};
+  cs.metric = omen__metric(OMEN_COSINE);
   omen__space sp = {0};
   sp.metric = OMEN_COSINE;
+  sp.codes = &cs;
   sp.stride = 16;
   float v[3] = {3, 0, 4};
   const float *q = omen__prepare_query(&sc, &sp, v, 3);

@@ -211,7 +211,8 @@ T["read-only opens beside a writer that checkpoints see every acknowledged write
   ]], path, acks .. ".tmp", acks .. ".tmp", acks))
   local writer = io.popen(H.NO_LEAK_CHECK .. " " .. H.shq(H.interp) .. " " .. H.shq(script) .. " 2>&1")
   local opens, short = 0, 0
-  while true do
+  local deadline = os.time() + 300 -- a writer that died never writes 15000
+  while os.time() < deadline do
     local f = io.open(acks, "r")
     local before = f and tonumber(f:read("*a")) or 0
     if f then f:close() end
@@ -227,6 +228,7 @@ T["read-only opens beside a writer that checkpoints see every acknowledged write
   writer:close()
   eq(out, "", "the writer said nothing")
   eq(short, 0, "opens that missed acknowledged writes, of " .. opens)
+  ok(os.time() < deadline, "the writer did not finish")
   ok(opens >= 5, opens .. " opens")
   os.remove(acks)
 end

@@ -1,28 +1,45 @@
 /*
-** 8-bit scalar quantization: codes decode to within half a step, distances
-** over codes match float distances up to the quantization error, and sq8
-** collections search as well as float ones (hits carry exact distances),
-** fit again when the data moves, shrug off an outlier, and come back the
-** same from a file, after compaction too.
+** Codes, through the seam of codes.h: the sq8 kind's codes decode to within
+** half a step, its distances match float distances up to the quantization
+** error, its saved parameters are checked before use; sq8 collections
+** search as well as float ones (hits carry exact distances), fit again
+** when the data moves, shrug off an outlier, and come back the same from a
+** file, after compaction too. And a kind added through the seam alone (a
+** toy, defined here) builds, searches, saves and reopens.
 */
 #include "testutil.h"
 
+#include "codes.h"
 #include "distance.h"
 #include "omen_int.h"
-#include "quant.h"
 
 #define DIM 32
 #define N 4000
 #define K 10
 
 static omen__mem heap;
+static omen__kernels kern;
 
-static float decode(const omen__sq8 *q, const uint8_t *c, uint32_t i)
+/* An sq8 codes state of DIM components for the l2 metric. */
+static void sq8_codes(omen__codes *cs)
 {
-  return omen__sq8_offsets(q)[i] + q->scale * c[i];
+  omen__kernels_get(omen__isa_best(), &kern);
+  assert_int_equal(omen__codes_init(cs, &heap, OMEN_QUANT_SQ8, DIM, (uint32_t)omen__padded(DIM),
+                                    omen__metric(OMEN_L2), &kern), OMEN_OK);
+  assert_true(cs->row >= DIM);
 }
 
-static void train(omen__sq8 *q, const float *data, size_t n)
+/* The saved parameters: DIM offsets, then the step. */
+static void params(const omen__codes *cs, float *lo, float *step)
+{
+  float saved[DIM + 1];
+  assert_int_equal(cs->kind->saved_bytes(cs), sizeof saved);
+  cs->kind->save(cs, saved);
+  memcpy(lo, saved, DIM * sizeof(float));
+  *step = saved[DIM];
+}
+
+static void train(omen__codes *cs, const float *data, size_t n)
 {
   const float **rows = malloc(n * sizeof *rows);
   float *muls = malloc(n * sizeof *muls), *work = malloc(n * sizeof *work);
@@ -30,7 +47,7 @@ static void train(omen__sq8 *q, const float *data, size_t n)
     rows[i] = data + i * DIM;
     muls[i] = 1.0f;
   }
-  omen__sq8_fit(q, rows, muls, n, work);
+  cs->kind->fit(cs, rows, muls, n, work);
   free(rows);
   free(muls);
   free(work);
@@ -39,87 +56,100 @@ static void train(omen__sq8 *q, const float *data, size_t n)
 static void t_encode(void **state)
 {
   (void)state;
-  omen__sq8 q;
-  assert_int_equal(omen__sq8_init(&heap, &q, DIM), OMEN_OK);
-  float *data = tu_clustered(200, DIM, 4, 3);
-  assert_int_equal(omen__sq8_outside(&q, data, 1.0f), OMEN__SQ8_FAR); /* not fitted */
-  train(&q, data, 200);
-  assert_true(q.scale > 0);
+  omen__codes cs;
+  sq8_codes(&cs);
+  const omen__code_kind *k = cs.kind;
+  float *data = tu_clustered(200, DIM, 4, 3), lo[DIM], step;
+  assert_false(k->fitted(&cs));
+  assert_int_equal(k->saved_bytes(&cs), 0);
+  assert_int_equal(k->place(&cs, data, 1.0f), OMEN__CODES_FAR); /* not fitted */
+  train(&cs, data, 200);
+  assert_true(k->fitted(&cs));
+  params(&cs, lo, &step);
+  assert_true(step > 0);
   uint8_t code[OMEN__CODE_PAD];
   for (size_t i = 0; i < 200; i++) {
     const float *v = data + i * DIM;
-    assert_int_equal(omen__sq8_outside(&q, v, 1.0f), OMEN__SQ8_INSIDE); /* 200: none trimmed */
+    assert_int_equal(k->place(&cs, v, 1.0f), OMEN__CODES_INSIDE); /* 200: none trimmed */
     memset(code, 0xee, sizeof code);
-    omen__sq8_encode(&q, v, 1.0f, code, sizeof code);
+    k->encode(&cs, v, 1.0f, code, NULL);
     for (uint32_t j = 0; j < DIM; j++)
-      assert_true(fabsf(decode(&q, code, j) - v[j]) <= q.scale * 0.5f + 1e-5f);
+      assert_true(fabsf(lo[j] + step * code[j] - v[j]) <= step * 0.5f + 1e-5f);
     for (size_t j = DIM; j < sizeof code; j++) assert_int_equal(code[j], 0);
   }
   /* Outside the range and its margin: clamped, then far out. */
   float far[DIM];
   memcpy(far, data, sizeof far);
-  far[5] = omen__sq8_offsets(&q)[5] + 300.0f * q.scale;
-  assert_int_equal(omen__sq8_outside(&q, far, 1.0f), OMEN__SQ8_CLAMPED);
-  far[5] += 1000.0f * q.scale;
-  assert_int_equal(omen__sq8_outside(&q, far, 1.0f), OMEN__SQ8_FAR);
+  far[5] = lo[5] + 300.0f * step;
+  assert_int_equal(k->place(&cs, far, 1.0f), OMEN__CODES_CLAMPED);
+  far[5] += 1000.0f * step;
+  assert_int_equal(k->place(&cs, far, 1.0f), OMEN__CODES_FAR);
   far[5] = NAN;
-  assert_int_equal(omen__sq8_outside(&q, far, 1.0f), OMEN__SQ8_FAR);
+  assert_int_equal(k->place(&cs, far, 1.0f), OMEN__CODES_FAR);
   free(data);
-  omen__sq8_free(&heap, &q);
+  omen__codes_free(&cs, &heap);
 }
 
 /* Saved parameters are checked before they are used. */
-static void t_set(void **state)
+static void t_load(void **state)
 {
   (void)state;
-  omen__sq8 q;
-  assert_int_equal(omen__sq8_init(&heap, &q, DIM), OMEN_OK);
-  float lo[DIM];
-  for (int i = 0; i < DIM; i++) lo[i] = (float)i;
-  assert_int_equal(omen__sq8_set(&q, lo, 0.0f), OMEN_CORRUPT);
-  assert_int_equal(omen__sq8_set(&q, lo, -1.0f), OMEN_CORRUPT);
-  assert_int_equal(omen__sq8_set(&q, lo, INFINITY), OMEN_CORRUPT);
-  assert_int_equal(omen__sq8_set(&q, lo, NAN), OMEN_CORRUPT);
-  assert_true(q.scale == 0); /* nothing taken from a refused set */
-  lo[3] = NAN;
-  assert_int_equal(omen__sq8_set(&q, lo, 0.5f), OMEN_CORRUPT);
-  lo[3] = 3;
-  assert_int_equal(omen__sq8_set(&q, lo, 0.5f), OMEN_OK);
-  assert_true(q.scale == 0.5f);
-  double sq = 0;
-  for (int i = 0; i < DIM; i++) sq += (double)i * i;
-  assert_float_equal(q.lo_sq, sq, 1e-3);
-  omen__sq8_free(&heap, &q);
+  omen__codes cs;
+  sq8_codes(&cs);
+  const omen__code_kind *k = cs.kind;
+  float saved[DIM + 1];
+  for (int i = 0; i < DIM; i++) saved[i] = (float)i;
+  static const float bad_steps[] = {0.0f, -1.0f, INFINITY, NAN};
+  for (int i = 0; i < 4; i++) {
+    saved[DIM] = bad_steps[i];
+    assert_int_equal(k->load(&cs, saved, sizeof saved), OMEN_CORRUPT);
+  }
+  assert_false(k->fitted(&cs)); /* nothing taken from a refused load */
+  saved[DIM] = 0.5f;
+  assert_int_equal(k->load(&cs, saved, sizeof saved - 4), OMEN_CORRUPT); /* too short */
+  saved[3] = NAN;
+  assert_int_equal(k->load(&cs, saved, sizeof saved), OMEN_CORRUPT);
+  saved[3] = 3;
+  assert_int_equal(k->load(&cs, saved, sizeof saved), OMEN_OK);
+  float lo[DIM], step;
+  params(&cs, lo, &step);
+  assert_true(step == 0.5f && lo[31] == 31);
+  assert_int_equal(k->load(&cs, NULL, 0), OMEN_OK); /* none saved: not fitted */
+  omen__codes_free(&cs, &heap);
 }
 
-/* The terms of quant.h give float distances back within the error of
-** half a step per component. */
+/* Distances over codes give float distances back within the error of half
+** a step per component, for both kernels. */
 static void t_distance_terms(void **state)
 {
   (void)state;
-  omen__sq8 q;
-  omen__kernels k;
-  omen__kernels_get(omen__isa_best(), &k);
-  assert_int_equal(omen__sq8_init(&heap, &q, DIM), OMEN_OK);
   float *data = tu_clustered(100, DIM, 3, 5);
-  train(&q, data, 100);
-  uint8_t a[OMEN__CODE_PAD], b[OMEN__CODE_PAD];
-  for (size_t i = 0; i + 1 < 100; i++) {
-    const float *x = data + i * DIM, *y = x + DIM;
-    omen__sq8_encode(&q, x, 1.0f, a, sizeof a);
-    omen__sq8_encode(&q, y, 1.0f, b, sizeof b);
-    float ox = omen__sq8_offset(&q, a), oy = omen__sq8_offset(&q, b);
-    double l2 = tu_dist(OMEN_L2, x, y, DIM), dot = -tu_dist(OMEN_IP, x, y, DIM);
-    double ql2 = (double)q.scale * q.scale * k.l2sq_u8(a, b, OMEN__CODE_PAD);
-    double err = sqrt((double)DIM) * q.scale; /* bound on | |x-y| - |cx-cy| | */
-    assert_true(fabs(sqrt(ql2) - sqrt(l2)) <= err);
-    double qdot = q.lo_sq + (double)q.scale * (ox + oy) +
-                  (double)q.scale * q.scale * k.dot_u8(a, b, OMEN__CODE_PAD);
-    double nx = sqrt(-tu_dist(OMEN_IP, x, x, DIM)), ny = sqrt(-tu_dist(OMEN_IP, y, y, DIM));
-    assert_true(fabs(qdot - dot) <= err * (nx + ny) + err * err + 1e-3);
+  static const omen_metric metrics[] = {OMEN_L2, OMEN_IP};
+  for (int m = 0; m < 2; m++) {
+    omen__codes cs;
+    omen__kernels_get(omen__isa_best(), &kern);
+    assert_int_equal(omen__codes_init(&cs, &heap, OMEN_QUANT_SQ8, DIM, DIM,
+                                      omen__metric(metrics[m]), &kern), OMEN_OK);
+    train(&cs, data, 100);
+    assert_int_equal(omen__codes_reserve(&cs, &heap, 100, 0), OMEN_OK);
+    for (uint32_t i = 0; i < 100; i++) omen__codes_put(&cs, i, data + i * DIM, 1.0f);
+    omen__space sp = {NULL, metrics[m], data, DIM, NULL, NULL, &cs, NULL, 0};
+    float lo[DIM], step;
+    params(&cs, lo, &step);
+    double err = sqrt((double)DIM) * step; /* bound on | |x-y| - |cx-cy| | */
+    for (uint32_t i = 0; i + 1 < 100; i++) {
+      const float *x = data + i * DIM, *y = x + DIM;
+      double want = tu_dist(metrics[m], x, y, DIM), got = cs.kind->dist_nodes(&sp, i, i + 1);
+      if (metrics[m] == OMEN_L2) {
+        assert_true(fabs(sqrt(got) - sqrt(want)) <= err);
+      } else {
+        double nx = sqrt(-tu_dist(OMEN_IP, x, x, DIM)), ny = sqrt(-tu_dist(OMEN_IP, y, y, DIM));
+        assert_true(fabs(got - want) <= err * (nx + ny) + err * err + 1e-3);
+      }
+    }
+    omen__codes_free(&cs, &heap);
   }
   free(data);
-  omen__sq8_free(&heap, &q);
 }
 
 /* -- Collections -------------------------------------------------------- */
@@ -214,18 +244,17 @@ static void t_recall_ip(void **s) { (void)s; check_recall(OMEN_IP); }
 /* Every slot holds the codes of its float vector, as encoded now. */
 static void check_codes(omen_coll *c)
 {
-  uint8_t *want = malloc(c->cstride);
+  const omen__codes *cs = &c->codes;
+  uint8_t *want = malloc(cs->row);
   const uint8_t *state = c->state.p;
-  assert_true(c->sq.scale > 0);
+  assert_true(cs->kind->fitted(cs));
   for (uint32_t s = 0; s < c->n_slots; s++) {
     if (state[s] == OMEN__SLOT_PENDING) continue;
-    float mul = c->cfg.metric == OMEN_COSINE ? ((const float *)c->inv_norm.p)[s] : 1.0f;
+    float mul = c->metric->normalised ? ((const float *)c->inv_norm.p)[s] : 1.0f, aux = 0;
     const float *v = (const float *)c->vecs.p + (size_t)s * c->stride;
-    omen__sq8_encode(&c->sq, v, mul, want, c->cstride);
-    float offs = omen__sq8_offset(&c->sq, want);
-    assert_memory_equal((const uint8_t *)c->codes.p + (size_t)s * c->cstride, want,
-                        c->cstride);
-    if (c->cfg.metric != OMEN_L2) assert_true(((const float *)c->code_offs.p)[s] == offs);
+    cs->kind->encode(cs, v, mul, want, &aux);
+    assert_memory_equal(omen__codes_row(cs, s), want, cs->row);
+    if (cs->aux) assert_true(*omen__codes_aux(cs, s) == aux);
   }
   free(want);
 }
@@ -259,13 +288,16 @@ static void t_retrain(void **state)
     for (size_t j = 0; j < DIM; j++) data[i * DIM + j] = data[i * DIM + j] * 50 + 300;
   omen_coll *c = make(db, "q", OMEN_L2);
   insert(c, data, 0, N / 2);
-  float scale0 = c->sq.scale;
+  float lo[DIM], scale0, scale;
+  params(&c->codes, lo, &scale0);
   char id[16];
   tu_id(id, sizeof id, N / 2);
   assert_int_equal(omen_upsert(c, id, strlen(id), data + N / 2 * DIM, NULL, 0), OMEN_OK);
-  assert_true(c->sq.scale == scale0);
+  params(&c->codes, lo, &scale);
+  assert_true(scale == scale0);
   insert(c, data, N / 2 + 1, N / 2 - 1);
-  assert_true(c->sq.scale > scale0 * 10);
+  params(&c->codes, lo, &scale);
+  assert_true(scale > scale0 * 10);
   double r = recall(c, OMEN_L2, data, N, data, N / 10);
   double r2 = recall(c, OMEN_L2, data, N, data + N / 2 * DIM, N / 10);
   print_message("  after retraining: recall@%d %.4f (old range), %.4f (new)\n", K, r, r2);
@@ -436,7 +468,7 @@ int main(void)
 {
   omen__mem_init(&heap, NULL, NULL);
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(t_encode),      cmocka_unit_test(t_set),
+    cmocka_unit_test(t_encode),      cmocka_unit_test(t_load),
     cmocka_unit_test(t_distance_terms), cmocka_unit_test(t_recall_l2),
     cmocka_unit_test(t_recall_cosine), cmocka_unit_test(t_recall_ip),
     cmocka_unit_test(t_retrain),     cmocka_unit_test(t_persist),
