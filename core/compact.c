@@ -6,12 +6,18 @@
 ** numbers. Nodes that lost too many links on the way (most of them, when
 ** most records went) are linked in again by the insert path, so the cost
 ** follows the damage. The next checkpoint then writes the smaller file.
+**
+** Calls: link (consolidation, relinking), coll (lock, slots, codes),
+** storage (the file's bulk is checked before it is rewritten), hnsw.
 */
 #include "port.h"
 
 #include <string.h>
 
-#include "omen_int.h"
+#include "coll.h"
+#include "compact.h"
+#include "link.h"
+#include "storage.h"
 
 /* The new arrays of a collection, allocated before anything changes. */
 typedef struct fresh_arrays {
@@ -125,10 +131,12 @@ static void install(omen_coll *c, fresh_arrays *f, uint32_t live)
   omen__graph_count_indeg(g, live);
 }
 
-int omen__compact_slots(omen_coll *c, omen__scratch *sc)
+/* Renumber the slots without the deleted ones; the lock is held for
+** writing and the bulk checked. */
+static int compact_slots(omen_coll *c, omen__scratch *sc)
 {
   if (c->n_free + c->n_deleted == 0) return OMEN_OK;
-  int rc = omen__coll_consolidate(c, sc);
+  int rc = omen__link_consolidate_all(c, sc);
   if (rc) return rc;
   uint32_t live = omen__coll_live(c), old_slots = c->n_slots;
   fresh_arrays f;
@@ -147,7 +155,22 @@ int omen__compact_slots(omen_coll *c, omen__scratch *sc)
   ** ones left without an incoming link. */
   sc->n_orphans = 0;
   sc->orphans_lost = 1;
-  rc = omen__coll_link(c, f.weak, f.n_weak, 0, sc);
+  rc = omen__link(c, f.weak, f.n_weak, 0, sc);
   fresh_free(&c->db->mem, &f, old_slots);
+  return rc;
+}
+
+int omen__compact(omen_coll *c, double min_share)
+{
+  int rc = omen__coll_lock(c, 1);
+  if (rc) return rc == OMEN_DROPPED ? OMEN_OK : rc;
+  uint32_t gone = c->n_free + c->n_deleted;
+  if (gone && gone >= min_share * c->n_slots && !(rc = omen__storage_check_all(c))) {
+    omen__scratch *sc = omen__coll_scratch(c);
+    rc = sc ? compact_slots(c, sc) : OMEN_NOMEM;
+    omen__coll_scratch_put(c, sc);
+    atomic_store(&c->db->dirty, 1);
+  }
+  pthread_rwlock_unlock(&c->rw);
   return rc;
 }

@@ -1,6 +1,8 @@
 /*
 ** CRC-32C (Castagnoli), the checksum of the database file and its log:
 ** the SSE4.2 crc32 instruction where the CPU has it, else a table.
+**
+** Calls: nothing of omen's (a leaf).
 */
 #include "port.h"
 

@@ -3,6 +3,8 @@
 ** compiled with per-function target attributes, so one binary carries all of
 ** them and needs no -march flag; compilers without those attributes (or other
 ** architectures) get the scalar kernels only.
+**
+** Calls: nothing of omen's (a leaf).
 */
 #include "port.h"
 

@@ -26,6 +26,13 @@ int omen__missing(omen_db *db, const char *what)
   return omen__fail(db, OMEN_INVALID, "%s is missing (NULL)", what);
 }
 
+int omen__check_writable(omen_db *db)
+{
+  if (db->flags & OMEN_OPEN_READONLY)
+    return omen__fail(db, OMEN_READONLY, "database is read-only");
+  return OMEN_OK;
+}
+
 const char *omen_errmsg(omen_db *db)
 {
   return db ? omen__errs_get(&db->errs) : omen_strerror(OMEN_NOMEM);

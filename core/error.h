@@ -12,6 +12,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 
+#include "omen.h"
+
 #define OMEN__ERR_SLOTS 8
 #define OMEN__ERR_LEN 512 /* room for two paths and a sentence */
 
@@ -39,5 +41,16 @@ const char *omen__errs_get(omen__errs *e);
 /* An id for a message, in buf: printable ASCII as it is, other bytes as
 ** \xNN, cut with "..." past about 48 characters. */
 const char *omen__id_text(char *buf, size_t cap, const char *id, size_t len);
+
+/* Record the calling thread's error message on db; returns rc . */
+int omen__fail(omen_db *db, int rc, const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+/* OMEN_INVALID, saying that the argument `what` is missing. */
+int omen__missing(omen_db *db, const char *what);
+/* OMEN_READONLY, said, if db was opened read-only; else OMEN_OK. */
+int omen__check_writable(omen_db *db);
 
 #endif

@@ -3,11 +3,13 @@
 ** keeping the k closest in a bounded max-heap. Used on request, for small
 ** collections, for filters few records match, and as the ground truth the
 ** graph is measured against.
+**
+** Calls: search (space, heaps, first-use checks), codes.
 */
 #include "port.h"
 
+#include "exact.h"
 #include "hash.h"
-#include "omen_int.h"
 
 /* Keep c in the max-heap of the k closest so far. */
 static void keep_closest(omen__cand *heap, size_t *nh, uint32_t k, omen__cand c)

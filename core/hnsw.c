@@ -13,6 +13,8 @@
 ** nodes in again. Pruning can orphan a node too; that is repaired for the
 ** true metrics only, since under inner product many points are rightly
 ** nobody's neighbour and forcing them into lists costs recall.
+**
+** Calls: search (space, heaps, scratch), codes (distances), mem.
 */
 #include "port.h"
 

@@ -1,5 +1,7 @@
 /*
 ** Id map: string ids to slots.
+**
+** Calls: records (the ids it compares), hash, mem.
 */
 #include "port.h"
 

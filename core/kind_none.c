@@ -1,6 +1,8 @@
 /*
 ** Code kind "none": the walk reads the float vectors themselves, so its
 ** distances are exact and nothing is kept beside the vectors.
+**
+** Calls: search (the space), distance.
 */
 #include "port.h"
 

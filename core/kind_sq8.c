@@ -14,6 +14,8 @@
 ** the widest range; values outside are clamped to the end codes. So one
 ** outlier cannot stretch the step for everyone else. The offsets and the
 ** step are saved in the file; the codes are made again from the vectors.
+**
+** Calls: search (the space), distance, mem.
 */
 #include "port.h"
 

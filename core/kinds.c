@@ -2,6 +2,8 @@
 ** The registry of code kinds (codes.h says what a kind is): one line each
 ** in KINDS, naming the kind as its file defines it (omen__kind_NAME).
 ** Adding a kind is its own file and one line here.
+**
+** Calls: nothing; codes.c reads the table.
 */
 #include "port.h"
 

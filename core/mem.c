@@ -1,5 +1,7 @@
 /*
 ** Memory: the allocator hook of a database, and aligned growable buffers.
+**
+** Calls: the allocator hook only (a leaf).
 */
 #include "port.h"
 

@@ -1,5 +1,7 @@
 /*
 ** Metadata: key dictionary and record encoding.
+**
+** Calls: mem, hash.
 */
 #include "port.h"
 

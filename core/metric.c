@@ -1,5 +1,7 @@
 /*
 ** Metrics: the table behind metric.h and the public name functions.
+**
+** Calls: distance (kernels); nothing else.
 */
 #include "port.h"
 

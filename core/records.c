@@ -1,5 +1,7 @@
 /*
 ** Records: ids and metadata of the slots, in one compacting byte heap.
+**
+** Calls: mem.
 */
 #include "port.h"
 

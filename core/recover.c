@@ -16,8 +16,8 @@
 ** silently: the open fails, naming the log and the record, and nothing is
 ** truncated unless the caller asks for it (OMEN_OPEN_TRUNCATE_LOG).
 **
-** Calls: the collection API (replayed writes, with db->replaying set so
-** they are not logged again), storage (was the file replaced), wal.c.
+** Calls: write and catalog (applying records, with log = 0 so that nothing
+** is logged again), storage (was the file replaced), wal.
 */
 #include "port.h"
 
@@ -29,9 +29,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "catalog.h"
 #include "cursor.h"
-#include "omen_int.h"
+#include "recover.h"
+#include "storage.h"
 #include "wal.h"
+#include "write.h"
 
 /* -- Payloads ------------------------------------------------------------------ */
 
@@ -131,10 +134,11 @@ static int engine_rc(int rc)
 
 static int open_target(omen_db *db, const char *name, omen_coll **c)
 {
-  return omen_coll_open(db, name, c) ? LOG_FAULT : OMEN_OK;
+  *c = omen__catalog_get(db, name);
+  return *c ? OMEN_OK : LOG_FAULT;
 }
 
-/* An UPSERT record as arrays for omen_upsert_batch: read twice, to count
+/* An UPSERT record as arrays for omen__write_upsert: read twice, to count
 ** and then to fill. */
 static int replay_upsert(omen_db *db, omen__cursor body, const char *name)
 {
@@ -146,11 +150,7 @@ static int replay_upsert(omen_db *db, omen__cursor body, const char *name)
   batch_mem b = {0};
   b.n = n;
   b.dim = dim;
-  omen_coll_info info;
-  rc = !omen_coll_info_get(c, &info) && info.config.dim == dim &&
-               n <= (size_t)(body.end - body.p)
-           ? OMEN_OK
-           : LOG_FAULT;
+  rc = c->cfg.dim == dim && n <= (size_t)(body.end - body.p) ? OMEN_OK : LOG_FAULT;
   omen__cursor count = body;
   for (uint32_t i = 0; i < n && !rc && !count.bad; i++) {
     take_str(&count);
@@ -175,15 +175,14 @@ static int replay_upsert(omen_db *db, omen__cursor body, const char *name)
     b.metas[i].n = take_meta(&body, f, &items, &seen);
     f += b.metas[i].n;
   }
-  if (!rc) rc = engine_rc(omen_upsert_batch(c, n, b.ids, b.vecs, b.metas, 0));
+  if (!rc) rc = engine_rc(omen__write_upsert(c, n, b.ids, b.vecs, b.metas, 0, 0));
   batch_mem_free(db, &b);
-  omen_coll_close(c);
   return rc;
 }
 
 static int delete_one(omen_coll *c, omen_str id)
 {
-  int rc = omen_delete(c, id.ptr, id.len);
+  int rc = omen__write_delete(c, id.ptr, id.len, 0);
   return rc == OMEN_NOTFOUND ? OMEN_OK : engine_rc(rc);
 }
 
@@ -199,7 +198,6 @@ static int replay_deletions(omen_db *db, omen__cursor body, const char *name,
     rc = body.bad ? LOG_FAULT : delete_one(c, id);
   }
   if (!rc && body.p != body.end) rc = LOG_FAULT;
-  omen_coll_close(c);
   return rc;
 }
 
@@ -215,10 +213,7 @@ static int replay_create(omen_db *db, omen__cursor body, const char *name)
   cfg.quantization = body.p == body.end ? OMEN_QUANT_NONE
                                         : (omen_quant)omen__take_u32(&body);
   if (body.bad || body.p != body.end) return LOG_FAULT;
-  omen_coll *c;
-  int rc = engine_rc(omen_coll_create(db, name, &cfg, &c));
-  omen_coll_close(c);
-  return rc;
+  return engine_rc(omen__catalog_create(db, name, &cfg, 0, NULL));
 }
 
 static int apply(omen_db *db, uint32_t type, omen__cursor body)
@@ -229,7 +224,7 @@ static int apply(omen_db *db, uint32_t type, omen__cursor body)
   case OMEN__LOG_UPSERT: return replay_upsert(db, body, name);
   case OMEN__LOG_CREATE: return replay_create(db, body, name);
   case OMEN__LOG_DROP:
-    return body.p != body.end ? LOG_FAULT : engine_rc(omen_coll_drop(db, name));
+    return body.p != body.end ? LOG_FAULT : engine_rc(omen__catalog_drop(db, name, 0));
   case OMEN__LOG_DELETE: return replay_deletions(db, body, name, 0);
   case OMEN__LOG_DELETE_MANY: return replay_deletions(db, body, name, 1);
   default: return LOG_FAULT;
@@ -435,9 +430,7 @@ static int replay(omen_db *db, const log_view *v, outcome *o)
   while ((status = read_record(v, o->end, o->seq + 1, 0, &r)) == WHOLE) {
     const unsigned char *body = v->p + o->end + OMEN__LOG_RECORD_HEAD;
     omen__cursor cur = {body, body + r.len, 0};
-    db->replaying = 1;
     rc = apply(db, r.type, cur);
-    db->replaying = 0;
     if (rc) return does_not_apply(db, rc, r.seq);
     o->end += OMEN__LOG_RECORD_HEAD + r.len;
     o->seq = r.seq;

@@ -2,13 +2,16 @@
 ** Results: the reusable buffer hits are copied into, so that they outlive
 ** the collection lock. Hit data lives in a chain of blocks that are never
 ** moved while a result is filled (hits point into them) and are kept for
-** the next fill, so a warm result allocates nothing.
+** the next fill, so a warm result allocates nothing. A hit is copied from a
+** collection's records: its id, its vector and its decoded metadata.
+**
+** Calls: records, meta (reading a record), mem.
 */
 #include "port.h"
 
 #include <string.h>
 
-#include "omen_int.h"
+#include "result.h"
 
 typedef struct result_block {
   struct result_block *next;
@@ -108,4 +111,86 @@ omen_hit *omen__result_push(omen_result *r)
   omen_hit *h = &r->hits[r->n++];
   memset(h, 0, sizeof *h);
   return h;
+}
+
+/* -- Hits from a collection's records ------------------------------------------- */
+
+static char *copy_bytes(omen_result *r, const void *p, size_t len)
+{
+  char *dst = omen__result_alloc(r, len ? len : 1, 1);
+  if (dst && len) memcpy(dst, p, len);
+  return dst;
+}
+
+static int copy_value(omen_result *r, omen_value *v, const uint8_t *raw,
+                      size_t raw_len)
+{
+  if (v->type == OMEN_STRING) {
+    v->u.string.ptr = copy_bytes(r, v->u.string.ptr, v->u.string.len);
+    return v->u.string.ptr ? OMEN_OK : OMEN_NOMEM;
+  }
+  if (v->type != OMEN_STRINGS) return OMEN_OK;
+  size_t n = v->u.strings.n;
+  omen_str *items = omen__result_alloc(r, (n ? n : 1) * sizeof(omen_str),
+                                       _Alignof(omen_str));
+  if (!items) return OMEN_NOMEM;
+  const uint8_t *p = raw, *end = raw + raw_len;
+  for (size_t i = 0; i < n; i++) {
+    if (omen__meta_next_string(&p, end, &items[i])) return OMEN_CORRUPT;
+    items[i].ptr = copy_bytes(r, items[i].ptr, items[i].len);
+    if (!items[i].ptr) return OMEN_NOMEM;
+  }
+  v->u.strings.items = items;
+  return OMEN_OK;
+}
+
+static int copy_meta(omen_result *r, const omen_coll *c, uint32_t slot,
+                     omen_hit *h)
+{
+  uint32_t len;
+  const uint8_t *meta = omen__records_meta(&c->recs, slot, &len);
+  omen__meta_it it;
+  uint64_t n;
+  if (omen__meta_open(&it, meta, len, &n)) return OMEN_CORRUPT;
+  if (n == 0) return OMEN_OK;
+  omen_field *f = omen__result_alloc(r, (size_t)n * sizeof *f, _Alignof(omen_field));
+  if (!f) return OMEN_NOMEM;
+  for (uint64_t i = 0; i < n; i++) {
+    uint32_t key;
+    const uint8_t *raw = NULL;
+    size_t raw_len = 0, key_len;
+    if (omen__meta_next(&it, &key, &f[i].value, &raw, &raw_len) ||
+        key >= c->keys.n)
+      return OMEN_CORRUPT;
+    const char *name = omen__keys_name(&c->keys, key, &key_len);
+    f[i].key.ptr = copy_bytes(r, name, key_len);
+    f[i].key.len = key_len;
+    if (!f[i].key.ptr) return OMEN_NOMEM;
+    int rc = copy_value(r, &f[i].value, raw, raw_len);
+    if (rc) return rc;
+  }
+  h->meta = f;
+  h->n_meta = (size_t)n;
+  return OMEN_OK;
+}
+
+int omen__result_add_hit(omen_result *r, const omen_coll *c, uint32_t slot, float d,
+                         unsigned with)
+{
+  omen_hit *h = omen__result_push(r);
+  if (!h) return OMEN_NOMEM;
+  uint32_t id_len;
+  const char *id = omen__records_id(&c->recs, slot, &id_len);
+  h->id.ptr = copy_bytes(r, id, id_len);
+  h->id.len = id_len;
+  h->distance = d;
+  if (!h->id.ptr) return OMEN_NOMEM;
+  if (with & OMEN_WITH_VECTOR) {
+    float *v = omen__result_alloc(r, c->cfg.dim * sizeof(float), OMEN__ALIGN);
+    if (!v) return OMEN_NOMEM;
+    memcpy(v, (const float *)c->vecs.p + (size_t)slot * c->stride,
+           c->cfg.dim * sizeof(float));
+    h->vec = v;
+  }
+  return with & OMEN_WITH_META ? copy_meta(r, c, slot, h) : OMEN_OK;
 }

@@ -1,5 +1,7 @@
 /*
 ** Search plumbing: candidate heaps and per-thread scratch.
+**
+** Calls: crc32c (first-use checks), codes, mem.
 */
 #include "port.h"
 

@@ -21,6 +21,9 @@
 **
 ** The writer lock is a flock() on the file. Readers take no lock: a
 ** checkpoint never changes a file in place, it replaces it.
+**
+** Calls: coll and catalog (attaching what it loads), codes (their
+** parameters), sys, crc32c, mem.
 */
 #include "port.h"
 
@@ -33,9 +36,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "catalog.h"
+#include "coll.h"
 #include "crc32c.h"
 #include "cursor.h"
-#include "omen_int.h"
+#include "storage.h"
+#include "sys.h"
 
 #define MAGIC "\x89OMEN\r\n\x1a"
 #define FORMAT_VERSION 3u /* 2 added the quantization; 3 free slots, apart
@@ -314,23 +320,6 @@ static void encode_header(unsigned char *h, uint64_t file_size,
   put64(h + 48, generation);
   put64(h + 56, id);
   put32(h + HEADER_USED - 4, omen__crc32c(0, h, HEADER_USED - 4));
-}
-
-int omen__sync_dir(const char *path)
-{
-  const char *slash = strrchr(path, '/');
-  char dir[4096];
-  if (!slash) strcpy(dir, ".");
-  else if (slash == path) strcpy(dir, "/");
-  else if ((size_t)(slash - path) < sizeof dir) {
-    memcpy(dir, path, (size_t)(slash - path));
-    dir[slash - path] = 0;
-  } else return -1;
-  int fd = open(dir, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return -1;
-  int rc = fsync(fd);
-  close(fd);
-  return rc;
 }
 
 /* Write everything to w; OMEN_OK, or OMEN_NOMEM, or w->err set. The caller
@@ -898,7 +887,7 @@ int omen__storage_load(omen_db *db)
   }
   db->lock_fd = fd;
   if (size == 0) { /* new: give the file its identity (and a header) now */
-    db->id = omen__random(db);
+    db->id = omen__random(db, db->wal.salt);
     rc = omen__storage_save(db, 1);
   }
   return rc;

@@ -14,6 +14,9 @@
 ** Payloads: CREATE name, config; DROP name; DELETE name, id; DELETE_MANY
 ** name, count, ids; UPSERT name, count, dim, then per record its id, vector
 ** and metadata (keys by name).
+**
+** Calls: sys, crc32c, mem. Called by write, catalog and checkpoint
+** (appending, emptying) and by recover (taking the log over).
 */
 #include "port.h"
 
@@ -27,7 +30,7 @@
 
 #include "crc32c.h"
 #include "hash.h"
-#include "omen_int.h"
+#include "sys.h"
 #include "wal.h"
 
 #define LOG_MAGIC "\x89OWAL\r\n\x1a"
@@ -125,7 +128,7 @@ void omen__sink_meta(omen__sink *s, const omen_field *f, size_t n)
 
 int omen__wal_active(const omen_db *db)
 {
-  return db->path && !(db->flags & OMEN_OPEN_READONLY) && !db->replaying;
+  return db->path && !(db->flags & OMEN_OPEN_READONLY);
 }
 
 void omen__wal_init(omen_db *db, const omen_options *o)
@@ -148,15 +151,6 @@ char *omen__wal_path(omen_db *db, size_t *size)
   return p;
 }
 
-uint64_t omen__random(const omen_db *db)
-{
-  struct timespec t, m;
-  clock_gettime(CLOCK_REALTIME, &t);
-  clock_gettime(CLOCK_MONOTONIC, &m);
-  return omen__mix64((uint64_t)t.tv_nsec ^ ((uint64_t)t.tv_sec << 30) ^
-                     omen__mix64((uint64_t)m.tv_nsec ^ ((uint64_t)getpid() << 32)) ^
-                     (uint64_t)(uintptr_t)db ^ db->wal.salt);
-}
 
 void omen__log_header_encode(unsigned char *h, const omen__log_header *lh)
 {
@@ -207,7 +201,7 @@ static int start_log(omen_db *db)
   w->cap = BUF_SIZE;
   w->n = 0;
   unsigned char h[OMEN__LOG_HEADER];
-  w->salt = omen__random(db);
+  w->salt = omen__random(db, db->wal.salt);
   w->seq = 0;
   w->size = 0;
   omen__log_header h_fields = {db->generation, w->salt, db->id};

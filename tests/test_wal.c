@@ -192,6 +192,38 @@ static void t_truncated_log(void **state)
   free(log);
 }
 
+/* Recovery applies the log without logging it again: a read-write open
+** leaves the log byte for byte, and the next write adds one record after
+** it. */
+static void t_replay_logs_nothing(void **state)
+{
+  (void)state;
+  writes_then_die(0, WRITES, OMEN_SYNC_NORMAL, 0);
+  size_t n, m, ends[WRITES + 8];
+  unsigned char *log = slurp(wal, &n);
+  assert_non_null(log);
+  size_t records = record_ends(log, n, ends);
+  omen_db *db = tu_open(path, 0);
+  omen_coll *c;
+  assert_int_equal(omen_coll_open(db, "c", &c), OMEN_OK);
+  unsigned char *after = slurp(wal, &m);
+  assert_int_equal(m, n);
+  assert_memory_equal(after, log, n);
+  free(after);
+  float v[DIM] = {1};
+  assert_int_equal(omen_upsert(c, "new", 3, v, NULL, 0), OMEN_OK); /* not an op's id */
+  assert_int_equal(omen_flush(db), OMEN_OK);
+  after = slurp(wal, &m);
+  assert_true(m > n);
+  assert_memory_equal(after, log, n);
+  assert_int_equal(record_ends(after, m, ends), records + 1);
+  free(after);
+  free(log);
+  omen_coll_close(c);
+  assert_int_equal(omen_close(db), OMEN_OK);
+  assert_true(holds(WRITES));
+}
+
 /* Flip one bit at each of many places of a log written in `sync` mode. In
 ** the header or in a record before the last, with whole records after it,
 ** that is damage: read-only and read-write opens (and verify) refuse,
@@ -493,7 +525,7 @@ int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
   const struct CMUnitTest tests[] = {
-    T(t_truncated_log), T(t_flipped_log), T(t_flipped_log_sync_off),
+    T(t_truncated_log), T(t_replay_logs_nothing), T(t_flipped_log), T(t_flipped_log_sync_off),
     T(t_truncate_damaged), T(t_damaged_file_behind_log), T(t_foreign_logs),
     T(t_full_disk),
     T(t_failed_and_readonly), T(t_sync_modes), T(t_auto_checkpoint),
