@@ -62,13 +62,13 @@ all: $(BUILD)/libomen.a $(BUILD)/libomen.so $(BUILD)/omen.so $(BUILD)/omen-lua
 # checks (test, fuzz, bench, demo) install what they use (`make deps`: the
 # whole list, as root on Debian).
 
-DEB_PKGS = luajit libluajit-5.1-dev libcmocka-dev libreadline-dev pkg-config tmux lua-cjson \
-           clang libclang-rt-dev
+LUA_PKGS = luajit libluajit-5.1-dev libreadline-dev pkg-config
+DEB_PKGS = $(LUA_PKGS) libcmocka-dev tmux lua-cjson clang libclang-rt-dev
 DEMO_PKGS = dataset-fashion-mnist
 
 # Install missing Debian packages (idempotent); elsewhere say what is needed.
 deps:
-	@missing=""; for p in $(DEB_PKGS) $(EXTRA_PKGS); do \
+	@missing=""; for p in $(or $(PKGS),$(DEB_PKGS)) $(EXTRA_PKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q '^install ok installed' \
 	    || missing="$$missing $$p"; done; \
 	if [ -z "$$missing" ]; then echo "deps: all installed"; \
@@ -201,9 +201,9 @@ asan: $(DEPS_STAMP)
 
 amalgamation: $(AMALG)/omen.c $(AMALG)/omen.h $(AMALG)/omen.o $(AMALG)/omen-clang.o
 
-$(AMALG)/omen.c: $(CORE_SRC) $(CORE_HDR) scripts/amalgamate.awk
+$(AMALG)/omen.c: $(CORE_SRC) $(CORE_HDR) scripts/build/amalgamate.awk
 	@mkdir -p $(@D)
-	awk -v dir=core -f scripts/amalgamate.awk $(CORE_SRC) > $@
+	awk -v dir=core -f scripts/build/amalgamate.awk $(CORE_SRC) > $@
 
 $(AMALG)/omen.h: core/omen.h
 	@mkdir -p $(@D)
@@ -240,10 +240,11 @@ fuzz: $(UNIT_BIN)
 
 # -- Demo -----------------------------------------------------------------------
 
-demo: all
-	@[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || \
-	  $(MAKE) --no-print-directory deps EXTRA_PKGS="$(DEMO_PKGS)"
-	$(BUILD)/omen-lua scripts/demo.lua
+# The demo needs only the Lua side and the data: installed if missing.
+demo:
+	@$(MAKE) --no-print-directory deps PKGS="$(LUA_PKGS) $(DEMO_PKGS)"
+	@$(MAKE) --no-print-directory all
+	$(BUILD)/omen-lua scripts/examples/demo.lua
 
 # -- Benchmarks -------------------------------------------------------------------
 
@@ -270,19 +271,22 @@ bench:
 # make install [PREFIX=/usr/local] [DESTDIR=staging]: the libraries, the
 # headers (omen.h; lomen.h for hosts that hand databases to lua_States), the
 # Lua module where LuaJIT looks for C modules under PREFIX, omen-lua, its man
-# page, the ready scripts, and omen.pc for pkg-config.
+# page, the batch-job scripts (scripts/*.lua) in share/omen/scripts, the
+# examples (scripts/examples/) in share/omen/scripts/examples, and omen.pc for
+# pkg-config. The build helpers (scripts/build/) are not installed.
 
 PREFIX  ?= /usr/local
 LIBDIR  ?= $(PREFIX)/lib
 LUA_CMOD ?= $(LIBDIR)/lua/5.1
 SHARE    = $(PREFIX)/share
 VERSION  = $(shell sed -n 's/^\#define OMEN_VERSION  *"\(.*\)"/\1/p' core/omen.h)
-INSTALL_SCRIPTS = $(filter-out scripts/amalgamate.awk,$(wildcard scripts/*.lua scripts/*.c))
+INSTALL_SCRIPTS  = $(wildcard scripts/*.lua)
+INSTALL_EXAMPLES = $(wildcard scripts/examples/*.lua scripts/examples/*.c)
 
 install: all
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(PREFIX)/include \
 	  $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LUA_CMOD) $(DESTDIR)$(SHARE)/man/man1 \
-	  $(DESTDIR)$(SHARE)/omen/scripts
+	  $(DESTDIR)$(SHARE)/omen/scripts/examples
 	install -m 644 $(BUILD)/libomen.a $(DESTDIR)$(LIBDIR)/libomen.a
 	install -m 755 $(BUILD)/libomen.so $(DESTDIR)$(LIBDIR)/libomen.so.$(VERSION)
 	ln -sf libomen.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libomen.so.0
@@ -292,6 +296,7 @@ install: all
 	install -m 755 $(BUILD)/omen-lua $(DESTDIR)$(PREFIX)/bin/omen-lua
 	install -m 644 lua/omen-lua.1 $(DESTDIR)$(SHARE)/man/man1/omen-lua.1
 	install -m 644 $(INSTALL_SCRIPTS) $(DESTDIR)$(SHARE)/omen/scripts/
+	install -m 644 $(INSTALL_EXAMPLES) $(DESTDIR)$(SHARE)/omen/scripts/examples/
 	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$${prefix}/include' '' \
 	  'Name: omen' 'Description: embedded vector database' 'Version: $(VERSION)' \
 	  'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -lomen' 'Libs.private: -pthread -lm' \

@@ -12,7 +12,7 @@ fail() { echo "examples: $*"; exit 1; }
 san=""
 case "$build" in *asan*) san="-fsanitize=address,undefined" ;; esac
 
-cc -std=c11 -Wall -Wextra -Werror $san -Icore scripts/quickstart.c \
+cc -std=c11 -Wall -Wextra -Werror $san -Icore scripts/examples/quickstart.c \
   "$build/libomen.a" -pthread -lm -o "$tmp/quickstart" || fail "C quick start does not build"
 out=$("$tmp/quickstart") || fail "C quick start failed"
 echo "$out" | grep -q "^1. apple " || fail "C quick start: unexpected output: $out"
@@ -20,7 +20,7 @@ echo "$out" | grep -q "^1. apple " || fail "C quick start: unexpected output: $o
   fail "C quick start on a file failed"
 
 # Embedding without Lua: an allocator with a budget, a loader thread.
-cc -std=c11 -Wall -Wextra -Werror $san -Icore scripts/embed.c "$build/libomen.a" \
+cc -std=c11 -Wall -Wextra -Werror $san -Icore scripts/examples/embed.c "$build/libomen.a" \
   -pthread -lm -o "$tmp/embed" || fail "embed.c does not build"
 out=$("$tmp/embed") || fail "embed.c failed: $out"
 echo "$out" | grep -q "^loader: stopped at the budget after [0-9]* records" ||
@@ -30,28 +30,28 @@ echo "$out" | grep -q "^after close: 0 bytes held$" || fail "embed.c: memory lef
 # One lua_State per thread over one database the host opened.
 lib=$(cd "$build" && pwd)
 cc -std=c11 -Wall -Wextra -Werror $san -Icore -Ilua $(pkg-config --cflags luajit) \
-  scripts/lua_states.c "$lib/omen.so" $(pkg-config --libs luajit) -pthread \
+  scripts/examples/lua_states.c "$lib/omen.so" $(pkg-config --libs luajit) -pthread \
   -Wl,-rpath,"$lib" -o "$tmp/lua_states" || fail "lua_states.c does not build"
 out=$("$tmp/lua_states") || fail "lua_states.c failed: $out"
 echo "$out" | grep -q "^writer stored 2000 records, reader saw [0-9]* hits in 500 searches, count 2000$" ||
   fail "lua_states.c: unexpected output: $out"
 
-out=$("$build/omen-lua" scripts/quickstart.lua) || fail "Lua quick start failed"
+out=$("$build/omen-lua" scripts/examples/quickstart.lua) || fail "Lua quick start failed"
 echo "$out" | grep -q "^1	apple" || fail "Lua quick start: unexpected output: $out"
 echo "$out" | grep -q "count	4" || fail "Lua quick start: wrong count: $out"
 
-# The worked examples over the synthetic catalog (scripts/catalog.lua). Each
-# checks its own answers and exits non-zero on a mismatch; here, its exit
-# status and one line of its output.
+# The worked examples over the synthetic catalog (scripts/examples/catalog.lua).
+# Each checks its own answers and exits non-zero on a mismatch; here, its
+# exit status and one line of its output.
 example() { # NAME PATTERN
-  out=$("$build/omen-lua" "scripts/$1.lua" 2>&1) || fail "$1 failed: $out"
+  out=$("$build/omen-lua" "scripts/examples/$1.lua" 2>&1) || fail "$1 failed: $out"
   echo "$out" | grep -q "$2" || fail "$1: unexpected output: $out"
 }
 example filter_products '^deleted 591 stale products: 3000 -> 2409$'
 example rerank_mmr '^categories: plain 1 (jackets 10), MMR 3 '
 example rerank_boost '^entered the top 10: .* from #'
 example hybrid_score '^  1\. Trail Bomber 143 .* = \$60\.99  words 0\.5$'
-"$build/omen-lua" scripts/rerank_mmr.lua --help | grep -q "^usage: " ||
+"$build/omen-lua" scripts/examples/rerank_mmr.lua --help | grep -q "^usage: " ||
   fail "rerank_mmr --help: no usage"
 
 if [ -z "$san" ]; then # plain luajit cannot load an ASan-built module

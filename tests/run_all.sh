@@ -2,7 +2,8 @@
 # Run every suite against each build directory given (build, build-asan, ...)
 # and end with one PASS/FAIL line. Suites: the cmocka binaries in
 # BUILD/tests, the Lua contract tests, the omen-lua prompt test; an install
-# of the first build into a staging directory; then the
+# of the first build into a staging directory and the check that its core/
+# calls only go down (tests/layers.lua); then the
 # C suites linked against the amalgamation (AMALG_TESTS), the suites named in
 # TSAN_SUITES from build-tsan, and the fuzzers if built.
 failed=""
@@ -22,6 +23,7 @@ for build in "$@"; do
   run "$build: repl" sh tests/repl_test.sh "$build/omen-lua"
 done
 run "$1: install" sh tests/install_test.sh "$1"
+run "$1: layers" "$1/omen-lua" tests/layers.lua "$1/core"
 for t in ${AMALG_TESTS:-}; do
   run "amalgamation: $(basename "$t")" "$t"
 done

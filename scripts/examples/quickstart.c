@@ -2,7 +2,8 @@
 ** quickstart.c: omen from C, no Lua involved. Opens a database, stores three
 ** vectors with metadata, searches, and prints the hits.
 **
-**   cc -Icore scripts/quickstart.c build/libomen.a -lpthread -lm -o quickstart
+**   cc -Icore scripts/examples/quickstart.c build/libomen.a -lpthread -lm \
+**      -o quickstart
 **   ./quickstart [path]        (no path: the database lives in memory)
 */
 #include <stdio.h>

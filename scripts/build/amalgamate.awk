@@ -1,6 +1,6 @@
 # amalgamate.awk: core/*.c with the core headers they include, each header
 # once, as one C file (`make amalgamation`):
-#   awk -v dir=core -f scripts/amalgamate.awk core/*.c > omen.c
+#   awk -v dir=core -f scripts/build/amalgamate.awk core/*.c > omen.c
 #
 # Expands each core header once, in place of its first #include; omen.h
 # stays an #include (it ships beside omen.c).

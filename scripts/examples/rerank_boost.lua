@@ -1,6 +1,6 @@
 -- rerank_boost.lua: move new and popular products up the results.
 --
---   omen-lua scripts/rerank_boost.lua
+--   omen-lua scripts/examples/rerank_boost.lua
 --
 -- Vector distance knows what a product is like, not whether it is this
 -- season's or anyone buys it. A rerank hook can fold that in: omen finds the
@@ -22,7 +22,7 @@
 
 local catalog = dofile((arg[0]:match("^(.*[/\\])") or "") .. "catalog.lua")
 catalog.cli [[
-usage: omen-lua scripts/rerank_boost.lua
+usage: omen-lua scripts/examples/rerank_boost.lua
 
 Searches a synthetic product catalog, then reranks the candidates with a
 boost for recently added and for often sold products, and shows the top 10

@@ -4,8 +4,9 @@
 ** a collection while a reader script on another thread searches it; the
 ** host then checks the count from C.
 **
-**   cc -Icore -Ilua $(pkg-config --cflags luajit) scripts/lua_states.c \
-**      build/omen.so $(pkg-config --libs luajit) -pthread -Wl,-rpath,build
+**   cc -Icore -Ilua $(pkg-config --cflags luajit) \
+**      scripts/examples/lua_states.c build/omen.so $(pkg-config --libs luajit) \
+**      -pthread -Wl,-rpath,build
 **   ./a.out
 **
 ** The pattern: open the database in C; in each thread create a lua_State,

@@ -1,5 +1,5 @@
 -- quickstart.lua: the README's Lua quick start, runnable.
---   omen-lua scripts/quickstart.lua [path]   (no path: in memory)
+--   omen-lua scripts/examples/quickstart.lua [path]   (no path: in memory)
 local omen = require("omen")
 
 local db = assert(omen.open(arg[1]))

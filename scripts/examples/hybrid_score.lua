@@ -1,7 +1,7 @@
 -- hybrid_score.lua: blend vector similarity with a keyword match, and use a
 -- `where` predicate for a condition filters cannot express.
 --
---   omen-lua scripts/hybrid_score.lua
+--   omen-lua scripts/examples/hybrid_score.lua
 --
 -- A shopper types "storm waterproof jacket". The embedding of that text (here
 -- the jackets direction stands in for one) finds jackets in general; the
@@ -24,7 +24,7 @@
 
 local catalog = dofile((arg[0]:match("^(.*[/\\])") or "") .. "catalog.lua")
 catalog.cli [[
-usage: omen-lua scripts/hybrid_score.lua
+usage: omen-lua scripts/examples/hybrid_score.lua
 
 Searches a synthetic product catalog with a score mixing vector similarity
 and a keyword match, for several weights; then narrows a search with a Lua

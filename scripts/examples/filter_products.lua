@@ -1,11 +1,11 @@
 -- filter_products.lua: vector search narrowed by metadata filters.
 --
---   omen-lua scripts/filter_products.lua
+--   omen-lua scripts/examples/filter_products.lua
 --
 -- A shop's questions against a synthetic catalog of 3,000 products
--- (scripts/catalog.lua): the query vector says what the shopper is after,
--- the filter says what the shop may show. Filters run inside the engine, so
--- k = 10 means ten products that pass, however rare they are.
+-- (scripts/examples/catalog.lua): the query vector says what the shopper is
+-- after, the filter says what the shop may show. Filters run inside the
+-- engine, so k = 10 means ten products that pass, however rare they are.
 --
 -- Every filter is written twice: as the filter table omen evaluates, and as a
 -- plain Lua function that says the same thing. The script checks each hit and
@@ -14,7 +14,7 @@
 
 local catalog = dofile((arg[0]:match("^(.*[/\\])") or "") .. "catalog.lua")
 catalog.cli [[
-usage: omen-lua scripts/filter_products.lua
+usage: omen-lua scripts/examples/filter_products.lua
 
 Builds a synthetic product catalog in memory and searches it with filters:
 a field match with $lt, $in, $or, $contains and $exists; then counts and

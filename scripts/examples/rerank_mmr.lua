@@ -1,6 +1,6 @@
 -- rerank_mmr.lua: diversify results with maximal marginal relevance (MMR).
 --
---   omen-lua scripts/rerank_mmr.lua
+--   omen-lua scripts/examples/rerank_mmr.lua
 --
 -- The ten nearest products are often the same thing ten times: colour
 -- variants of one model, or one category crowding out the rest of what the
@@ -18,7 +18,7 @@
 
 local catalog = dofile((arg[0]:match("^(.*[/\\])") or "") .. "catalog.lua")
 catalog.cli [[
-usage: omen-lua scripts/rerank_mmr.lua
+usage: omen-lua scripts/examples/rerank_mmr.lua
 
 Searches a synthetic product catalog for a broad query and shows the plain
 top 10 next to a top 10 diversified by MMR, with how many distinct models and

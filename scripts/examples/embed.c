@@ -5,7 +5,8 @@
 ** the main thread answers queries every "frame" from the same collection;
 ** a write that would go over budget fails cleanly and changes nothing.
 **
-**   cc -std=c11 -O2 -Icore scripts/embed.c build/libomen.a -pthread -lm -o embed
+**   cc -std=c11 -O2 -Icore scripts/examples/embed.c build/libomen.a \
+**      -pthread -lm -o embed
 **   ./embed
 **
 ** Or with the single-file library: cc -std=c11 -O2 -pthread -c omen.c, and

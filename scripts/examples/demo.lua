@@ -1,7 +1,7 @@
 -- demo.lua: index Fashion-MNIST (60,000 clothing images, 784 pixels each)
 -- and search it with held-out test images.
 --
---   omen-lua scripts/demo.lua [--limit N] [--queries N] [--db PATH]
+--   omen-lua scripts/examples/demo.lua [--limit N] [--queries N] [--db PATH]
 --
 -- Reads Debian's dataset-fashion-mnist (`make demo` installs it), loads the
 -- training images straight into an FFI float buffer, inserts them in one
@@ -17,7 +17,8 @@ local LABELS = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                 "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"}
 
 local function usage()
-  io.stderr:write("usage: omen-lua scripts/demo.lua [--limit N] [--queries N] [--db PATH]\n")
+  io.stderr:write("usage: omen-lua scripts/examples/demo.lua",
+                  " [--limit N] [--queries N] [--db PATH]\n")
   os.exit(2)
 end
 
