@@ -148,6 +148,7 @@ if machine then
   say("omen benchmark: %s", machine.date or "")
   say("machine: %s, %s cores; %s; %s; omen built %s", machine.cpu or "?", machine.cores or "?",
       machine.hnswlib or "hnswlib", machine.cxx or "", machine.omen_cflags or "")
+  say("omen kernels: %s; the CPU has %s", machine.omen_isa or "?", machine.cpu_sets or "?")
   if machine.load_before then
     say("load average before the runs: %s%s", machine.load_before,
         (tonumber(machine.load_before) or 0) > 0.5

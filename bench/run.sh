@@ -11,7 +11,10 @@
 #  1. bench/prepare.lua: the data as float32 files in BUILD_DIR/bench/data
 #     (made once);
 #  2. the hnswlib runner, bench/hnswlib.cpp, built as hnswlib recommends:
-#     g++ -O3 -march=native;
+#     g++ -O3 -march=native; with OMEN_ISA=avx2 in the environment, omen's
+#     kernels stop at AVX2 and hnswlib is built with -O3 -mavx2 -mfma
+#     (OMEN_ISA=scalar: plain -O3), so both compare at one level; the report
+#     says which set omen ran and which the CPU has;
 #  3. the exact ground truth of each data set with omen's exact search
 #     (made once);
 #  4. Fashion-MNIST (60,000 x 784, 10,000 queries), M 16, ef_construction
@@ -49,13 +52,25 @@ echo '#include <hnswlib/hnswlib.h>' | "$CXX" -E -x c++ - >/dev/null 2>&1 \
   || die "hnswlib's header is missing (Debian: libhnswlib-dev)"
 mkdir -p "$DATA" "$RES"
 
+# The instruction set omen's kernels run (OMEN_ISA caps it: avx2, scalar)
+# and hnswlib built to match: -march=native, or at the same cap.
+omen_isa=$("$LUA" -e 'io.write(omen.open():isa())') || die "omen-lua cannot open a database"
+case ${OMEN_ISA:-} in
+  avx2) HNSW_FLAGS="-O3 -mavx2 -mfma" ;;
+  scalar) HNSW_FLAGS="-O3" ;;
+  *) HNSW_FLAGS="-O3 -march=native" ;;
+esac
+HNSW_BIN=$B/hnswlib-$(echo "$HNSW_FLAGS" | tr -d ' -' )
+cpu_sets=$(grep -o -w 'avx2\|fma\|avx512f\|avx512_vnni' /proc/cpuinfo | sort -u | tr '\n' ' ')
+
 # What the figures were measured on, for the report.
 load_before=$(cut -d' ' -f1 /proc/loadavg)
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
 hnsw_version=$(dpkg-query -W -f='${Version}' libhnswlib-dev 2>/dev/null || echo unknown)
 cat > "$B/machine.json" <<EOF
 {"date": "$(date -u '+%Y-%m-%d %H:%M UTC')", "cpu": "$cpu", "cores": $(nproc),
- "hnswlib": "hnswlib $hnsw_version (libhnswlib-dev), $CXX -O3 -march=native",
+ "hnswlib": "hnswlib $hnsw_version (libhnswlib-dev), $CXX $HNSW_FLAGS",
+ "omen_isa": "$omen_isa${OMEN_ISA:+ (OMEN_ISA=$OMEN_ISA)}", "cpu_sets": "${cpu_sets% }",
  "cxx": "$("$CXX" --version | head -n1)",
  "omen_cflags": "${OMEN_BENCH_CFLAGS:--O2 -g (the Makefile's default)}",
  "load_before": "$load_before"}
@@ -69,10 +84,10 @@ esac
 say "data: $DATA"
 "$LUA" bench/prepare.lua "$DATA"
 
-if [ ! -x "$B/hnswlib" ] || [ bench/hnswlib.cpp -nt "$B/hnswlib" ]; then
-  say "building the hnswlib runner: $CXX -O3 -march=native"
-  "$CXX" -O3 -march=native -std=c++11 -pthread -o "$B/hnswlib.tmp" bench/hnswlib.cpp
-  mv "$B/hnswlib.tmp" "$B/hnswlib"
+if [ ! -x "$HNSW_BIN" ] || [ bench/hnswlib.cpp -nt "$HNSW_BIN" ]; then
+  say "building the hnswlib runner: $CXX $HNSW_FLAGS"
+  "$CXX" $HNSW_FLAGS -std=c++11 -pthread -o "$HNSW_BIN.tmp" bench/hnswlib.cpp
+  mv "$HNSW_BIN.tmp" "$HNSW_BIN"
 fi
 
 # truth NAME DIM: the exact k nearest base rows of every query, made once.
@@ -103,7 +118,7 @@ run() {
     omen-c-file) set -- "$B/ann" --path "$B/durable.omen" ;;
     omen-lua) set -- "$LUA" bench/ann.lua ;;
     omen-lua-sq8) set -- "$LUA" bench/ann.lua --quant sq8 ;;
-    hnswlib) set -- "$B/hnswlib" ;;
+    hnswlib) set -- "$HNSW_BIN" ;;
   esac
   # shellcheck disable=SC2086 # extra options are words
   set -- "$@" $extra

@@ -76,7 +76,7 @@ int omen__coll_new(omen_db *db, const char *name, size_t name_len,
   c->cfg = *cfg;
   c->stride = (uint32_t)omen__padded(cfg->dim);
   c->metric = omen__metric(cfg->metric);
-  omen__kernels_get(omen__isa_best(), &c->kern);
+  omen__kernels_get(db->isa, &c->kern);
   if (omen__codes_init(&c->codes, &db->mem, (int)cfg->quantization, cfg->dim, c->stride,
                        c->metric, &c->kern)) {
     omen__free(&db->mem, c->name, name_len + 1);

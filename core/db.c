@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -47,6 +48,11 @@ void omen_search_opts_init(omen_search_opts *o, uint32_t k)
   memset(o, 0, sizeof *o);
   o->k = k;
   o->with = OMEN_WITH_META;
+}
+
+const char *omen_isa(omen_db *db)
+{
+  return omen__isa_name(db ? db->isa : omen__isa_best());
 }
 
 const char *omen_path(omen_db *db)
@@ -118,6 +124,22 @@ static int load(omen_db *db)
   return rc;
 }
 
+/* The kernels' instruction set: the best this CPU runs, capped by the
+** environment's OMEN_ISA. */
+static int choose_isa(omen_db *db)
+{
+  omen__isa best = omen__isa_best();
+  const char *cap = getenv("OMEN_ISA");
+  db->isa = best;
+  if (!cap || !*cap) return OMEN_OK;
+  int want = omen__isa_from_name(cap);
+  if (want < 0)
+    return omen__fail(db, OMEN_INVALID, "OMEN_ISA='%.40s' is not an instruction set "
+                      "omen knows (scalar, avx2, avx512)", cap);
+  if ((omen__isa)want < best) db->isa = (omen__isa)want;
+  return OMEN_OK;
+}
+
 int omen_open(const char *path, const omen_options *opts, omen_db **out)
 {
   omen_options defaults;
@@ -145,6 +167,10 @@ int omen_open(const char *path, const omen_options *opts, omen_db **out)
   }
   omen__wal_init(db, opts);
   *out = db;
+  if (choose_isa(db)) {
+    db->closed = 1;
+    return OMEN_INVALID;
+  }
   if (!path || !strcmp(path, ":memory:")) return OMEN_OK;
   size_t len = strlen(path);
   if (len == 0) {

@@ -10,6 +10,8 @@
 
 #include "distance.h"
 
+#include <string.h>
+
 #include <math.h>
 
 #include "omen.h"
@@ -224,6 +226,13 @@ const char *omen__isa_name(omen__isa isa)
   static const char *const names[OMEN__ISA_COUNT] = {"scalar", "avx2",
                                                      "avx512"};
   return (unsigned)isa < OMEN__ISA_COUNT ? names[isa] : "unknown";
+}
+
+int omen__isa_from_name(const char *name)
+{
+  for (int isa = 0; isa < OMEN__ISA_COUNT; isa++)
+    if (!strcmp(name, omen__isa_name((omen__isa)isa))) return isa;
+  return -1;
 }
 
 int omen__kernels_get(omen__isa isa, omen__kernels *k)

@@ -39,6 +39,8 @@ typedef struct omen__kernels {
 int omen__isa_supported(omen__isa isa);
 omen__isa omen__isa_best(void);
 const char *omen__isa_name(omen__isa isa);
+/* The isa named name ("scalar", "avx2", "avx512"), or -1. */
+int omen__isa_from_name(const char *name);
 
 /* Fill k with the kernels of isa; OMEN_NOTFOUND when it is not supported. */
 int omen__kernels_get(omen__isa isa, omen__kernels *k);

@@ -159,6 +159,13 @@ const char *omen_errmsg(omen_db *db);
 /* Path given at open, or ":memory:". */
 const char *omen_path(omen_db *db);
 
+/* The instruction set of db's distance kernels: "avx512", "avx2" or
+** "scalar". The best this CPU runs, unless the environment variable
+** OMEN_ISA names a lower one when the database opens (to compare kernels in
+** benchmarks and tests on one machine; a name omen does not know fails the
+** open). */
+const char *omen_isa(omen_db *db);
+
 /* The bytes of the database file and of its log as they are on disk now
 ** (0 and 0 in memory; a log that is not there counts 0). */
 int omen_file_sizes(omen_db *db, uint64_t *file_bytes, uint64_t *log_bytes);

@@ -121,6 +121,7 @@ struct omen_db {
   size_t map_len;
   uint64_t file_dev, file_ino; /* of the file loaded */
   uint64_t generation;    /* of the file's checkpoint */
+  omen__isa isa;          /* of its collections' kernels */
   uint64_t id;            /* chosen when the file was created; its log
                              carries it too */
   omen__wal wal;

@@ -751,6 +751,12 @@ static int db_path(lua_State *L)
   return 1;
 }
 
+static int db_isa(lua_State *L)
+{
+  lua_pushstring(L, omen_isa(check_ldb(L, 1)->db));
+  return 1;
+}
+
 /* Wrap an omen_coll handle in a userdata that pins the database userdata. */
 static int push_coll(lua_State *L, omen_coll *c)
 {
@@ -1311,6 +1317,7 @@ static const luaL_Reg db_methods[] = {
   {"flush", db_flush},
   {"compact", db_compact},
   {"path", db_path},
+  {"isa", db_isa},
   {"file_sizes", db_file_sizes},
   {"create_collection", db_create_collection},
   {"collection", db_collection},

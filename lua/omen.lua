@@ -281,7 +281,7 @@ end
 -- nil, message if one of them cannot be read.
 function core.db_methods.info(self)
   local path = self:path()
-  local info = {path = path, collections = {}, count = 0, memory = 0}
+  local info = {path = path, isa = self:isa(), collections = {}, count = 0, memory = 0}
   local names, err = self:collections()
   if not names then return nil, err end
   for i, name in ipairs(names) do

@@ -353,4 +353,23 @@ T["several file databases at once are independent"] = function()
   end
 end
 
+T["db:isa() names the kernels' instruction set, which OMEN_ISA caps at open"] = function()
+  local db = omen.open()
+  local best = db:isa()
+  ok(best == "scalar" or best == "avx2" or best == "avx512", best)
+  eq(db:info().isa, best)
+  db:close()
+  local out = H.child_ok([[
+    local db = assert(omen.open())
+    io.write("isa=", db:isa(), "\n")
+    db:close()
+  ]], "isa=scalar", "OMEN_ISA=scalar", "OMEN_ISA=scalar")
+  ok(out:find("isa=scalar"), out)
+  H.child_ok([[
+    local db, err = omen.open()
+    assert(not db and err:find("OMEN_ISA='avx9' is not an instruction set omen knows"), err)
+    io.write("refused\n")
+  ]], "refused", "OMEN_ISA=avx9", "OMEN_ISA=avx9")
+end
+
 return T
