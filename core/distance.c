@@ -196,39 +196,6 @@ AVX512 static float dot_avx512(const float *a, const float *b, size_t n)
 
 #endif /* OMEN__X86 */
 
-/* Codes with AVX-512BW: the AVX2 kernels' arithmetic on 64 bytes at a time
-** (codes are padded to 64). A lane gains at most 4 * 255^2 per 64 bytes. */
-
-#define AVX512BW __attribute__((target("avx512f,avx512bw")))
-
-AVX512BW static uint32_t l2sq_u8_avx512(const uint8_t *a, const uint8_t *b, size_t n)
-{
-  __m512i zero = _mm512_setzero_si512(), s0 = zero, s1 = zero;
-  for (size_t i = 0; i < n; i += 64) {
-    __m512i x = _mm512_loadu_si512((const void *)(a + i));
-    __m512i y = _mm512_loadu_si512((const void *)(b + i));
-    __m512i d = _mm512_or_si512(_mm512_subs_epu8(x, y), _mm512_subs_epu8(y, x));
-    __m512i lo = _mm512_unpacklo_epi8(d, zero), hi = _mm512_unpackhi_epi8(d, zero);
-    s0 = _mm512_add_epi32(s0, _mm512_madd_epi16(lo, lo));
-    s1 = _mm512_add_epi32(s1, _mm512_madd_epi16(hi, hi));
-  }
-  return (uint32_t)_mm512_reduce_add_epi32(_mm512_add_epi32(s0, s1));
-}
-
-AVX512BW static uint32_t dot_u8_avx512(const uint8_t *a, const uint8_t *b, size_t n)
-{
-  __m512i zero = _mm512_setzero_si512(), s0 = zero, s1 = zero;
-  for (size_t i = 0; i < n; i += 64) {
-    __m512i x = _mm512_loadu_si512((const void *)(a + i));
-    __m512i y = _mm512_loadu_si512((const void *)(b + i));
-    s0 = _mm512_add_epi32(s0, _mm512_madd_epi16(_mm512_unpacklo_epi8(x, zero),
-                                                _mm512_unpacklo_epi8(y, zero)));
-    s1 = _mm512_add_epi32(s1, _mm512_madd_epi16(_mm512_unpackhi_epi8(x, zero),
-                                                _mm512_unpackhi_epi8(y, zero)));
-  }
-  return (uint32_t)_mm512_reduce_add_epi32(_mm512_add_epi32(s0, s1));
-}
-
 /* -- Dispatch -------------------------------------------------------------- */
 
 int omen__isa_supported(omen__isa isa)
@@ -277,13 +244,9 @@ int omen__kernels_get(omen__isa isa, omen__kernels *k)
   k->l2sq_u8 = l2sq_u8_scalar;
   k->dot_u8 = dot_u8_scalar;
 #if OMEN__X86
-  if (isa >= OMEN__ISA_AVX2) { /* and AVX-512 ones without BW */
+  if (isa >= OMEN__ISA_AVX2) { /* AVX-512 machines run the AVX2 code kernels */
     k->l2sq_u8 = l2sq_u8_avx2;
     k->dot_u8 = dot_u8_avx2;
-  }
-  if (isa == OMEN__ISA_AVX512 && __builtin_cpu_supports("avx512bw")) {
-    k->l2sq_u8 = l2sq_u8_avx512;
-    k->dot_u8 = dot_u8_avx512;
   }
   if (isa == OMEN__ISA_AVX2) {
     k->l2sq = l2sq_avx2;
