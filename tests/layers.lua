@@ -10,7 +10,7 @@ local dir = assert(arg[1], "usage: layers.lua BUILD/core")
 -- Every module may also call error and mem (messages, allocation).
 local may = {
   -- the calls on a database, and recovery at open
-  db         = {"catalog", "checkpoint", "coll", "recover", "storage", "wal"},
+  db         = {"catalog", "checkpoint", "coll", "distance", "recover", "storage", "wal"},
   recover    = {"catalog", "crc32c", "storage", "wal", "write"},
   -- writes, and what runs after them
   write      = {"checkpoint", "codes", "coll", "hnsw", "idmap", "link", "meta",
