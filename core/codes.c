@@ -134,8 +134,8 @@ int omen__codes_fit(omen__codes *cs, const omen__mem *m, const omen__sample_src 
       muls[got++] = cs->metric->normalised ? mul : 1.0f;
     }
   }
+  if (!rc) rc = cs->kind->fit(cs, m, rows, muls, got, work);
   if (!rc) {
-    cs->kind->fit(cs, rows, muls, got, work);
     cs->fitted_at = total;
     cs->far = 0;
   }

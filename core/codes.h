@@ -36,6 +36,7 @@ typedef struct omen__code_kind {
   const char *name;      /* as users write it */
   int id;                /* its omen_quant value */
   int exact;             /* distances on codes are the exact distances */
+  uint32_t max_dim;      /* the most components it takes; 0: OMEN_MAX_DIM */
 
   /* State: allocate the kind's parameters for cs->dim and cs->metric and
   ** set cs->row (bytes of code per slot; 0: the walk reads the floats) and
@@ -45,12 +46,12 @@ typedef struct omen__code_kind {
   size_t (*memory)(const omen__codes *cs);
 
   /* Fitting. Vectors are v[0..dim) scaled by mul (the inverse norm when the
-  ** metric is normalised). `fit` sets the parameters from m sample rows
-  ** (work holds m floats). */
+  ** metric is normalised). `fit` sets the parameters from n sample rows
+  ** (work holds n floats), or fails (OMEN_NOMEM) leaving them as they were. */
   int (*fitted)(const omen__codes *cs);
   int (*place)(const omen__codes *cs, const float *v, float mul);
-  void (*fit)(omen__codes *cs, const float *const *rows, const float *muls, size_t m,
-              float *work);
+  int (*fit)(omen__codes *cs, const omen__mem *m, const float *const *rows,
+             const float *muls, size_t n, float *work);
   void (*encode)(const omen__codes *cs, const float *v, float mul, uint8_t *row, float *aux);
 
   /* Queries: bytes of a prepared query, and preparing one from floats

@@ -40,9 +40,13 @@ int omen__coll_check_config(omen_db *db, const omen_coll_config *cfg)
   if (cfg->ef_search < 1 || cfg->ef_search > OMEN_MAX_EF)
     return omen__fail(db, OMEN_INVALID, "ef_search must be between 1 and %d (got %u)",
                       OMEN_MAX_EF, cfg->ef_search);
-  if (!omen__code_kind_of((int)cfg->quantization))
+  const omen__code_kind *kind = omen__code_kind_of((int)cfg->quantization);
+  if (!kind)
     return omen__fail(db, OMEN_INVALID, "unknown quantization %d",
                       (int)cfg->quantization);
+  if (kind->max_dim && cfg->dim > kind->max_dim)
+    return omen__fail(db, OMEN_INVALID, "%s takes vectors of up to %u components (got %u)",
+                      kind->name, kind->max_dim, cfg->dim);
   return OMEN_OK;
 }
 

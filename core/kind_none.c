@@ -43,10 +43,11 @@ static int none_place(const omen__codes *cs, const float *v, float mul)
   return OMEN__CODES_INSIDE;
 }
 
-static void none_fit(omen__codes *cs, const float *const *rows, const float *muls,
-                     size_t m, float *work)
+static int none_fit(omen__codes *cs, const omen__mem *m, const float *const *rows,
+                    const float *muls, size_t n, float *work)
 {
-  (void)cs, (void)rows, (void)muls, (void)m, (void)work;
+  (void)cs, (void)m, (void)rows, (void)muls, (void)n, (void)work;
+  return OMEN_OK;
 }
 
 static void none_encode(const omen__codes *cs, const float *v, float mul, uint8_t *row,
@@ -123,7 +124,7 @@ static int none_load(omen__codes *cs, const void *in, size_t n)
 }
 
 const omen__code_kind omen__kind_none = {
-  "none", OMEN_QUANT_NONE, 1,
+  "none", OMEN_QUANT_NONE, 1, 0,
   none_init, none_free, none_memory,
   none_fitted, none_place, none_fit, none_encode,
   none_query_bytes, none_prepare, none_node_query,

@@ -15,6 +15,8 @@
 ** outlier cannot stretch the step for everyone else. The offsets and the
 ** step are saved in the file; the codes are made again from the vectors.
 **
+** The codes themselves (sq8.h) serve "pca8" too.
+**
 ** Calls: search (the space), distance, mem.
 */
 #include "port.h"
@@ -24,21 +26,16 @@
 
 #include "codes.h"
 #include "search.h"
+#include "sq8.h"
 
 #define MARGIN 0.125f /* of the widest range, on each side */
 #define TRIM 1024     /* one sample value in TRIM left out per side */
 
-typedef struct sq8 {
-  float step;  /* float step of one code; 0 until fitted */
-  float lo_sq; /* |lo|^2 */
-  float lo[];  /* dim offsets */
-} sq8;
-
-static sq8 *params(const omen__codes *cs) { return cs->params; }
+static omen__sq8 *params(const omen__codes *cs) { return cs->params; }
 
 static int sq8_init(omen__codes *cs, const omen__mem *m)
 {
-  cs->params_size = sizeof(sq8) + cs->dim * sizeof(float);
+  cs->params_size = omen__sq8_size(cs->dim);
   cs->params = omen__calloc(m, cs->params_size);
   if (!cs->params) return OMEN_NOMEM;
   cs->row = (uint32_t)omen__code_padded(cs->dim);
@@ -56,13 +53,12 @@ static size_t sq8_memory(const omen__codes *cs) { return cs->params_size; }
 
 static int sq8_fitted(const omen__codes *cs) { return params(cs)->step > 0; }
 
-static int sq8_place(const omen__codes *cs, const float *v, float mul)
+int omen__sq8_place(const omen__sq8 *p, uint32_t n, const float *v, float mul)
 {
-  const sq8 *p = params(cs);
   if (!(p->step > 0)) return OMEN__CODES_FAR;
   float top = 255.0f * p->step;
   int out = OMEN__CODES_INSIDE;
-  for (uint32_t i = 0; i < cs->dim; i++) {
+  for (uint32_t i = 0; i < n; i++) {
     float t = v[i] * mul - p->lo[i];
     if (t >= 0 && t <= top) continue;
     if (!(t >= -top && t <= 2 * top)) return OMEN__CODES_FAR; /* NaN too */
@@ -71,11 +67,15 @@ static int sq8_place(const omen__codes *cs, const float *v, float mul)
   return out;
 }
 
-static void set_lo_sq(const omen__codes *cs)
+static int sq8_place(const omen__codes *cs, const float *v, float mul)
 {
-  sq8 *p = params(cs);
+  return omen__sq8_place(params(cs), cs->dim, v, mul);
+}
+
+static void set_lo_sq(omen__sq8 *p, uint32_t n)
+{
   double sum = 0;
-  for (uint32_t i = 0; i < cs->dim; i++) sum += (double)p->lo[i] * p->lo[i];
+  for (uint32_t i = 0; i < n; i++) sum += (double)p->lo[i] * p->lo[i];
   p->lo_sq = (float)sum;
 }
 
@@ -106,13 +106,12 @@ static float kth(float *a, size_t n, size_t k)
   return a[lo];
 }
 
-static void sq8_fit(omen__codes *cs, const float *const *rows, const float *muls, size_t m,
-                    float *work)
+void omen__sq8_fit(omen__sq8 *p, uint32_t n, const float *const *rows, const float *muls,
+                   size_t m, float *work)
 {
-  sq8 *p = params(cs);
   float span = 0;
   size_t trim = m / TRIM;
-  for (uint32_t i = 0; i < cs->dim; i++) {
+  for (uint32_t i = 0; i < n; i++) {
     for (size_t r = 0; r < m; r++) work[r] = rows[r][i] * muls[r];
     float a = m ? kth(work, m, trim) : 0, b = m ? kth(work, m, m - 1 - trim) : 0;
     p->lo[i] = a;
@@ -120,38 +119,50 @@ static void sq8_fit(omen__codes *cs, const float *const *rows, const float *muls
   }
   if (!(span > 0)) span = 1.0f; /* one point, or none: any step will do */
   float margin = MARGIN * span;
-  for (uint32_t i = 0; i < cs->dim; i++) p->lo[i] -= margin;
+  for (uint32_t i = 0; i < n; i++) p->lo[i] -= margin;
   p->step = (span + 2 * margin) / 255.0f;
-  set_lo_sq(cs);
+  set_lo_sq(p, n);
 }
 
-static float offset_of(const omen__codes *cs, const uint8_t *code)
+static int sq8_fit(omen__codes *cs, const omen__mem *m, const float *const *rows,
+                   const float *muls, size_t n, float *work)
 {
-  const float *lo = params(cs)->lo;
+  (void)m;
+  omen__sq8_fit(params(cs), cs->dim, rows, muls, n, work);
+  return OMEN_OK;
+}
+
+static float offset_of(const omen__sq8 *p, uint32_t n, const uint8_t *code)
+{
   float part[8] = {0};
   uint32_t i = 0;
-  for (; i + 8 <= cs->dim; i += 8)
-    for (int j = 0; j < 8; j++) part[j] += lo[i + j] * code[i + j];
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; j++) part[j] += p->lo[i + j] * code[i + j];
   float sum = 0;
-  for (; i < cs->dim; i++) sum += lo[i] * code[i];
+  for (; i < n; i++) sum += p->lo[i] * code[i];
   for (int j = 0; j < 8; j++) sum += part[j];
   return sum;
 }
 
-static void sq8_encode(const omen__codes *cs, const float *v, float mul, uint8_t *row,
-                       float *aux)
+void omen__sq8_encode(const omen__sq8 *p, uint32_t n, uint32_t row_bytes, const float *v,
+                      float mul, uint8_t *row, float *aux)
 {
-  const sq8 *p = params(cs);
   float inv = 1.0f / p->step;
   /* Branch-free, so the compiler can vectorize it: queries pay it. */
-  for (uint32_t i = 0; i < cs->dim; i++) {
+  for (uint32_t i = 0; i < n; i++) {
     float t = (v[i] * mul - p->lo[i]) * inv;
     t = t >= 0 ? t : 0; /* also NaN */
     t = t <= 255 ? t : 255;
     row[i] = (uint8_t)(int32_t)(t + 0.5f);
   }
-  memset(row + cs->dim, 0, cs->row - cs->dim);
-  if (aux) *aux = offset_of(cs, row);
+  memset(row + n, 0, row_bytes - n);
+  if (aux) *aux = offset_of(p, n, row);
+}
+
+static void sq8_encode(const omen__codes *cs, const float *v, float mul, uint8_t *row,
+                       float *aux)
+{
+  omen__sq8_encode(params(cs), cs->dim, cs->row, v, mul, row, aux);
 }
 
 static size_t sq8_query_bytes(const omen__codes *cs) { return cs->row; }
@@ -165,7 +176,7 @@ static void sq8_prepare(const omen__codes *cs, const float *q, void *buf, omen__
   out->aux = aux;
 }
 
-static void sq8_node_query(const omen__space *sp, uint32_t slot, void *buf,
+void omen__sq8_node_query(const omen__space *sp, uint32_t slot, void *buf,
                            omen__query *out)
 {
   (void)buf;
@@ -178,7 +189,7 @@ static void sq8_node_query(const omen__space *sp, uint32_t slot, void *buf,
 /* A distance from a kernel result r and the two offset terms. */
 static inline float from_codes(const omen__codes *cs, uint32_t r, float offs)
 {
-  const sq8 *p = params(cs);
+  const omen__sq8 *p = params(cs);
   float step2 = p->step * p->step;
   if (!cs->metric->dot) return step2 * (float)r;
   float dot = p->lo_sq + p->step * offs + step2 * (float)r;
@@ -190,14 +201,19 @@ static inline uint32_t kernel(const omen__codes *cs, const uint8_t *a, const uin
   return cs->metric->dot ? cs->kern->dot_u8(a, b, cs->row) : cs->kern->l2sq_u8(a, b, cs->row);
 }
 
-static float sq8_dist(const omen__space *sp, const omen__query *q, uint32_t slot)
+static inline float dist_q(const omen__space *sp, const omen__query *q, uint32_t slot)
 {
   const omen__codes *cs = sp->codes;
   uint32_t r = kernel(cs, q->code, omen__codes_row(cs, slot));
   return from_codes(cs, r, cs->aux ? q->aux + *omen__codes_aux(cs, slot) : 0);
 }
 
-static void sq8_dists(const omen__space *sp, const omen__query *q, const uint32_t *slots,
+float omen__sq8_dist(const omen__space *sp, const omen__query *q, uint32_t slot)
+{
+  return dist_q(sp, q, slot);
+}
+
+void omen__sq8_dists(const omen__space *sp, const omen__query *q, const uint32_t *slots,
                       size_t n, float *out)
 {
   const omen__codes *cs = sp->codes;
@@ -205,51 +221,58 @@ static void sq8_dists(const omen__space *sp, const omen__query *q, const uint32_
     omen__prefetch_bytes(omen__codes_row(cs, slots[i]), cs->row);
   for (size_t i = 0; i < n; i++) {
     if (i + OMEN__AHEAD < n) omen__prefetch_bytes(omen__codes_row(cs, slots[i + OMEN__AHEAD]), cs->row);
-    out[i] = sq8_dist(sp, q, slots[i]);
+    out[i] = dist_q(sp, q, slots[i]);
   }
 }
 
-static float sq8_dist_nodes(const omen__space *sp, uint32_t a, uint32_t b)
+float omen__sq8_dist_nodes(const omen__space *sp, uint32_t a, uint32_t b)
 {
   const omen__codes *cs = sp->codes;
   uint32_t r = kernel(cs, omen__codes_row(cs, a), omen__codes_row(cs, b));
   return from_codes(cs, r, cs->aux ? *omen__codes_aux(cs, a) + *omen__codes_aux(cs, b) : 0);
 }
 
-/* In the file: the dim offsets, then the step (floats). */
+void omen__sq8_save(const omen__sq8 *p, uint32_t n, void *out)
+{
+  memcpy(out, p->lo, n * sizeof(float));
+  memcpy((float *)out + n, &p->step, sizeof(float));
+}
+
+int omen__sq8_load(omen__sq8 *p, uint32_t n, const float *in)
+{
+  float step;
+  memcpy(&step, in + n, sizeof step);
+  if (!(step > 0) || !isfinite(step)) return OMEN_CORRUPT;
+  for (uint32_t i = 0; i < n; i++)
+    if (!isfinite(in[i])) return OMEN_CORRUPT;
+  memcpy(p->lo, in, n * sizeof(float));
+  p->step = step;
+  set_lo_sq(p, n);
+  return OMEN_OK;
+}
+
 static size_t sq8_saved_bytes(const omen__codes *cs)
 {
-  return sq8_fitted(cs) ? ((size_t)cs->dim + 1) * sizeof(float) : 0;
+  return sq8_fitted(cs) ? omen__sq8_saved_bytes(cs->dim) : 0;
 }
 
 static void sq8_save(const omen__codes *cs, void *out)
 {
-  const sq8 *p = params(cs);
-  memcpy(out, p->lo, cs->dim * sizeof(float));
-  memcpy((float *)out + cs->dim, &p->step, sizeof(float));
+  omen__sq8_save(params(cs), cs->dim, out);
 }
 
 static int sq8_load(omen__codes *cs, const void *in, size_t n)
 {
   if (n == 0) return OMEN_OK; /* not fitted yet */
-  if (n != ((size_t)cs->dim + 1) * sizeof(float)) return OMEN_CORRUPT;
-  const float *v = in;
-  float step = v[cs->dim];
-  if (!(step > 0) || !isfinite(step)) return OMEN_CORRUPT;
-  for (uint32_t i = 0; i < cs->dim; i++)
-    if (!isfinite(v[i])) return OMEN_CORRUPT;
-  sq8 *p = params(cs);
-  memcpy(p->lo, v, cs->dim * sizeof(float));
-  p->step = step;
-  set_lo_sq(cs);
-  return OMEN_OK;
+  if (n != omen__sq8_saved_bytes(cs->dim)) return OMEN_CORRUPT;
+  return omen__sq8_load(params(cs), cs->dim, in);
 }
 
 const omen__code_kind omen__kind_sq8 = {
-  "sq8", OMEN_QUANT_SQ8, 0,
+  "sq8", OMEN_QUANT_SQ8, 0, 0,
   sq8_init, sq8_free, sq8_memory,
   sq8_fitted, sq8_place, sq8_fit, sq8_encode,
-  sq8_query_bytes, sq8_prepare, sq8_node_query,
-  sq8_dists, sq8_dist, sq8_dist_nodes,
+  sq8_query_bytes, sq8_prepare, omen__sq8_node_query,
+  omen__sq8_dists, omen__sq8_dist, omen__sq8_dist_nodes,
   sq8_saved_bytes, sq8_save, sq8_load,
 };

@@ -47,7 +47,7 @@ static void train(omen__codes *cs, const float *data, size_t n)
     rows[i] = data + i * DIM;
     muls[i] = 1.0f;
   }
-  cs->kind->fit(cs, rows, muls, n, work);
+  assert_int_equal(cs->kind->fit(cs, &heap, rows, muls, n, work), OMEN_OK);
   free(rows);
   free(muls);
   free(work);

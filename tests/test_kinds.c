@@ -55,10 +55,10 @@ static int toy_place(const omen__codes *cs, const float *v, float mul)
   return OMEN__CODES_INSIDE;
 }
 
-static void toy_fit(omen__codes *cs, const float *const *rows, const float *muls, size_t m,
-                    float *work)
+static int toy_fit(omen__codes *cs, const omen__mem *mem, const float *const *rows,
+                   const float *muls, size_t m, float *work)
 {
-  (void)work;
+  (void)mem, (void)work;
   float lo = INFINITY, hi = -INFINITY;
   for (size_t r = 0; r < m; r++)
     for (uint32_t i = 0; i < cs->dim; i++) {
@@ -69,6 +69,7 @@ static void toy_fit(omen__codes *cs, const float *const *rows, const float *muls
   if (!(hi > lo)) hi = lo + 1;
   params(cs)->lo = lo;
   params(cs)->step = (hi - lo) / 15;
+  return OMEN_OK;
 }
 
 static void toy_encode(const omen__codes *cs, const float *v, float mul, uint8_t *row,
@@ -150,7 +151,7 @@ static int toy_load(omen__codes *cs, const void *in, size_t n)
 }
 
 static const omen__code_kind toy_kind = {
-  "toy", TOY_ID, 0,
+  "toy", TOY_ID, 0, 0,
   toy_init, toy_free, toy_memory,
   toy_fitted, toy_place, toy_fit, toy_encode,
   toy_query_bytes, toy_prepare, toy_node_query,
