@@ -66,9 +66,51 @@ static uint32_t dot_u8_scalar(const uint8_t *a, const uint8_t *b, size_t n)
 
 #if OMEN__X86
 
+uint16_t omen__half_of(float f)
+{
+  uint32_t x;
+  memcpy(&x, &f, sizeof x);
+  uint32_t sign = (x >> 16) & 0x8000u, mant = x & 0x7fffffu, e = (x >> 23) & 0xffu;
+  int32_t exp = (int32_t)e - 127 + 15;
+  if (e == 0xff) return (uint16_t)(sign | 0x7c00u | (mant ? 0x200u : 0)); /* inf, NaN */
+  if (exp >= 31) return (uint16_t)(sign | 0x7c00u);                       /* too big */
+  if (exp <= 0) {                                                         /* subnormal */
+    if (exp < -10) return (uint16_t)sign;
+    mant |= 0x800000u;
+    uint32_t shift = (uint32_t)(14 - exp), h = mant >> shift;
+    uint32_t rem = mant & ((1u << shift) - 1), halfway = 1u << (shift - 1);
+    if (rem > halfway || (rem == halfway && (h & 1))) h++;
+    return (uint16_t)(sign | h);
+  }
+  uint32_t h = ((uint32_t)exp << 10) | (mant >> 13), rem = mant & 0x1fffu;
+  if (rem > 0x1000u || (rem == 0x1000u && (h & 1))) h++; /* a carry is right */
+  return (uint16_t)(sign | h);
+}
+
+float omen__float_of_half(uint16_t h)
+{
+  uint32_t sign = (uint32_t)(h & 0x8000u) << 16, exp = (h >> 10) & 0x1fu, mant = h & 0x3ffu;
+  if (exp == 0) {
+    float v = ldexpf((float)mant, -24);
+    return sign ? -v : v;
+  }
+  uint32_t bits = sign | (exp == 31 ? 0x7f800000u : (exp - 15 + 127) << 23) | mant << 13;
+  float f;
+  memcpy(&f, &bits, sizeof f);
+  return f;
+}
+
+static void matvec_scalar(const uint16_t *m, const float *x, size_t rows, size_t cols,
+                          float *y)
+{
+  for (size_t j = 0; j < cols; j++) y[j] = 0.0f;
+  for (size_t i = 0; i < rows; i++)
+    for (size_t j = 0; j < cols; j++) y[j] += x[i] * omen__float_of_half(m[i * cols + j]);
+}
+
 /* -- AVX2 + FMA ------------------------------------------------------------ */
 
-#define AVX2 __attribute__((target("avx2,fma")))
+#define AVX2 __attribute__((target("avx2,fma,f16c")))
 
 AVX2 static inline float hsum256(__m256 v)
 {
@@ -161,6 +203,35 @@ AVX2 static uint32_t dot_u8_avx2(const uint8_t *a, const uint8_t *b, size_t n)
   return hsum256_epi32(_mm256_add_epi32(s0, s1));
 }
 
+/* A vector times a matrix: a block of columns in registers, the rows
+** streamed through them, two rows at a time into two sets of sums (one FMA
+** waits for the one before on its register: two sets keep twice as many in
+** flight). */
+AVX2 static void matvec_avx2(const uint16_t *m, const float *x, size_t rows, size_t cols,
+                             float *y)
+{
+  for (size_t j = 0; j < cols; j += 32) {
+    __m256 a[4], b[4];
+    for (int k = 0; k < 4; k++) a[k] = b[k] = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 2 <= rows; i += 2) {
+      __m256 x0 = _mm256_set1_ps(x[i]), x1 = _mm256_set1_ps(x[i + 1]);
+      const uint16_t *r0 = m + i * cols + j, *r1 = r0 + cols;
+      for (int k = 0; k < 4; k++) {
+        a[k] = _mm256_fmadd_ps(x0, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(r0 + 8 * k))), a[k]);
+        b[k] = _mm256_fmadd_ps(x1, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(r1 + 8 * k))), b[k]);
+      }
+    }
+    if (i < rows) {
+      __m256 x0 = _mm256_set1_ps(x[i]);
+      const uint16_t *r0 = m + i * cols + j;
+      for (int k = 0; k < 4; k++)
+        a[k] = _mm256_fmadd_ps(x0, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(r0 + 8 * k))), a[k]);
+    }
+    for (int k = 0; k < 4; k++) _mm256_storeu_ps(y + j + 8 * k, _mm256_add_ps(a[k], b[k]));
+  }
+}
+
 /* -- AVX-512 --------------------------------------------------------------- */
 
 #define AVX512 __attribute__((target("avx512f")))
@@ -194,6 +265,73 @@ AVX512 static float dot_avx512(const float *a, const float *b, size_t n)
   return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
 }
 
+/* With 32 registers: four rows at a time into four sets of sums. */
+AVX512 static void matvec_avx512(const uint16_t *m, const float *x, size_t rows,
+                                 size_t cols, float *y)
+{
+#define ROW_TIMES(set, r, xi)                                                             \
+  for (int k = 0; k < 4; k++)                                                             \
+    acc[set][k] = _mm512_fmadd_ps(                                                        \
+        xi, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((r) + 16 * k))),         \
+        acc[set][k])
+  for (size_t j = 0; j < cols; j += 64) {
+    __m512 acc[4][4];
+    for (int s = 0; s < 4; s++)
+      for (int k = 0; k < 4; k++) acc[s][k] = _mm512_setzero_ps();
+    size_t i = 0;
+    for (; i + 4 <= rows; i += 4) {
+      const uint16_t *r0 = m + i * cols + j;
+      for (int s = 0; s < 4; s++) ROW_TIMES(s, r0 + s * cols, _mm512_set1_ps(x[i + s]));
+    }
+    for (; i < rows; i++) ROW_TIMES(0, m + i * cols + j, _mm512_set1_ps(x[i]));
+    for (int k = 0; k < 4; k++)
+      _mm512_storeu_ps(y + j + 16 * k, _mm512_add_ps(_mm512_add_ps(acc[0][k], acc[1][k]),
+                                                     _mm512_add_ps(acc[2][k], acc[3][k])));
+  }
+#undef ROW_TIMES
+}
+
+/* Codes with AVX-512BW: the AVX2 kernels' arithmetic on 64 bytes at a time
+** (codes are padded to 64). A lane gains at most 2 * 255^2 per 64 bytes;
+** the lanes are folded with wrapping vector adds into a uint32 (a reduction
+** in ints would overflow, undefined, past 2^31). */
+
+#define AVX512BW __attribute__((target("avx2,avx512f,avx512bw")))
+
+AVX512BW static inline uint32_t hsum512_epi32(__m512i v)
+{
+  return hsum256_epi32(_mm256_add_epi32(_mm512_castsi512_si256(v),
+                                        _mm512_extracti64x4_epi64(v, 1)));
+}
+
+AVX512BW static uint32_t l2sq_u8_avx512(const uint8_t *a, const uint8_t *b, size_t n)
+{
+  __m512i zero = _mm512_setzero_si512(), s0 = zero, s1 = zero;
+  for (size_t i = 0; i < n; i += 64) {
+    __m512i x = _mm512_loadu_si512((const void *)(a + i));
+    __m512i y = _mm512_loadu_si512((const void *)(b + i));
+    __m512i d = _mm512_or_si512(_mm512_subs_epu8(x, y), _mm512_subs_epu8(y, x));
+    __m512i lo = _mm512_unpacklo_epi8(d, zero), hi = _mm512_unpackhi_epi8(d, zero);
+    s0 = _mm512_add_epi32(s0, _mm512_madd_epi16(lo, lo));
+    s1 = _mm512_add_epi32(s1, _mm512_madd_epi16(hi, hi));
+  }
+  return hsum512_epi32(_mm512_add_epi32(s0, s1));
+}
+
+AVX512BW static uint32_t dot_u8_avx512(const uint8_t *a, const uint8_t *b, size_t n)
+{
+  __m512i zero = _mm512_setzero_si512(), s0 = zero, s1 = zero;
+  for (size_t i = 0; i < n; i += 64) {
+    __m512i x = _mm512_loadu_si512((const void *)(a + i));
+    __m512i y = _mm512_loadu_si512((const void *)(b + i));
+    s0 = _mm512_add_epi32(s0, _mm512_madd_epi16(_mm512_unpacklo_epi8(x, zero),
+                                                _mm512_unpacklo_epi8(y, zero)));
+    s1 = _mm512_add_epi32(s1, _mm512_madd_epi16(_mm512_unpackhi_epi8(x, zero),
+                                                _mm512_unpackhi_epi8(y, zero)));
+  }
+  return hsum512_epi32(_mm512_add_epi32(s0, s1));
+}
+
 #endif /* OMEN__X86 */
 
 /* -- Dispatch -------------------------------------------------------------- */
@@ -205,7 +343,8 @@ int omen__isa_supported(omen__isa isa)
     return 1;
 #if OMEN__X86
   case OMEN__ISA_AVX2:
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+           __builtin_cpu_supports("f16c");
   case OMEN__ISA_AVX512:
     return __builtin_cpu_supports("avx512f");
 #endif
@@ -243,17 +382,24 @@ int omen__kernels_get(omen__isa isa, omen__kernels *k)
   k->dot = dot_scalar;
   k->l2sq_u8 = l2sq_u8_scalar;
   k->dot_u8 = dot_u8_scalar;
+  k->matvec = matvec_scalar;
 #if OMEN__X86
-  if (isa >= OMEN__ISA_AVX2) { /* AVX-512 machines run the AVX2 code kernels */
+  if (isa >= OMEN__ISA_AVX2) { /* and AVX-512 ones without BW */
     k->l2sq_u8 = l2sq_u8_avx2;
     k->dot_u8 = dot_u8_avx2;
+  }
+  if (isa == OMEN__ISA_AVX512 && __builtin_cpu_supports("avx512bw")) {
+    k->l2sq_u8 = l2sq_u8_avx512;
+    k->dot_u8 = dot_u8_avx512;
   }
   if (isa == OMEN__ISA_AVX2) {
     k->l2sq = l2sq_avx2;
     k->dot = dot_avx2;
+    k->matvec = matvec_avx2;
   } else if (isa == OMEN__ISA_AVX512) {
     k->l2sq = l2sq_avx512;
     k->dot = dot_avx512;
+    k->matvec = matvec_avx512;
   }
 #endif
   return OMEN_OK;

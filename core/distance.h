@@ -27,12 +27,19 @@ typedef enum omen__isa {
   OMEN__ISA_COUNT
 } omen__isa;
 
+/* y[0..cols) = sum over i < rows of x[i] * m[i * cols + 0..cols), for cols
+** a multiple of 64: a vector times a matrix stored by rows, in half
+** precision (IEEE binary16, half the bytes to read). */
+typedef void (*omen__matvec_fn)(const uint16_t *m, const float *x, size_t rows,
+                                size_t cols, float *y);
+
 typedef struct omen__kernels {
   omen__isa isa;
   omen__dist_fn l2sq; /* sum of (a[i] - b[i])^2 */
   omen__dist_fn dot;  /* sum of a[i] * b[i] */
   omen__code_fn l2sq_u8;
   omen__code_fn dot_u8;
+  omen__matvec_fn matvec;
 } omen__kernels;
 
 /* Whether this build and this CPU can run isa. */
@@ -44,6 +51,10 @@ int omen__isa_from_name(const char *name);
 
 /* Fill k with the kernels of isa; OMEN_NOTFOUND when it is not supported. */
 int omen__kernels_get(omen__isa isa, omen__kernels *k);
+
+/* IEEE binary16 from float (to nearest, ties to even) and back. */
+uint16_t omen__half_of(float f);
+float omen__float_of_half(uint16_t h);
 
 /* 1 / |v| over n components, summed in double precision; 0 for a vector
 ** of zeros. Cosine distances scale by it. */

@@ -11,7 +11,8 @@
 
 #define KINDS(X) \
   X(none)        \
-  X(sq8)
+  X(sq8)         \
+  X(pca8)
 
 #define DECLARE(name) extern const omen__code_kind omen__kind_##name;
 #define ENTRY(name) &omen__kind_##name,

@@ -194,15 +194,20 @@ const char *omen_metric_at(size_t i);
 
 /* What graph walks read. With OMEN_QUANT_SQ8 a collection also keeps an
 ** 8-bit copy of its vectors (a quarter of their size, in memory only) and
-** walks the graph on it: several times fewer bytes per step. Candidates are
-** measured again on the float vectors, so the results and their distances
-** are exact; only which candidates the walk finds may differ slightly. */
+** walks the graph on it: several times fewer bytes per step. With
+** OMEN_QUANT_PCA8 the copy is of the vectors' projections on the quarter
+** of the directions along which the data varies most (found at each fit,
+** like sq8's ranges): a sixteenth of their size, for up to 4,096
+** components. Candidates are measured again on the float vectors, so the
+** results and their distances are exact; only which candidates the walk
+** finds may differ slightly (a larger ef makes up for it). */
 typedef enum omen_quant {
   OMEN_QUANT_NONE = 0, /* the float vectors (default) */
-  OMEN_QUANT_SQ8 = 1   /* one byte per component, one scale for all */
+  OMEN_QUANT_SQ8 = 1,  /* one byte per component, one scale for all */
+  OMEN_QUANT_PCA8 = 2  /* one byte per principal direction, dim / 4 of them */
 } omen_quant;
 
-/* "none", "sq8" <-> omen_quant; -1 / NULL when unknown. */
+/* "none", "sq8", "pca8" <-> omen_quant; -1 / NULL when unknown. */
 int omen_quant_from_name(const char *name);
 const char *omen_quant_name(omen_quant quant);
 /* The name of the i-th quantization this build knows (from 0); NULL past the
