@@ -6,6 +6,10 @@
 -- fmnist-base.f32   60,000 x 784  Fashion-MNIST training images, pixels 0..255
 -- fmnist-query.f32  10,000 x 784  its test images
 --   from Debian's dataset-fashion-mnist (/usr/share/datasets/fashion-mnist)
+-- fmrot-base.f32, fmrot-query.f32  the same images times one random
+--   orthogonal matrix (Gram-Schmidt on Gaussian draws, seeded): the same
+--   neighbours, but real values with the variance spread over every
+--   component, where 8-bit codes are no longer nearly lossless
 -- synth-base.f32   100,000 x 128  Gaussian clusters: 1,000 centres; a point is
 -- synth-query.f32   10,000 x 128  its centre + a draw in the cluster's own
 --   16-dim subspace + small full-rank noise; seeded, the same data as
@@ -125,4 +129,61 @@ if not (exists(synth_base) and exists(synth_query)) then
   end
   points(synth_base, 100000, 1ULL)
   points(synth_query, 10000, 2ULL)
+end
+
+-- -- Fashion-MNIST, rotated (with the generator above) ---------------------
+
+local function read_floats(path, n)
+  local f = io.open(path, "rb") or die("cannot read " .. path)
+  local bytes = f:read(n * 4)
+  f:close()
+  if not bytes or #bytes ~= n * 4 then die(path .. ": short file") end
+  local out = ffi.new("float[?]", n)
+  ffi.copy(out, bytes, n * 4)
+  return out
+end
+
+-- A random orthogonal d x d matrix (rows), in doubles: Gaussian rows made
+-- orthonormal by Gram-Schmidt, twice over.
+local function random_rotation(d, seed)
+  state[0] = seed
+  local q = ffi.new("double[?]", d * d)
+  for i = 0, d * d - 1 do q[i] = gauss() end
+  for i = 0, d - 1 do
+    local ri = i * d
+    for _ = 1, 2 do
+      for k = 0, i - 1 do
+        local rk, dot = k * d, 0
+        for j = 0, d - 1 do dot = dot + q[ri + j] * q[rk + j] end
+        for j = 0, d - 1 do q[ri + j] = q[ri + j] - dot * q[rk + j] end
+      end
+    end
+    local norm = 0
+    for j = 0, d - 1 do norm = norm + q[ri + j] * q[ri + j] end
+    norm = 1 / math.sqrt(norm)
+    for j = 0, d - 1 do q[ri + j] = q[ri + j] * norm end
+  end
+  return q
+end
+
+local function rotate(src, dst, n, d, q)
+  local x = read_floats(src, n * d)
+  local out = ffi.new("float[?]", n * d)
+  for r = 0, n - 1 do
+    local xr = r * d
+    for i = 0, d - 1 do
+      local qi, sum = i * d, 0
+      for j = 0, d - 1 do sum = sum + q[qi + j] * x[xr + j] end
+      out[xr + i] = sum
+    end
+  end
+  write_floats(dst, out, n * d)
+  io.write(("prepare: %s (%d x %d, rotated)\n"):format(dst, n, d))
+end
+
+local rot_base, rot_query = dir .. "/fmrot-base.f32", dir .. "/fmrot-query.f32"
+if not (exists(rot_base) and exists(rot_query)) then
+  local q = random_rotation(784, 784ULL)
+  rotate(dir .. "/fmnist-base.f32", rot_base, 60000, 784, q)
+  rotate(dir .. "/fmnist-query.f32", rot_query, 10000, 784, q)
 end

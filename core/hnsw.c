@@ -220,19 +220,33 @@ static int descend(const omen__build *b, omen__scratch *sc, const omen__query *q
   return rc;
 }
 
+/* Keep c among the `spill` best that the ef best pushed out (sc->spill). */
+static inline void offer_spill(omen__scratch *sc, uint32_t spill, omen__cand c)
+{
+  if (sc->n_spill < spill) {
+    omen__maxheap_push(sc->spill, &sc->n_spill, c);
+  } else if (spill && c.d < sc->spill[0].d) {
+    omen__maxheap_pop(sc->spill, &sc->n_spill);
+    omen__maxheap_push(sc->spill, &sc->n_spill, c);
+  }
+}
+
 /* Best-first search of one level from ep, keeping the ef closest accepted
-** nodes in the max-heap sc->top. Accepted: not `exclude` and, when state
-** is given, returnable (live and matching pred). Every node is still walked
-** through, so a filter does not cut the graph apart. */
+** nodes in the max-heap sc->top, and the `spill` next closest in sc->spill
+** (the walk is bounded by the ef; the spill only widens what is measured
+** again on the floats). Accepted: not `exclude` and, when state is given,
+** returnable (live and matching pred). Every node is still walked through,
+** so a filter does not cut the graph apart. */
 static int search_layer(const omen__build *b, omen__scratch *sc, const omen__query *q,
-                        uint32_t ep, float ep_d, uint32_t ef, uint32_t level,
-                        const uint8_t *state, const omen__pred *pred,
+                        uint32_t ep, float ep_d, uint32_t ef, uint32_t spill,
+                        uint32_t level, const uint8_t *state, const omen__pred *pred,
                         uint32_t exclude, size_t *n_top)
 {
   const omen__space *sp = b->sp;
   uint32_t epoch = omen__visit_epoch(sc);
   uint32_t *visited = sc->visited;
   size_t nc = 0, nt = 0;
+  sc->n_spill = 0;
 #define ACCEPT(x) ((x) != exclude && (!state || omen__returnable(state, pred, x)))
   visited[ep] = epoch;
   omen__minheap_push(sc->cand, &nc, (omen__cand){ep_d, ep});
@@ -259,13 +273,16 @@ static int search_layer(const omen__build *b, omen__scratch *sc, const omen__que
     for (uint32_t j = 0; j < n_fresh; j++) {
       uint32_t x = fresh[j];
       float d = dist[j];
-      if (nt >= ef && d >= bound) continue;
+      if (nt >= ef && d >= bound) {
+        if (spill && ACCEPT(x)) offer_spill(sc, spill, (omen__cand){d, x});
+        continue;
+      }
       if (nc == sc->cand_cap && omen__scratch_grow_cand(b->mem, sc))
         return OMEN_NOMEM;
       omen__minheap_push(sc->cand, &nc, (omen__cand){d, x});
       if (ACCEPT(x)) {
         omen__maxheap_push(sc->top, &nt, (omen__cand){d, x});
-        if (nt > ef) omen__maxheap_pop(sc->top, &nt);
+        if (nt > ef) offer_spill(sc, spill, omen__maxheap_pop(sc->top, &nt));
         bound = sc->top[0].d;
       }
     }
@@ -307,9 +324,15 @@ int omen__graph_search(const omen__graph *g, const omen__space *sp,
   float d;
   int rc = descend(&b, sc, q, &cur, &d);
   size_t nt;
-  if (!rc) rc = search_layer(&b, sc, q, cur, d, ef, 0, state, pred, OMEN__NO_SLOT, &nt);
+  /* Codes that are not exact: measure at least 2k candidates again, the
+  ** ef best and the next best, which a walk on approximate distances
+  ** misplaces most. */
+  uint32_t spill = !sp->codes->kind->exact && 2 * k > ef ? 2 * k - ef : 0;
+  if (!rc) rc = search_layer(&b, sc, q, cur, d, ef, spill, 0, state, pred, OMEN__NO_SLOT, &nt);
   if (rc) return rc;
-  *n = finish(sp, q, out, omen__maxheap_drain(sc->top, &nt, out), k);
+  size_t found = omen__maxheap_drain(sc->top, &nt, out);
+  memcpy(out + found, sc->spill, sc->n_spill * sizeof *out);
+  *n = finish(sp, q, out, found + sc->n_spill, k);
   return OMEN_OK;
 }
 
@@ -539,7 +562,7 @@ int omen__graph_insert(omen__build *b, omen__scratch *sc, uint32_t slot)
 
   for (uint32_t l = level < top ? level : top; !rc; l--) {
     size_t nt;
-    rc = search_layer(b, sc, &q, cur, d, g->ef_construction, l, NULL, NULL, slot, &nt);
+    rc = search_layer(b, sc, &q, cur, d, g->ef_construction, 0, l, NULL, NULL, slot, &nt);
     if (rc) break;
     omen__cand *c = sc->sel;
     size_t found = omen__maxheap_drain(sc->top, &nt, c);

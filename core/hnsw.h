@@ -83,7 +83,7 @@ void omen__graph_count_indeg(omen__graph *g, uint32_t n_slots);
 
 /* The k returnable slots (live, matching pred if given) closest to a
 ** query (fewer if the graph leads to fewer), ascending by exact distance,
-** into out, which needs room for max(ef, k) entries and must not be
+** into out, which needs room for max(ef, 2k) entries and must not be
 ** sc->top. The scratch must be prepared for max(ef, k). */
 int omen__graph_search(const omen__graph *g, const omen__space *sp,
                        const uint8_t *state, const omen__pred *pred,

@@ -118,6 +118,7 @@ int omen__scratch_prepare(const omen__mem *m, omen__scratch *s, size_t n_slots,
   if ((rc = grow(m, (void **)&s->cand, &s->cand_cap, 2 * ef + max_links,
                  sizeof(omen__cand))) ||
       (rc = grow(m, (void **)&s->top, &s->top_cap, ef + 1, sizeof(omen__cand))) ||
+      (rc = grow(m, (void **)&s->spill, &s->spill_cap, ef + 1, sizeof(omen__cand))) ||
       (rc = grow(m, (void **)&s->sel, &s->sel_cap, 2 * (ef + max_links + 1),
                  sizeof(omen__cand))) ||
       (rc = grow(m, (void **)&s->links, &s->links_cap, 2 * (max_links + 1),
@@ -145,6 +146,7 @@ void omen__scratch_free(const omen__mem *m, omen__scratch *s)
   omen__free(m, s->visited, s->visited_cap * sizeof(uint32_t));
   omen__free(m, s->cand, s->cand_cap * sizeof(omen__cand));
   omen__free(m, s->top, s->top_cap * sizeof(omen__cand));
+  omen__free(m, s->spill, s->spill_cap * sizeof(omen__cand));
   omen__free(m, s->sel, s->sel_cap * sizeof(omen__cand));
   omen__free(m, s->links, s->links_cap * sizeof(uint32_t));
   omen__free(m, s->orphans, s->orphans_cap * sizeof(uint32_t));

@@ -194,6 +194,8 @@ typedef struct omen__scratch {
   size_t cand_cap;
   omen__cand *top;            /* max-heap of the best found */
   size_t top_cap;
+  omen__cand *spill;          /* max-heap of the next best (see hnsw.c) */
+  size_t spill_cap, n_spill;
   omen__cand *sel;            /* neighbour selection work space */
   size_t sel_cap;
   uint32_t *links;            /* copy of a neighbour list */

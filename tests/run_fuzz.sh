@@ -5,7 +5,8 @@ fb=$1 tb=$2 seconds=${3:-60}
 corpus="$fb/corpus"
 mkdir -p "$corpus/open" "$corpus/wal" || exit 1
 OMEN_FUZZ_CORPUS="$corpus" "$tb/tests/test_storage" >/dev/null 2>&1 &&
-  OMEN_FUZZ_CORPUS="$corpus" "$tb/tests/test_wal" >/dev/null 2>&1 ||
+  OMEN_FUZZ_CORPUS="$corpus" "$tb/tests/test_wal" >/dev/null 2>&1 &&
+  OMEN_FUZZ_CORPUS="$corpus" "$tb/tests/test_codes" >/dev/null 2>&1 ||
   { echo "fuzz: the seed-making tests failed"; exit 1; }
 status=0
 for f in open wal; do

@@ -154,12 +154,14 @@ static void t_distance_terms(void **state)
 
 /* -- Collections -------------------------------------------------------- */
 
+static omen_quant quant = OMEN_QUANT_SQ8; /* of the collections made */
+
 static omen_coll *make(omen_db *db, const char *name, omen_metric metric)
 {
   omen_coll_config cfg;
   omen_coll_config_init(&cfg, DIM);
   cfg.metric = metric;
-  cfg.quantization = OMEN_QUANT_SQ8;
+  cfg.quantization = quant;
   omen_coll *c;
   assert_int_equal(omen_coll_create(db, name, &cfg, &c), OMEN_OK);
   return c;
@@ -226,11 +228,12 @@ static void check_recall(omen_metric metric)
   omen_coll *c = make(db, "q", metric);
   insert(c, data, 0, N);
   double r = recall(c, metric, data, N, queries, 200);
-  print_message("  %s sq8: recall@%d = %.4f\n", omen_metric_name(metric), K, r);
+  print_message("  %s %s: recall@%d = %.4f\n", omen_metric_name(metric),
+                omen_quant_name(quant), K, r);
   assert_true(r >= 0.95);
   omen_coll_info info;
   assert_int_equal(omen_coll_info_get(c, &info), OMEN_OK);
-  assert_int_equal(info.config.quantization, OMEN_QUANT_SQ8);
+  assert_int_equal(info.config.quantization, quant);
   omen_coll_close(c);
   assert_int_equal(omen_close(db), OMEN_OK);
   free(data);
@@ -240,6 +243,16 @@ static void check_recall(omen_metric metric)
 static void t_recall_l2(void **s) { (void)s; check_recall(OMEN_L2); }
 static void t_recall_cosine(void **s) { (void)s; check_recall(OMEN_COSINE); }
 static void t_recall_ip(void **s) { (void)s; check_recall(OMEN_IP); }
+
+static void t_recall_pca8(void **s)
+{
+  (void)s;
+  quant = OMEN_QUANT_PCA8;
+  check_recall(OMEN_L2);
+  check_recall(OMEN_COSINE);
+  check_recall(OMEN_IP);
+  quant = OMEN_QUANT_SQ8;
+}
 
 /* Every slot holds the codes of its float vector, as encoded now. */
 static void check_codes(omen_coll *c)
@@ -345,9 +358,8 @@ static void same_hits(omen_coll *c, const float *queries, size_t nq, size_t *ids
   omen_result_free(r);
 }
 
-static void t_persist(void **state)
+static void persist(void)
 {
-  (void)state;
   snprintf(path, sizeof path, "/tmp/omen-test-quant-%d.omen", (int)getpid());
   unlink_all();
   float *data = tu_clustered(N, DIM, 20, 41);
@@ -367,7 +379,7 @@ static void t_persist(void **state)
   assert_int_equal(omen_coll_open(db, "q", &c), OMEN_OK);
   omen_coll_info info;
   assert_int_equal(omen_coll_info_get(c, &info), OMEN_OK);
-  assert_int_equal(info.config.quantization, OMEN_QUANT_SQ8);
+  assert_int_equal(info.config.quantization, quant);
   assert_int_equal(info.graph_inserts, 0);
   same_hits(c, queries, 100, ids, dist, 0);
 
@@ -399,13 +411,170 @@ static void t_persist(void **state)
   free(dist);
 }
 
+static void t_persist(void **state)
+{
+  (void)state;
+  persist();
+  quant = OMEN_QUANT_PCA8;
+  persist();
+  quant = OMEN_QUANT_SQ8;
+}
+
+/* -- pca8 ----------------------------------------------------------------- */
+
+#define PDIM 256 /* pca8 keeps 64 directions */
+#define PRANK 24 /* the data's */
+
+/* n vectors in a PRANK-dimensional subspace of PDIM, off the origin. */
+static float *low_rank(size_t n, uint64_t seed)
+{
+  float *dirs = malloc(PRANK * PDIM * sizeof(float)), *v = malloc(n * PDIM * sizeof(float));
+  for (size_t i = 0; i < PRANK * PDIM; i++) dirs[i] = (float)(tu_uniform(&seed) * 2 - 1);
+  for (size_t r = 0; r < n; r++)
+    for (size_t i = 0; i < PDIM; i++) v[r * PDIM + i] = 3.0f;
+  for (size_t r = 0; r < n; r++)
+    for (size_t k = 0; k < PRANK; k++) {
+      float c = (float)(tu_uniform(&seed) * 2 - 1);
+      for (size_t i = 0; i < PDIM; i++) v[r * PDIM + i] += c * dirs[k * PDIM + i];
+    }
+  free(dirs);
+  return v;
+}
+
+static void pca8_codes(omen__codes *cs, omen_metric metric, const float *data, size_t n)
+{
+  omen__kernels_get(omen__isa_best(), &kern);
+  assert_int_equal(omen__codes_init(cs, &heap, OMEN_QUANT_PCA8, PDIM, PDIM,
+                                    omen__metric(metric), &kern), OMEN_OK);
+  assert_int_equal(cs->row, 64);
+  const float **rows = malloc(n * sizeof *rows);
+  float *muls = malloc(n * sizeof *muls), *work = malloc(n * sizeof *work);
+  for (size_t i = 0; i < n; i++) {
+    rows[i] = data + i * PDIM;
+    muls[i] = 1.0f;
+  }
+  assert_int_equal(cs->kind->fit(cs, &heap, rows, muls, n, work), OMEN_OK);
+  assert_int_equal(omen__codes_reserve(cs, &heap, n, 0), OMEN_OK);
+  for (uint32_t i = 0; i < n; i++) omen__codes_put(cs, i, data + i * PDIM, 1.0f);
+  free(rows);
+  free(muls);
+  free(work);
+}
+
+/* The saved step of a pca8 fit (its sq8 part: 64 offsets, then the step). */
+static float pca8_step(const omen__codes *cs)
+{
+  size_t n = cs->kind->saved_bytes(cs);
+  float *saved = malloc(n), step;
+  cs->kind->save(cs, saved);
+  step = saved[64];
+  free(saved);
+  return step;
+}
+
+/* Data in 24 directions of 256: the 64 kept hold all of it, so distances
+** between codes are the float distances up to the codes' error (half a step
+** a direction) and the basis's halves. A projection that missed directions
+** would be off by far more. */
+static void t_pca8_distances(void **state)
+{
+  (void)state;
+  size_t n = 3000;
+  float *data = low_rank(n, 77);
+  static const omen_metric metrics[] = {OMEN_L2, OMEN_IP};
+  for (int m = 0; m < 2; m++) {
+    omen__codes cs;
+    pca8_codes(&cs, metrics[m], data, n);
+    omen__space sp = {NULL, metrics[m], data, PDIM, NULL, NULL, &cs, NULL, 0};
+    double err = sqrt(64.0) * pca8_step(&cs), worst = 0;
+    for (uint32_t i = 0; i + 1 < n; i += 3) {
+      const float *x = data + (size_t)i * PDIM, *y = x + PDIM;
+      double want = tu_dist(metrics[m], x, y, PDIM), got = cs.kind->dist_nodes(&sp, i, i + 1);
+      double off;
+      if (metrics[m] == OMEN_L2) {
+        off = fabs(sqrt(got) - sqrt(want)) / (err + 2e-3 * sqrt(want));
+      } else {
+        double nx = sqrt(-tu_dist(OMEN_IP, x, x, PDIM)), ny = sqrt(-tu_dist(OMEN_IP, y, y, PDIM));
+        off = fabs(got - want) / (err * (nx + ny) + err * err + 2e-3 * nx * ny);
+      }
+      worst = off > worst ? off : worst;
+    }
+    print_message("  pca8 %s: worst error %.3f of the bound\n", omen_metric_name(metrics[m]),
+                  worst);
+    assert_true(worst <= 1.0);
+    omen__codes_free(&cs, &heap);
+  }
+  free(data);
+}
+
+/* The saved basis and codes come back the same; a damaged basis (not unit
+** columns, not finite) or a wrong size is refused and nothing is taken. */
+static void t_pca8_load(void **state)
+{
+  (void)state;
+  size_t n = 500;
+  float *data = low_rank(n, 78);
+  omen__codes cs, back;
+  pca8_codes(&cs, OMEN_L2, data, n);
+  size_t bytes = cs.kind->saved_bytes(&cs);
+  assert_int_equal(bytes, (64 + 1) * sizeof(float) + 64 * PDIM * sizeof(float));
+  float *saved = malloc(bytes);
+  cs.kind->save(&cs, saved);
+  assert_int_equal(omen__codes_init(&back, &heap, OMEN_QUANT_PCA8, PDIM, PDIM,
+                                    omen__metric(OMEN_L2), &kern), OMEN_OK);
+  float *basis = saved + 65, keep = basis[5 * 64 + 7];
+  basis[5 * 64 + 7] = NAN;
+  assert_int_equal(back.kind->load(&back, saved, bytes), OMEN_CORRUPT);
+  basis[5 * 64 + 7] = keep + 0.5f;
+  assert_int_equal(back.kind->load(&back, saved, bytes), OMEN_CORRUPT);
+  basis[5 * 64 + 7] = keep;
+  assert_int_equal(back.kind->load(&back, saved, bytes - 4), OMEN_CORRUPT);
+  assert_false(back.kind->fitted(&back));
+  assert_int_equal(back.kind->load(&back, saved, bytes), OMEN_OK);
+  uint8_t a[64], b[64];
+  for (size_t i = 0; i < n; i += 7) {
+    cs.kind->encode(&cs, data + i * PDIM, 1.0f, a, NULL);
+    back.kind->encode(&back, data + i * PDIM, 1.0f, b, NULL);
+    assert_memory_equal(a, b, 64);
+  }
+  omen__codes_free(&cs, &heap);
+  omen__codes_free(&back, &heap);
+  free(saved);
+  free(data);
+}
+
+/* For the file fuzzer: small files with each kind's parameters. */
+static void seed_corpus(void)
+{
+  if (!getenv("OMEN_FUZZ_CORPUS")) return;
+  static const omen_quant kinds[] = {OMEN_QUANT_SQ8, OMEN_QUANT_PCA8};
+  float *data = tu_clustered(60, DIM, 3, 5);
+  for (int k = 0; k < 2; k++) {
+    snprintf(path, sizeof path, "/tmp/omen-test-seed-%d.omen", (int)getpid());
+    unlink_all();
+    omen_db *db = tu_open(path, 0);
+    quant = kinds[k];
+    omen_coll *c = make(db, "s", k ? OMEN_COSINE : OMEN_L2);
+    insert(c, data, 0, 60);
+    omen_coll_close(c);
+    assert_int_equal(omen_close(db), OMEN_OK);
+    tu_corpus("open", path, 0);
+    unlink_all();
+  }
+  quant = OMEN_QUANT_SQ8;
+  free(data);
+}
+
 static void t_config(void **state)
 {
   (void)state;
+  seed_corpus();
   assert_int_equal(omen_quant_from_name("sq8"), OMEN_QUANT_SQ8);
   assert_int_equal(omen_quant_from_name("none"), OMEN_QUANT_NONE);
   assert_int_equal(omen_quant_from_name("pq"), -1);
   assert_string_equal(omen_quant_name(OMEN_QUANT_SQ8), "sq8");
+  assert_int_equal(omen_quant_from_name("pca8"), OMEN_QUANT_PCA8);
+  assert_string_equal(omen_quant_name(OMEN_QUANT_PCA8), "pca8");
   omen_db *db = tu_open(NULL, 0);
   omen_coll_config cfg;
   omen_coll_config_init(&cfg, DIM);
@@ -415,6 +584,13 @@ static void t_config(void **state)
   assert_int_equal(omen_coll_create(db, "bad", &cfg, &c), OMEN_INVALID);
   assert_non_null(strstr(omen_errmsg(db), "quantization"));
   assert_int_equal(omen_coll_open(db, "bad", &c), OMEN_NOTFOUND);
+  cfg.quantization = OMEN_QUANT_PCA8; /* its basis is dim x dim / 4 */
+  cfg.dim = 4097;
+  assert_int_equal(omen_coll_create(db, "big", &cfg, &c), OMEN_INVALID);
+  assert_non_null(strstr(omen_errmsg(db), "pca8 takes vectors of up to 4096 components"));
+  cfg.dim = 4096;
+  assert_int_equal(omen_coll_create(db, "big", &cfg, &c), OMEN_OK);
+  omen_coll_close(c);
   assert_int_equal(omen_close(db), OMEN_OK);
 }
 
@@ -473,6 +649,8 @@ int main(void)
     cmocka_unit_test(t_recall_cosine), cmocka_unit_test(t_recall_ip),
     cmocka_unit_test(t_retrain),     cmocka_unit_test(t_persist),
     cmocka_unit_test(t_config),      cmocka_unit_test(t_outlier),
+    cmocka_unit_test(t_recall_pca8), cmocka_unit_test(t_pca8_distances),
+    cmocka_unit_test(t_pca8_load),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,9 @@
 /*
 ** Distance kernels: every kernel the machine can run agrees with a double
 ** precision reference, for every padded length and awkward values; the
-** kernels over 8-bit codes are exact.
+** kernels over 8-bit codes are exact; a vector times a half-precision
+** matrix matches the reference, odd row counts included; halves convert
+** to nearest, subnormals and limits included.
 */
 #include "testutil.h"
 
@@ -51,6 +53,35 @@ static void check_codes(const omen__kernels *k)
   free(zero);
 }
 
+/* A vector times a matrix of halves, against double sums of the same
+** halves: rows odd and even, one block of columns and several. */
+static void check_matvec(const omen__kernels *k)
+{
+  uint64_t s = 5;
+  static const size_t shapes[][2] = {{1, 64}, {3, 64}, {7, 128}, {784, 192}, {33, 256}};
+  for (size_t t = 0; t < sizeof shapes / sizeof shapes[0]; t++) {
+    size_t rows = shapes[t][0], cols = shapes[t][1];
+    uint16_t *m = malloc(rows * cols * sizeof *m);
+    float *x = malloc(rows * sizeof *x), *y = malloc(cols * sizeof *y);
+    for (size_t i = 0; i < rows * cols; i++)
+      m[i] = omen__half_of((float)(tu_uniform(&s) * 2 - 1));
+    for (size_t i = 0; i < rows; i++) x[i] = (float)(tu_uniform(&s) * 200 - 100);
+    k->matvec(m, x, rows, cols, y);
+    for (size_t j = 0; j < cols; j++) {
+      double want = 0, mag = 0;
+      for (size_t i = 0; i < rows; i++) {
+        double term = x[i] * (double)omen__float_of_half(m[i * cols + j]);
+        want += term;
+        mag += fabs(term);
+      }
+      assert_true(fabs(y[j] - want) <= 1e-5 * mag + 1e-6);
+    }
+    free(m);
+    free(x);
+    free(y);
+  }
+}
+
 static void check_isa(omen__isa isa)
 {
   omen__kernels k;
@@ -81,6 +112,31 @@ static void check_isa(omen__isa isa)
     free(b);
   }
   check_codes(&k);
+  check_matvec(&k);
+}
+
+/* Halves: exact where a half can be exact, else within half a unit in the
+** last place (to nearest, ties to even), and the limits. */
+static void t_half(void **state)
+{
+  (void)state;
+  static const float exact[] = {0.0f, 1.0f, -2.5f, 65504.0f, 0.000061035156f /* 2^-14 */,
+                                0.000000059604645f /* 2^-24 */, -0.333251953125f};
+  for (size_t i = 0; i < sizeof exact / sizeof exact[0]; i++)
+    assert_true(omen__float_of_half(omen__half_of(exact[i])) == exact[i]);
+  assert_int_equal(omen__half_of(1.0f + 1.0f / 2048), 0x3c00);      /* tie: to even */
+  assert_int_equal(omen__half_of(1.0f + 3.0f / 2048), 0x3c02);      /* tie: to even */
+  assert_int_equal(omen__half_of(1e6f), 0x7c00);                     /* too big */
+  assert_int_equal(omen__half_of(-1e-9f), 0x8000);                   /* too small */
+  assert_true(isinf(omen__float_of_half(omen__half_of(INFINITY))));
+  assert_true(isnan(omen__float_of_half(omen__half_of(NAN))));
+  uint64_t s = 3;
+  for (int i = 0; i < 100000; i++) {
+    float f = (float)((tu_uniform(&s) * 2 - 1) * pow(2, (int)(tu_uniform(&s) * 40) - 26));
+    float back = omen__float_of_half(omen__half_of(f));
+    double ulp = fabs(f) < 6.103515625e-05 ? pow(2, -24) : pow(2, floor(log2(fabs(f))) - 10);
+    assert_true(fabs(back - f) <= ulp / 2);
+  }
 }
 
 static void t_scalar(void **state) { (void)state; check_isa(OMEN__ISA_SCALAR); }
@@ -122,7 +178,7 @@ int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(t_scalar), cmocka_unit_test(t_avx2),
-    cmocka_unit_test(t_avx512), cmocka_unit_test(t_agree),
+    cmocka_unit_test(t_avx512), cmocka_unit_test(t_agree), cmocka_unit_test(t_half),
     cmocka_unit_test(t_best),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -128,7 +128,8 @@ T["create_collection: defaults and given options show in info"] = function()
   eq(db:create_collection("j", {dim = 2, m = 128}):info().m, 128)
   eq(db:create_collection("k", {dim = 2, quantization = "sq8"}):info().quantization, "sq8")
   eq(db:create_collection("l", {dim = 2, quantization = "none"}):info().quantization, "none")
-  eq(db:collections(), {"d", "docs", "e", "f", "g", "h", "i", "j", "k", "l"})
+  eq(db:create_collection("p", {dim = 2, quantization = "pca8"}):info().quantization, "pca8")
+  eq(db:collections(), {"d", "docs", "e", "f", "g", "h", "i", "j", "k", "l", "p"})
 end
 
 T["create_collection: bad options raise and create nothing"] = function()

@@ -33,6 +33,7 @@ local function populate(db, opts)
     {"cos", {dim = 8, metric = "cosine", m = 8, ef_construction = 64}, 700},
     {"ip", {dim = 5, metric = "ip", ef_search = 32}, 40},
     {"sq8", {dim = 12, metric = "l2", quantization = "sq8"}, 600},
+    {"pca8", {dim = 20, metric = "cosine", quantization = "pca8"}, 500},
   }
   for si, spec in ipairs(specs) do
     local name, cfg, n = spec[1], spec[2], spec[3]
@@ -82,7 +83,7 @@ T["close writes the file; reopening gives identical collections, records and sea
   ok(H.exists(path), "the file exists")
   eq(H.exists(path .. "-tmp"), false, "no side file is left")
   local db2 = assert(omen.open(path))
-  eq(db2:collections(), {"cos", "ip", "l2", "sq8"})
+  eq(db2:collections(), {"cos", "ip", "l2", "pca8", "sq8"})
   local after_dump = H.dump(db2)
   ok(after_dump == before_dump, "records differ after reopening")
   eq(searches(db2, queries), before_search, "search results after reopening")
