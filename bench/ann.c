@@ -7,7 +7,7 @@
 **
 **   ann --name NAME --base F --queries F --dim D --truth T [--m 16]
 **       [--efc 200] [--threads 1] [--ef 10,20,...] [--k 10] [--repeat 3]
-**       [--quant none|sq8] [--path FILE] [--batch-ef EF] [--exact] --out FILE
+**       [--quant none|sq8|pca8] [--path FILE] [--batch-ef EF] [--exact] --out FILE
 **
 ** --repeat: sweeps of every ef, keeping each ef's best time (other work on
 ** the machine only ever slows a sweep down). --path: build into a database

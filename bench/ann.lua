@@ -4,7 +4,7 @@
 --
 --   omen-lua bench/ann.lua --name NAME --base F --queries F --dim D --truth T
 --       [--m 16] [--efc 200] [--threads 1] --ef 10,20,... [--k 10]
---       [--quant none|sq8] [--repeat 3] --out FILE
+--       [--quant none|sq8|pca8] [--repeat 3] --out FILE
 --
 -- The float32 files are read into FFI float buffers. The build, timed whole
 -- (collection creation included), is one c:upsert_batch of every base row
@@ -24,7 +24,7 @@ end
 
 local USAGE = "usage: omen-lua bench/ann.lua --name NAME --base F --queries F --dim D " ..
               "--truth T [--m 16] [--efc 200] [--threads 1] --ef 10,20,... [--k 10] " ..
-              "[--quant none|sq8] [--repeat 3] --out FILE"
+              "[--quant none|sq8|pca8] [--repeat 3] --out FILE"
 
 local a = {name = "data", m = 16, efc = 200, threads = 1, k = 10, quant = "none", ["repeat"] = 3}
 do

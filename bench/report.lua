@@ -16,9 +16,12 @@
 local dir = arg[1] or "build/bench"
 local PEER = "hnswlib"
 local TARGETS = {0.95, 0.99}
-local SYSTEM_ORDER = {["omen-c"] = 1, ["omen-c-sq8"] = 2, ["omen-c-file"] = 3, ["omen-lua"] = 4,
-                      ["omen-lua-sq8"] = 5, hnswlib = 6}
-local DATASET_TITLE = {["fashion-mnist"] = "Fashion-MNIST", synthetic = "Synthetic clusters"}
+local SYSTEM_ORDER = {["omen-c"] = 1, ["omen-c-sq8"] = 2, ["omen-c-pca8"] = 3,
+                      ["omen-c-file"] = 4, ["omen-lua"] = 5, ["omen-lua-sq8"] = 6,
+                      ["omen-lua-pca8"] = 7, hnswlib = 8}
+local DATASET_TITLE = {["fashion-mnist"] = "Fashion-MNIST",
+                       ["fashion-mnist-rotated"] = "Fashion-MNIST, randomly rotated",
+                       synthetic = "Synthetic clusters"}
 
 local function die(msg)
   io.stderr:write("report: ", msg, "\n")
@@ -174,13 +177,13 @@ for _, d in ipairs(datasets) do
     end
   end
   table.sort(efs)
-  local head = pad("system", 11, true) .. pad("thr", 4) .. pad("build s", 9) ..
+  local head = pad("system", 14, true) .. pad("thr", 4) .. pad("build s", 9) ..
                pad("vec/s", 8) .. pad("RSS MB", 8) .. pad("peak MB", 8) .. "  "
   for _, e in ipairs(efs) do head = head .. pad("ef=" .. e, 15) end
   say("%s", head)
-  say("%s", pad("", 48) .. "  " .. pad("", 15 * #efs):gsub(" ", "-"))
+  say("%s", pad("", 51) .. "  " .. pad("", 15 * #efs):gsub(" ", "-"))
   for _, r in ipairs(rs) do
-    local line = pad(r.system, 11, true) .. pad(r.threads, 4) ..
+    local line = pad(r.system, 14, true) .. pad(r.threads, 4) ..
                  pad(("%.1f"):format(r.build_seconds), 9) ..
                  pad(commas(r.build_vectors_per_second), 8) ..
                  pad(("%.1f"):format(r.rss_mb or 0), 8) ..
@@ -200,7 +203,7 @@ for _, d in ipairs(datasets) do
   ratios[#ratios + 1] = ds
   say("")
   say("  against hnswlib in this run (>1: omen ahead)")
-  local head2 = "  " .. pad("system", 11, true) .. pad("thr", 4)
+  local head2 = "  " .. pad("system", 14, true) .. pad("thr", 4)
   for _, tr in ipairs(TARGETS) do head2 = head2 .. pad(("qps@%.2f"):format(tr), 11) .. pad("ratio", 8) end
   head2 = head2 .. pad("vec/s", 10) .. pad("ratio", 8)
   say("%s", head2)
@@ -208,7 +211,7 @@ for _, d in ipairs(datasets) do
   for _, r in ipairs(rs) do
     local peer = find(d, PEER, r.threads)
     local cmp = {system = r.system, threads = r.threads, qps_at_recall = {}}
-    local line = "  " .. pad(r.system, 11, true) .. pad(r.threads, 4)
+    local line = "  " .. pad(r.system, 14, true) .. pad(r.threads, 4)
     for _, tr in ipairs(TARGETS) do
       local q, how = qps_at(r.points, tr)
       local entry = {recall = tr, qps = q, found = how or "not reached"}
@@ -294,15 +297,20 @@ for _, d in ipairs(datasets) do
       ds.exact_share_of_read = x
     end
   end
+  -- Resident memory of each in-process omen run against its raw vectors and
+  -- links: level-0 lists of 2m slots and a count per node, and the expected
+  -- upper levels (a node has 1/(m-1) of them on average, m slots and a count).
   local c1 = find(d, "omen-c", 1)
-  if c1 and c1.raw_vectors_mb then
-    -- Level-0 lists of 2m slots and a count per node, and the expected upper
-    -- levels (a node has 1/(m-1) of them on average, m slots and a count each).
-    local links = c1.n * 4 * ((2 * c1.m + 1) + (c1.m + 1) / (c1.m - 1)) / 2 ^ 20
-    local x = c1.rss_mb / (c1.raw_vectors_mb + links)
-    say("  omen-c resident %.1f MB for %.1f MB of vectors + %.1f MB of links: %.2fx",
-        c1.rss_mb, c1.raw_vectors_mb, links, x)
-    ds.memory_over_raw_and_links = x
+  for _, r in ipairs(rs) do
+    if r.raw_vectors_mb and r.rss_mb and r.system:match("^omen%-c") and r.threads == 1 and
+        r.system ~= "omen-c-file" then
+      local links = r.n * 4 * ((2 * r.m + 1) + (r.m + 1) / (r.m - 1)) / 2 ^ 20
+      local x = r.rss_mb / (r.raw_vectors_mb + links)
+      say("  %s resident %.1f MB for %.1f MB of vectors + %.1f MB of links: %.2fx",
+          r.system, r.rss_mb, r.raw_vectors_mb, links, x)
+      ds.memory_over_raw_and_links = ds.memory_over_raw_and_links or {}
+      ds.memory_over_raw_and_links[r.system] = x
+    end
   end
   local file = find(d, "omen-c-file", 1)
   if file and c1 then
@@ -345,7 +353,9 @@ do
     local s = {}
     local function w(fmt, ...) s[#s + 1] = select("#", ...) > 0 and fmt:format(...) or fmt end
     local styles = {["omen-c"] = "lc rgb '#d62728' pt 7", ["omen-c-sq8"] = "lc rgb '#2ca02c' pt 11",
+                    ["omen-c-pca8"] = "lc rgb '#9467bd' pt 15",
                     ["omen-lua"] = "lc rgb '#ff9896' pt 5", ["omen-lua-sq8"] = "lc rgb '#98df8a' pt 13",
+                    ["omen-lua-pca8"] = "lc rgb '#c5b0d5' pt 17",
                     hnswlib = "lc rgb '#1f77b4' pt 9"}
     local first = rs[1]
     w("# recall against queries/s on Fashion-MNIST, written by bench/report.lua")

@@ -19,12 +19,14 @@
 #     (made once);
 #  4. Fashion-MNIST (60,000 x 784, 10,000 queries), M 16, ef_construction
 #     200, one thread: omen through C (bench/ann.c) and through Lua
-#     (bench/ann.lua), each with float vectors and with sq8 codes, and
-#     hnswlib; for omen-c also batch search on 1 and on every core, and exact
-#     search against a plain read of memory; synthetic clusters (100,000 x
-#     128, 10,000 queries), M 16, ef_construction 100, 1 and 2 build threads:
-#     omen-c, omen-c-sq8, hnswlib, and omen-c building into a database file
-#     through its log (omen-c-file). Every sweep runs 3 rounds, each ef
+#     (bench/ann.lua), each with float vectors (quantization none), sq8 codes
+#     and pca8 codes, and hnswlib; for omen-c also batch search on 1 and on
+#     every core, and exact search against a plain read of memory; the same
+#     images through a random rotation (real values: sq8 and pca8 through C,
+#     pca8 through Lua, hnswlib); synthetic clusters (100,000 x 128, 10,000
+#     queries), M 16, ef_construction 100, 1 and 2 build threads: omen-c,
+#     omen-c-sq8, omen-c-pca8, hnswlib, and omen-c building into a database
+#     file through its log (omen-c-file). Every sweep runs 3 rounds, each ef
 #     keeping its best time. One JSON file per run in BUILD_DIR/bench/results;
 #  5. bench/report.lua: the tables and ratios, BUILD_DIR/bench/results.json
 #     and BUILD_DIR/bench/fashion-mnist.png.
@@ -101,6 +103,7 @@ truth() {
   fi
 }
 truth fmnist 784
+truth fmrot 784
 truth synth 128
 
 rm -f "$RES"/*.json
@@ -113,11 +116,11 @@ run() {
   out=$RES/$name-$system-t$threads.json
   say "$system on $name: M 16, ef_construction $efc, $threads build thread(s)"
   case $system in
-    omen-c) set -- "$B/ann" ;;
-    omen-c-sq8) set -- "$B/ann" --quant sq8 ;;
-    omen-c-file) set -- "$B/ann" --path "$B/durable.omen" ;;
-    omen-lua) set -- "$LUA" bench/ann.lua ;;
-    omen-lua-sq8) set -- "$LUA" bench/ann.lua --quant sq8 ;;
+    omen-c) set -- "$B/ann" --quant none ;;
+    omen-c-sq8|omen-c-pca8) set -- "$B/ann" --quant "${system#omen-c-}" ;;
+    omen-c-file) set -- "$B/ann" --quant none --path "$B/durable.omen" ;;
+    omen-lua) set -- "$LUA" bench/ann.lua --quant none ;;
+    omen-lua-sq8|omen-lua-pca8) set -- "$LUA" bench/ann.lua --quant "${system#omen-lua-}" ;;
     hnswlib) set -- "$HNSW_BIN" ;;
   esac
   # shellcheck disable=SC2086 # extra options are words
@@ -129,15 +132,19 @@ run() {
   rm -f "$B/durable.omen" "$B/durable.omen-wal"
 }
 
-FM_EFS=10,20,40,80,120,200
+FM_EFS=10,15,20,30,40,80,120,200
 run omen-c fashion-mnist fmnist 784 200 1 $FM_EFS --batch-ef 40 --exact
 run omen-c-sq8 fashion-mnist fmnist 784 200 1 $FM_EFS --batch-ef 40
-for s in omen-lua omen-lua-sq8 hnswlib; do
+run omen-c-pca8 fashion-mnist fmnist 784 200 1 $FM_EFS --batch-ef 40
+for s in omen-lua omen-lua-sq8 omen-lua-pca8 hnswlib; do
   run $s fashion-mnist fmnist 784 200 1 $FM_EFS
 done
+for s in omen-c-sq8 omen-c-pca8 omen-lua-pca8 hnswlib; do
+  run $s fashion-mnist-rotated fmrot 784 200 1 $FM_EFS
+done
 for t in 1 2; do
-  for s in omen-c omen-c-sq8 hnswlib; do
-    run $s synthetic synth 128 100 $t 10,20,40,80
+  for s in omen-c omen-c-sq8 omen-c-pca8 hnswlib; do
+    run $s synthetic synth 128 100 $t 10,15,20,30,40,80
   done
 done
 run omen-c-file synthetic synth 128 100 1 10,20,40,80
