@@ -145,7 +145,11 @@ int omen_coll_create(omen_db *db, const char *name, const omen_coll_config *cfg,
   *out = NULL;
   if (!cfg) return omen__missing(db, "collection config");
   int rc = omen__check_writable(db);
-  return rc ? rc : omen__catalog_create(db, name, cfg, omen__wal_active(db), out);
+  if (rc) return rc;
+  omen_coll_config chosen = *cfg;
+  if (chosen.quantization == OMEN_QUANT_AUTO)
+    chosen.quantization = omen__quant_auto(chosen.dim);
+  return omen__catalog_create(db, name, &chosen, omen__wal_active(db), out);
 }
 
 omen_coll *omen__catalog_get(omen_db *db, const char *name)

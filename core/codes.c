@@ -36,6 +36,7 @@ const char *omen_quantization_at(size_t i)
 
 int omen_quant_from_name(const char *name)
 {
+  if (name && !strcmp(name, "auto")) return OMEN_QUANT_AUTO;
   for (size_t i = 0; name && omen__code_kinds[i]; i++)
     if (!strcmp(name, omen__code_kinds[i]->name)) return omen__code_kinds[i]->id;
   return -1;
@@ -43,8 +44,16 @@ int omen_quant_from_name(const char *name)
 
 const char *omen_quant_name(omen_quant quant)
 {
+  if (quant == OMEN_QUANT_AUTO) return "auto";
   const omen__code_kind *k = omen__code_kind_of((int)quant);
   return k ? k->name : NULL;
+}
+
+/* pca8 walks a quarter of the components, at least 64: from 128 up it
+** reads half the bytes or fewer, and its basis stays within its bound. */
+omen_quant omen__quant_auto(uint32_t dim)
+{
+  return dim >= 128 && dim <= 4096 ? OMEN_QUANT_PCA8 : OMEN_QUANT_NONE;
 }
 
 int omen__codes_init(omen__codes *cs, const omen__mem *m, int kind, uint32_t dim,

@@ -75,6 +75,9 @@ typedef struct omen__code_kind {
   int (*load)(omen__codes *cs, const void *in, size_t n);
 } omen__code_kind;
 
+/* The kind OMEN_QUANT_AUTO stands for at dim components. */
+omen_quant omen__quant_auto(uint32_t dim);
+
 /* The registered kinds, NULL-terminated (kinds.c), and one by id. */
 extern const omen__code_kind *const omen__code_kinds[];
 const omen__code_kind *omen__code_kind_of(int id);

@@ -40,7 +40,7 @@ void omen_coll_config_init(omen_coll_config *cfg, uint32_t dim)
   cfg->m = 16;
   cfg->ef_construction = 200;
   cfg->ef_search = 64;
-  cfg->quantization = OMEN_QUANT_NONE;
+  cfg->quantization = OMEN_QUANT_AUTO;
 }
 
 void omen_search_opts_init(omen_search_opts *o, uint32_t k)

@@ -19,6 +19,7 @@
 #if (defined(__x86_64__) || defined(__i386__)) && \
     (defined(__GNUC__) || defined(__clang__))
 #define OMEN__X86 1
+#include <cpuid.h>
 #include <immintrin.h>
 #else
 #define OMEN__X86 0
@@ -336,6 +337,16 @@ AVX512BW static uint32_t dot_u8_avx512(const uint8_t *a, const uint8_t *b, size_
 
 /* -- Dispatch -------------------------------------------------------------- */
 
+#if OMEN__X86
+/* Half-precision conversions (F16C: CPUID leaf 1, ECX bit 29), which not
+** every compiler's __builtin_cpu_supports names. */
+static int has_f16c(void)
+{
+  unsigned a, b, c, d;
+  return __get_cpuid(1, &a, &b, &c, &d) && (c >> 29 & 1);
+}
+#endif
+
 int omen__isa_supported(omen__isa isa)
 {
   switch (isa) {
@@ -343,8 +354,7 @@ int omen__isa_supported(omen__isa isa)
     return 1;
 #if OMEN__X86
   case OMEN__ISA_AVX2:
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-           __builtin_cpu_supports("f16c");
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && has_f16c();
   case OMEN__ISA_AVX512:
     return __builtin_cpu_supports("avx512f");
 #endif

@@ -29,13 +29,13 @@
 #include "search.h"
 #include "sq8.h"
 
-#define MAX_DIM 4096   /* components taken: the basis is r x dim floats */
-#define COV_ROWS 4096  /* sample vectors in the covariance */
-#define ROUNDS 8       /* of subspace iteration */
+#define PCA_MAX_DIM 4096   /* components taken: the basis is r x dim floats */
+#define PCA_COV_ROWS 4096  /* sample vectors in the covariance */
+#define PCA_ROUNDS 8       /* of subspace iteration */
 
 /* Projected components for dim: a quarter, to the nearest multiple of 64
 ** (a cache line of codes), at least 64, at most dim. */
-static uint32_t comps_of(uint32_t dim)
+static uint32_t pca_comps_of(uint32_t dim)
 {
   uint32_t r = (dim / 4 + 32) / 64 * 64;
   if (r < 64) r = 64;
@@ -47,28 +47,28 @@ static uint32_t comps_of(uint32_t dim)
 ** zeros), so projecting is a vector times a matrix (the matvec kernel). In
 ** half precision: every query reads the whole basis, and halves read half
 ** the bytes; their error (1 in 2,000) is far below a code's step. */
-static size_t basis_at(uint32_t r)
+static size_t pca_basis_at(uint32_t r)
 {
   return (omen__sq8_size(r) + 63) / 64 * 64;
 }
 
-static omen__sq8 *params(const omen__codes *cs) { return cs->params; }
+static omen__sq8 *pca_params(const omen__codes *cs) { return cs->params; }
 
-static uint32_t comps(const omen__codes *cs)
+static uint32_t pca_comps(const omen__codes *cs)
 {
-  return comps_of(cs->dim);
+  return pca_comps_of(cs->dim);
 }
 
-static uint16_t *basis(const omen__codes *cs)
+static uint16_t *pca_basis(const omen__codes *cs)
 {
-  return (uint16_t *)((char *)cs->params + basis_at(comps(cs)));
+  return (uint16_t *)((char *)cs->params + pca_basis_at(pca_comps(cs)));
 }
 
 static int pca8_init(omen__codes *cs, const omen__mem *m)
 {
-  uint32_t r = comps(cs);
+  uint32_t r = pca_comps(cs);
   cs->row = (uint32_t)omen__code_padded(r);
-  cs->params_size = basis_at(r) + (size_t)cs->dim * cs->row * sizeof(uint16_t);
+  cs->params_size = pca_basis_at(r) + (size_t)cs->dim * cs->row * sizeof(uint16_t);
   cs->params = omen__calloc(m, cs->params_size);
   if (!cs->params) return OMEN_NOMEM;
   cs->aux = cs->metric->dot; /* lo . c per row */
@@ -83,11 +83,11 @@ static void pca8_free(omen__codes *cs, const omen__mem *m)
 
 static size_t pca8_memory(const omen__codes *cs) { return cs->params_size; }
 
-static int pca8_fitted(const omen__codes *cs) { return params(cs)->step > 0; }
+static int pca8_fitted(const omen__codes *cs) { return pca_params(cs)->step > 0; }
 
 /* z[0..cs->row) = the projection of v[0..dim) * mul, by the transposed
 ** basis bt. */
-static void project(const omen__codes *cs, const uint16_t *bt, const float *v, float mul,
+static void pca_project(const omen__codes *cs, const uint16_t *bt, const float *v, float mul,
                     float *z)
 {
   cs->kern->matvec(bt, v, cs->dim, cs->row, z);
@@ -98,26 +98,26 @@ static void project(const omen__codes *cs, const uint16_t *bt, const float *v, f
 static int pca8_place(const omen__codes *cs, const float *v, float mul)
 {
   if (!pca8_fitted(cs)) return OMEN__CODES_FAR;
-  float z[MAX_DIM];
-  project(cs, basis(cs), v, mul, z);
-  return omen__sq8_place(params(cs), comps(cs), z, 1.0f);
+  float z[PCA_MAX_DIM];
+  pca_project(cs, pca_basis(cs), v, mul, z);
+  return omen__sq8_place(pca_params(cs), pca_comps(cs), z, 1.0f);
 }
 
 static void pca8_encode(const omen__codes *cs, const float *v, float mul, uint8_t *row,
                         float *aux)
 {
-  float z[MAX_DIM];
-  project(cs, basis(cs), v, mul, z);
-  omen__sq8_encode(params(cs), comps(cs), cs->row, z, 1.0f, row, aux);
+  float z[PCA_MAX_DIM];
+  pca_project(cs, pca_basis(cs), v, mul, z);
+  omen__sq8_encode(pca_params(cs), pca_comps(cs), cs->row, z, 1.0f, row, aux);
 }
 
 static size_t pca8_query_bytes(const omen__codes *cs) { return cs->row; }
 
 static void pca8_prepare(const omen__codes *cs, const float *q, void *buf, omen__query *out)
 {
-  float z[MAX_DIM], aux = 0;
-  project(cs, basis(cs), q, 1.0f, z);
-  omen__sq8_encode(params(cs), comps(cs), cs->row, z, 1.0f, buf, cs->aux ? &aux : NULL);
+  float z[PCA_MAX_DIM], aux = 0;
+  pca_project(cs, pca_basis(cs), q, 1.0f, z);
+  omen__sq8_encode(pca_params(cs), pca_comps(cs), cs->row, z, 1.0f, buf, cs->aux ? &aux : NULL);
   out->f = q;
   out->code = buf;
   out->aux = aux;
@@ -128,7 +128,7 @@ static void pca8_prepare(const omen__codes *cs, const float *q, void *buf, omen_
 /* Make the r rows of stride floats in v orthonormal (Gram-Schmidt, twice,
 ** which is enough in floats); a row that falls to nothing (the data has
 ** fewer directions than r) is replaced by a random one and done again. */
-static void orthonormalize(const omen__codes *cs, float *v, uint32_t r, uint64_t *seed)
+static void pca_orthonormalize(const omen__codes *cs, float *v, uint32_t r, uint64_t *seed)
 {
   size_t s = cs->stride;
   for (uint32_t j = 0; j < r; j++) {
@@ -168,25 +168,25 @@ typedef struct fit_work {
   void *p[9];
 } fit_work;
 
-static void work_free(const omen__mem *m, fit_work *w)
+static void pca_work_free(const omen__mem *m, fit_work *w)
 {
   for (int i = 0; i < 9; i++) omen__free(m, w->p[i], w->bytes[i]);
 }
 
-static int work_alloc(const omen__codes *cs, const omen__mem *m, size_t n, size_t used,
+static int pca_work_alloc(const omen__codes *cs, const omen__mem *m, size_t n, size_t used,
                       fit_work *w)
 {
-  uint32_t r = comps(cs);
+  uint32_t r = pca_comps(cs);
   size_t d = cs->dim, s = cs->stride, f = sizeof(float);
   memset(w, 0, sizeof *w);
   w->mp = omen__padded(used);
-  size_t sizes[9] = {d * w->mp * f, d * s * f, r * s * f, r * s * f,
+  size_t need[9] = {d * w->mp * f, d * s * f, r * s * f, r * s * f,
                      (n ? n : 1) * cs->row * f, (n ? n : 1) * sizeof(float *),
                      (n ? n : 1) * f, omen__sq8_size(r), d * cs->row * sizeof(uint16_t)};
   for (int i = 0; i < 9; i++) {
-    w->bytes[i] = sizes[i];
-    if (!(w->p[i] = omen__calloc(m, sizes[i]))) {
-      work_free(m, w);
+    w->bytes[i] = need[i];
+    if (!(w->p[i] = omen__calloc(m, need[i]))) {
+      pca_work_free(m, w);
       return OMEN_NOMEM;
     }
   }
@@ -198,7 +198,7 @@ static int work_alloc(const omen__codes *cs, const omen__mem *m, size_t n, size_
 
 /* The sample rows spread over the n given, as columns of w->xt (centred
 ** for l2), then their covariance (up to a factor) into w->cov. */
-static void covariance(const omen__codes *cs, const float *const *rows, const float *muls,
+static void pca_covariance(const omen__codes *cs, const float *const *rows, const float *muls,
                        size_t n, size_t used, fit_work *w)
 {
   size_t d = cs->dim, s = cs->stride;
@@ -222,18 +222,18 @@ static void covariance(const omen__codes *cs, const float *const *rows, const fl
 }
 
 /* The leading r-dimensional subspace of w->cov, as orthonormal rows in w->b. */
-static void subspace(const omen__codes *cs, fit_work *w)
+static void pca_subspace(const omen__codes *cs, fit_work *w)
 {
-  uint32_t r = comps(cs);
+  uint32_t r = pca_comps(cs);
   size_t s = cs->stride;
   uint64_t seed = 0x70636138ull; /* fits are repeatable */
   for (size_t i = 0; i < r * s; i++) w->b[i] = 0.0f;
-  orthonormalize(cs, w->b, r, &seed); /* rows of zeros: random ones */
-  for (int round = 0; round < ROUNDS; round++) {
+  pca_orthonormalize(cs, w->b, r, &seed); /* rows of zeros: random ones */
+  for (int round = 0; round < PCA_ROUNDS; round++) {
     for (uint32_t j = 0; j < r; j++)
       for (size_t i = 0; i < cs->dim; i++)
         w->next[j * s + i] = cs->kern->dot(w->cov + i * s, w->b + j * s, s);
-    orthonormalize(cs, w->next, r, &seed);
+    pca_orthonormalize(cs, w->next, r, &seed);
     float *t = w->b;
     w->b = w->next;
     w->next = t;
@@ -243,24 +243,24 @@ static void subspace(const omen__codes *cs, fit_work *w)
 static int pca8_fit(omen__codes *cs, const omen__mem *m, const float *const *rows,
                     const float *muls, size_t n, float *work)
 {
-  uint32_t r = comps(cs);
-  size_t used = n < COV_ROWS ? n : COV_ROWS;
+  uint32_t r = pca_comps(cs);
+  size_t used = n < PCA_COV_ROWS ? n : PCA_COV_ROWS;
   fit_work w;
-  if (work_alloc(cs, m, n, used, &w)) return OMEN_NOMEM;
-  if (used) covariance(cs, rows, muls, n, used, &w);
-  subspace(cs, &w);
+  if (pca_work_alloc(cs, m, n, used, &w)) return OMEN_NOMEM;
+  if (used) pca_covariance(cs, rows, muls, n, used, &w);
+  pca_subspace(cs, &w);
   for (uint32_t j = 0; j < r; j++)
     for (uint32_t i = 0; i < cs->dim; i++)
       w.bt[(size_t)i * cs->row + j] = omen__half_of(w.b[(size_t)j * cs->stride + i]);
   for (size_t k = 0; k < n; k++) {
     w.zrows[k] = w.z + k * cs->row;
-    project(cs, w.bt, rows[k], muls[k], w.z + k * cs->row);
+    pca_project(cs, w.bt, rows[k], muls[k], w.z + k * cs->row);
     w.ones[k] = 1.0f;
   }
   omen__sq8_fit(w.sq, r, w.zrows, w.ones, n, work);
-  memcpy(params(cs), w.sq, omen__sq8_size(r));
-  memcpy(basis(cs), w.bt, (size_t)cs->dim * cs->row * sizeof(uint16_t));
-  work_free(m, &w);
+  memcpy(pca_params(cs), w.sq, omen__sq8_size(r));
+  memcpy(pca_basis(cs), w.bt, (size_t)cs->dim * cs->row * sizeof(uint16_t));
+  pca_work_free(m, &w);
   return OMEN_OK;
 }
 
@@ -269,23 +269,23 @@ static int pca8_fit(omen__codes *cs, const omen__mem *m, const float *const *row
 
 static size_t pca8_saved_bytes(const omen__codes *cs)
 {
-  uint32_t r = comps(cs);
+  uint32_t r = pca_comps(cs);
   return pca8_fitted(cs) ? omen__sq8_saved_bytes(r) + (size_t)r * cs->dim * sizeof(float)
                          : 0;
 }
 
 static void pca8_save(const omen__codes *cs, void *out)
 {
-  uint32_t r = comps(cs);
-  omen__sq8_save(params(cs), r, out);
+  uint32_t r = pca_comps(cs);
+  omen__sq8_save(pca_params(cs), r, out);
   float *to = (float *)((char *)out + omen__sq8_saved_bytes(r));
   for (uint32_t i = 0; i < cs->dim; i++)
     for (uint32_t j = 0; j < r; j++)
-      to[(size_t)i * r + j] = omen__float_of_half(basis(cs)[(size_t)i * cs->row + j]);
+      to[(size_t)i * r + j] = omen__float_of_half(pca_basis(cs)[(size_t)i * cs->row + j]);
 }
 
 /* A basis that is not made of unit vectors of finite numbers was damaged. */
-static int unit_columns(const float *bt, uint32_t dim, uint32_t r)
+static int pca_unit_columns(const float *bt, uint32_t dim, uint32_t r)
 {
   for (uint32_t j = 0; j < r; j++) {
     double sum = 0;
@@ -301,21 +301,21 @@ static int unit_columns(const float *bt, uint32_t dim, uint32_t r)
 
 static int pca8_load(omen__codes *cs, const void *in, size_t n)
 {
-  uint32_t r = comps(cs);
+  uint32_t r = pca_comps(cs);
   if (n == 0) return OMEN_OK; /* not fitted yet */
   if (n != omen__sq8_saved_bytes(r) + (size_t)r * cs->dim * sizeof(float))
     return OMEN_CORRUPT;
   const float *from = (const float *)((const char *)in + omen__sq8_saved_bytes(r));
-  if (!unit_columns(from, cs->dim, r) || omen__sq8_load(params(cs), r, in))
+  if (!pca_unit_columns(from, cs->dim, r) || omen__sq8_load(pca_params(cs), r, in))
     return OMEN_CORRUPT;
   for (uint32_t i = 0; i < cs->dim; i++)
     for (uint32_t j = 0; j < r; j++)
-      basis(cs)[(size_t)i * cs->row + j] = omen__half_of(from[(size_t)i * r + j]);
+      pca_basis(cs)[(size_t)i * cs->row + j] = omen__half_of(from[(size_t)i * r + j]);
   return OMEN_OK;
 }
 
 const omen__code_kind omen__kind_pca8 = {
-  "pca8", OMEN_QUANT_PCA8, 0, MAX_DIM,
+  "pca8", OMEN_QUANT_PCA8, 0, PCA_MAX_DIM,
   pca8_init, pca8_free, pca8_memory,
   pca8_fitted, pca8_place, pca8_fit, pca8_encode,
   pca8_query_bytes, pca8_prepare, omen__sq8_node_query,

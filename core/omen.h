@@ -204,10 +204,14 @@ const char *omen_metric_at(size_t i);
 typedef enum omen_quant {
   OMEN_QUANT_NONE = 0, /* the float vectors (default) */
   OMEN_QUANT_SQ8 = 1,  /* one byte per component, one scale for all */
-  OMEN_QUANT_PCA8 = 2  /* one byte per principal direction, dim / 4 of them */
+  OMEN_QUANT_PCA8 = 2, /* one byte per principal direction, dim / 4 of them */
+  /* The default: chosen when the collection is created, by its dimension:
+  ** pca8 from 128 to 4,096 components (where walking on a projection
+  ** pays), none below and above. The collection records the kind chosen. */
+  OMEN_QUANT_AUTO = 255
 } omen_quant;
 
-/* "none", "sq8", "pca8" <-> omen_quant; -1 / NULL when unknown. */
+/* "none", "sq8", "pca8", "auto" <-> omen_quant; -1 / NULL when unknown. */
 int omen_quant_from_name(const char *name);
 const char *omen_quant_name(omen_quant quant);
 /* The name of the i-th quantization this build knows (from 0); NULL past the
@@ -220,7 +224,7 @@ typedef struct omen_coll_config {
   uint32_t m;               /* graph degree, 2 .. OMEN_MAX_M; default 16 */
   uint32_t ef_construction; /* default 200 */
   uint32_t ef_search;       /* default 64 */
-  omen_quant quantization;  /* default OMEN_QUANT_NONE */
+  omen_quant quantization;  /* default OMEN_QUANT_AUTO */
 } omen_coll_config;
 
 void omen_coll_config_init(omen_coll_config *cfg, uint32_t dim);

@@ -28,7 +28,7 @@ options:
   --threads N           build threads (default: one per core)
   --limit N             stop after N records
   --metric M            for a new collection: l2, cosine or ip (l2)
-  --quantization Q      for a new collection: none, sq8 or pca8 (none)
+  --quantization Q      for a new collection: auto, none, sq8 or pca8 (auto)
   --m N                 for a new collection: graph degree (16)
   --ef-construction N   for a new collection: build breadth (200)
   --sync MODE           the database's sync mode while loading: normal
@@ -48,7 +48,7 @@ local a = cli.parse({
     threads = {kind = "int", min = 1},
     limit = {kind = "int", min = 1},
     metric = {kind = "string", choices = {"l2", "cosine", "ip"}},
-    quantization = {kind = "string", choices = {"none", "sq8", "pca8"}},
+    quantization = {kind = "string", choices = {"auto", "none", "sq8", "pca8"}},
     m = {kind = "int", min = 2},
     ef_construction = {kind = "int", min = 1},
     sync = {kind = "string", choices = {"normal", "full", "off"}, default = "normal"},

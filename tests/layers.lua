@@ -20,7 +20,7 @@ local may = {
   storage    = {"catalog", "codes", "coll", "crc32c", "meta", "search", "sys"},
   -- queries, the catalog, linking
   query      = {"coll", "exact", "fcache", "hnsw", "idmap", "result", "search"},
-  catalog    = {"coll", "utf8", "wal"},
+  catalog    = {"codes", "coll", "utf8", "wal"},
   link       = {"coll", "hnsw", "search"},
   -- a collection as a container
   coll       = {"codes", "distance", "fcache", "filter", "hnsw", "idmap", "meta",
@@ -35,8 +35,8 @@ local may = {
   exact      = {"search"},
   search     = {"crc32c", "distance"},
   codes      = {"distance", "kinds"},
-  kinds      = {"kind_none", "kind_sq8"},
-  kind_none  = {}, kind_sq8 = {},
+  kinds      = {"kind_none", "kind_sq8", "kind_pca8"},
+  kind_none  = {}, kind_sq8 = {}, kind_pca8 = {"distance", "kind_sq8"},
   distance   = {}, metric = {}, idmap = {}, records = {}, meta = {},
   -- leaves
   crc32c = {}, sys = {}, utf8 = {}, error = {}, mem = {},

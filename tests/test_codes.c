@@ -578,12 +578,28 @@ static void t_config(void **state)
   omen_db *db = tu_open(NULL, 0);
   omen_coll_config cfg;
   omen_coll_config_init(&cfg, DIM);
-  assert_int_equal(cfg.quantization, OMEN_QUANT_NONE);
+  assert_int_equal(cfg.quantization, OMEN_QUANT_AUTO);
   cfg.quantization = (omen_quant)7;
   omen_coll *c;
   assert_int_equal(omen_coll_create(db, "bad", &cfg, &c), OMEN_INVALID);
   assert_non_null(strstr(omen_errmsg(db), "quantization"));
   assert_int_equal(omen_coll_open(db, "bad", &c), OMEN_NOTFOUND);
+  /* The default chooses by dimension, and the collection records the kind. */
+  assert_int_equal(omen_quant_from_name("auto"), OMEN_QUANT_AUTO);
+  assert_string_equal(omen_quant_name(OMEN_QUANT_AUTO), "auto");
+  static const struct { uint32_t dim; omen_quant kind; } chosen[] = {
+    {1, OMEN_QUANT_NONE}, {127, OMEN_QUANT_NONE}, {128, OMEN_QUANT_PCA8},
+    {4096, OMEN_QUANT_PCA8}, {4097, OMEN_QUANT_NONE}};
+  for (int i = 0; i < 5; i++) {
+    char name[16];
+    snprintf(name, sizeof name, "auto%d", i);
+    omen_coll_config_init(&cfg, chosen[i].dim);
+    assert_int_equal(omen_coll_create(db, name, &cfg, &c), OMEN_OK);
+    omen_coll_info info;
+    assert_int_equal(omen_coll_info_get(c, &info), OMEN_OK);
+    assert_int_equal(info.config.quantization, chosen[i].kind);
+    omen_coll_close(c);
+  }
   cfg.quantization = OMEN_QUANT_PCA8; /* its basis is dim x dim / 4 */
   cfg.dim = 4097;
   assert_int_equal(omen_coll_create(db, "big", &cfg, &c), OMEN_INVALID);

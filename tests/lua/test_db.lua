@@ -107,7 +107,7 @@ T["create_collection: defaults and given options show in info"] = function()
   eq(i.name, "docs")
   eq(i.dim, 384)
   eq(i.metric, "l2")
-  eq(i.quantization, "none")
+  eq(i.quantization, "pca8") -- "auto": pca8 from 128 to 4,096 components
   eq(i.m, 16)
   eq(i.ef_construction, 200)
   eq(i.ef_search, 64)
@@ -129,7 +129,12 @@ T["create_collection: defaults and given options show in info"] = function()
   eq(db:create_collection("k", {dim = 2, quantization = "sq8"}):info().quantization, "sq8")
   eq(db:create_collection("l", {dim = 2, quantization = "none"}):info().quantization, "none")
   eq(db:create_collection("p", {dim = 2, quantization = "pca8"}):info().quantization, "pca8")
-  eq(db:collections(), {"d", "docs", "e", "f", "g", "h", "i", "j", "k", "l", "p"})
+  eq(db:create_collection("q", {dim = 127}):info().quantization, "none")
+  eq(db:create_collection("r", {dim = 128}):info().quantization, "pca8")
+  eq(db:create_collection("s", {dim = 4097}):info().quantization, "none")
+  eq(db:create_collection("t", {dim = 500, quantization = "auto"}):info().quantization, "pca8")
+  eq(db:collections(), {"d", "docs", "e", "f", "g", "h", "i", "j", "k", "l", "p", "q", "r",
+                        "s", "t"})
 end
 
 T["create_collection: bad options raise and create nothing"] = function()
