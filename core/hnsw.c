@@ -243,8 +243,8 @@ static int search_layer(const omen__build *b, omen__scratch *sc, const omen__que
                         uint32_t exclude, size_t *n_top)
 {
   const omen__space *sp = b->sp;
-  uint32_t epoch = omen__visit_epoch(sc);
-  uint32_t *visited = sc->visited;
+  omen__stamp epoch = omen__visit_epoch(sc);
+  omen__stamp *visited = sc->visited;
   size_t nc = 0, nt = 0;
   sc->n_spill = 0;
 #define ACCEPT(x) ((x) != exclude && (!state || omen__returnable(state, pred, x)))
@@ -255,7 +255,11 @@ static int search_layer(const omen__build *b, omen__scratch *sc, const omen__que
   while (nc) {
     if (sc->cand[0].d > bound && nt >= ef) break;
     omen__cand c = omen__minheap_pop(sc->cand, &nc);
-    if (nc) OMEN__PREFETCH(omen__links(b->g, sc->cand[0].slot, level));
+    if (nc) { /* the next list to read: a count and up to 2m links */
+      const char *next = (const char *)omen__links(b->g, sc->cand[0].slot, level);
+      OMEN__PREFETCH(next);
+      OMEN__PREFETCH(next + 64);
+    }
     const uint32_t *nb;
     uint32_t n = get_list(b, c.slot, level, sc->links, &nb), fresh[2 * OMEN_MAX_M];
     float dist[2 * OMEN_MAX_M];
@@ -311,6 +315,23 @@ static size_t finish(const omen__space *sp, const omen__query *q, omen__cand *ou
   return found < k ? found : k;
 }
 
+/* Codes that are not exact: measure at least 2k candidates again, the ef
+** best and the next best, which a walk on approximate distances misplaces
+** most. */
+static uint32_t spill_of(const omen__space *sp, uint32_t k, uint32_t ef)
+{
+  return !sp->codes->kind->exact && 2 * k > ef ? 2 * k - ef : 0;
+}
+
+/* finish() over the ef best in sc->top and the spill after them. */
+static size_t finish_all(const omen__space *sp, omen__scratch *sc, const omen__query *q,
+                         omen__cand *out, size_t *nt, uint32_t k)
+{
+  size_t found = omen__maxheap_drain(sc->top, nt, out);
+  memcpy(out + found, sc->spill, sc->n_spill * sizeof *out);
+  return finish(sp, q, out, found + sc->n_spill, k);
+}
+
 int omen__graph_search(const omen__graph *g, const omen__space *sp,
                        const uint8_t *state, const omen__pred *pred,
                        const omen__mem *m, omen__scratch *sc, const omen__query *q,
@@ -324,15 +345,11 @@ int omen__graph_search(const omen__graph *g, const omen__space *sp,
   float d;
   int rc = descend(&b, sc, q, &cur, &d);
   size_t nt;
-  /* Codes that are not exact: measure at least 2k candidates again, the
-  ** ef best and the next best, which a walk on approximate distances
-  ** misplaces most. */
-  uint32_t spill = !sp->codes->kind->exact && 2 * k > ef ? 2 * k - ef : 0;
-  if (!rc) rc = search_layer(&b, sc, q, cur, d, ef, spill, 0, state, pred, OMEN__NO_SLOT, &nt);
+  if (!rc)
+    rc = search_layer(&b, sc, q, cur, d, ef, spill_of(sp, k, ef), 0, state, pred,
+                      OMEN__NO_SLOT, &nt);
   if (rc) return rc;
-  size_t found = omen__maxheap_drain(sc->top, &nt, out);
-  memcpy(out + found, sc->spill, sc->n_spill * sizeof *out);
-  *n = finish(sp, q, out, found + sc->n_spill, k);
+  *n = finish_all(sp, sc, q, out, &nt, k);
   return OMEN_OK;
 }
 
@@ -357,7 +374,7 @@ typedef struct walk {
   const omen__space *sp;
   omen__scratch *sc;
   const omen__query *q;
-  uint32_t ef;
+  uint32_t ef, spill;
   size_t nc, nt;
   float bound;
 } walk;
@@ -377,15 +394,17 @@ static int queue(walk *w, const omen__mem *m, uint32_t x, float *d, int *queued)
   return OMEN_OK;
 }
 
-/* Measure a matching node and keep it if it is among the ef best. */
+/* Measure a matching node and keep it if it is among the ef best (or
+** the spill after them). */
 static int measure(walk *w, const omen__mem *m, uint32_t x)
 {
   float d;
   int queued, rc = queue(w, m, x, &d, &queued);
-  if (rc || !queued) return rc;
   omen__scratch *sc = w->sc;
+  if (!rc && !queued) offer_spill(sc, w->spill, (omen__cand){d, x});
+  if (rc || !queued) return rc;
   omen__maxheap_push(sc->top, &w->nt, (omen__cand){d, x});
-  if (w->nt > w->ef) omen__maxheap_pop(sc->top, &w->nt);
+  if (w->nt > w->ef) offer_spill(sc, w->spill, omen__maxheap_pop(sc->top, &w->nt));
   w->bound = sc->top[0].d;
   return OMEN_OK;
 }
@@ -403,9 +422,10 @@ static int step_through(walk *w, const omen__mem *m, uint32_t x)
 /* Expand node c (see above). `around` counts the matches near c, seen
 ** before or not: it measures how dense they are here. */
 static int expand(const omen__graph *g, walk *w, const omen__mem *m,
-                  const uint64_t *bits, uint32_t c, uint32_t epoch)
+                  const uint64_t *bits, uint32_t c, omen__stamp epoch)
 {
-  uint32_t *visited = w->sc->visited, around = 0, others[2 * OMEN_MAX_M], n_others = 0;
+  omen__stamp *visited = w->sc->visited;
+  uint32_t around = 0, others[2 * OMEN_MAX_M], n_others = 0;
   const uint32_t *l = omen__links(g, c, 0);
   int rc = OMEN_OK;
   for (uint32_t j = 1; j <= l[0] && !rc; j++) {
@@ -452,8 +472,9 @@ int omen__graph_search_bits(const omen__graph *g, const omen__space *sp,
   int rc = descend(&b, sc, q, &cur, &d);
   if (rc) return rc;
   /* The landing node starts the walk even when it does not match. */
-  walk w = {sp, sc, q, ef, 0, 0, INFINITY};
-  uint32_t epoch = omen__visit_epoch(sc);
+  walk w = {sp, sc, q, ef, spill_of(sp, k, ef), 0, 0, INFINITY};
+  sc->n_spill = 0;
+  omen__stamp epoch = omen__visit_epoch(sc);
   sc->visited[cur] = epoch;
   omen__minheap_push(sc->cand, &w.nc, (omen__cand){d, cur});
   if (allowed(bits, cur)) {
@@ -466,7 +487,7 @@ int omen__graph_search_bits(const omen__graph *g, const omen__space *sp,
     rc = expand(g, &w, m, bits, c.slot, epoch);
   }
   if (rc) return rc;
-  *n = finish(sp, q, out, omen__maxheap_drain(sc->top, &w.nt, out), k);
+  *n = finish_all(sp, sc, q, out, &w.nt, k);
   return OMEN_OK;
 }
 
@@ -672,7 +693,7 @@ static int names_gone(const uint32_t *list, const uint64_t *gone)
 
 /* Add x to the candidates of p unless seen (or gone, or p itself). */
 static size_t add_candidate(const omen__build *b, omen__scratch *sc, uint32_t p,
-                            uint32_t x, uint32_t epoch, size_t n)
+                            uint32_t x, omen__stamp epoch, size_t n)
 {
   if (sc->visited[x] == epoch || n == sc->sel_cap) return n;
   sc->visited[x] = epoch;
@@ -687,7 +708,7 @@ static void rebuild_list(const omen__build *b, omen__scratch *sc, const uint64_t
   uint32_t *list = omen__links(b->g, p, level);
   if (!names_gone(list, gone)) return;
   if (level == 0) ((uint8_t *)b->g->locks.p)[p] = 1;
-  uint32_t epoch = omen__visit_epoch(sc);
+  omen__stamp epoch = omen__visit_epoch(sc);
   sc->visited[p] = epoch;
   size_t n = 0;
   for (uint32_t i = 1; i <= list[0]; i++)

@@ -217,10 +217,13 @@ void omen__sq8_dists(const omen__space *sp, const omen__query *q, const uint32_t
                       size_t n, float *out)
 {
   const omen__codes *cs = sp->codes;
-  for (size_t i = 0; i < n && i < OMEN__AHEAD; i++)
+  /* Short rows are quick to measure: ask for more of them ahead, about
+  ** eight lines in flight. */
+  size_t lines = (cs->row + 63) / 64, ahead = lines >= 4 ? OMEN__AHEAD : 8 / lines;
+  for (size_t i = 0; i < n && i < ahead; i++)
     omen__prefetch_bytes(omen__codes_row(cs, slots[i]), cs->row);
   for (size_t i = 0; i < n; i++) {
-    if (i + OMEN__AHEAD < n) omen__prefetch_bytes(omen__codes_row(cs, slots[i + OMEN__AHEAD]), cs->row);
+    if (i + ahead < n) omen__prefetch_bytes(omen__codes_row(cs, slots[i + ahead]), cs->row);
     out[i] = dist_q(sp, q, slots[i]);
   }
 }

@@ -1,5 +1,6 @@
 /*
-** Search plumbing: candidate heaps and per-thread scratch.
+** Search plumbing: checks on first use and per-thread scratch (the heaps
+** are inline, in search.h).
 **
 ** Calls: crc32c (first-use checks), codes, mem.
 */
@@ -47,48 +48,6 @@ int omen__lazy_check(const omen__space *sp, uint32_t chunk)
   return rc;
 }
 
-/* -- Heaps ------------------------------------------------------------------ */
-
-#define HEAP_FNS(name, before)                                              \
-  void omen__##name##_push(omen__cand *h, size_t *n, omen__cand c)          \
-  {                                                                         \
-    size_t i = (*n)++;                                                      \
-    while (i > 0) {                                                         \
-      size_t parent = (i - 1) / 2;                                          \
-      if (!before(c, h[parent])) break;                                     \
-      h[i] = h[parent];                                                     \
-      i = parent;                                                           \
-    }                                                                       \
-    h[i] = c;                                                               \
-  }                                                                         \
-  omen__cand omen__##name##_pop(omen__cand *h, size_t *n)                   \
-  {                                                                         \
-    omen__cand top = h[0], last = h[--*n];                                  \
-    size_t i = 0, size = *n;                                                \
-    for (;;) {                                                              \
-      size_t c = 2 * i + 1;                                                 \
-      if (c >= size) break;                                                 \
-      if (c + 1 < size && before(h[c + 1], h[c])) c++;                      \
-      if (!before(h[c], last)) break;                                       \
-      h[i] = h[c];                                                          \
-      i = c;                                                                \
-    }                                                                       \
-    if (size) h[i] = last;                                                  \
-    return top;                                                             \
-  }
-
-#define CLOSER(a, b) ((a).d < (b).d)
-#define FARTHER(a, b) ((a).d > (b).d)
-HEAP_FNS(minheap, CLOSER)
-HEAP_FNS(maxheap, FARTHER)
-
-size_t omen__maxheap_drain(omen__cand *h, size_t *n, omen__cand *out)
-{
-  size_t count = *n;
-  for (size_t i = count; i > 0; i--) out[i - 1] = omen__maxheap_pop(h, n);
-  return count;
-}
-
 /* -- Scratch ---------------------------------------------------------------- */
 
 static int grow(const omen__mem *m, void **p, size_t *cap, size_t need,
@@ -109,11 +68,11 @@ int omen__scratch_prepare(const omen__mem *m, omen__scratch *s, size_t n_slots,
 {
   size_t old_visited = s->visited_cap;
   int rc = grow(m, (void **)&s->visited, &s->visited_cap, n_slots,
-                sizeof(uint32_t));
+                sizeof(omen__stamp));
   if (rc) return rc;
   if (s->visited_cap > old_visited) { /* new stamps must not look visited */
     memset(s->visited + old_visited, 0,
-           (s->visited_cap - old_visited) * sizeof(uint32_t));
+           (s->visited_cap - old_visited) * sizeof(omen__stamp));
   }
   if ((rc = grow(m, (void **)&s->cand, &s->cand_cap, 2 * ef + max_links,
                  sizeof(omen__cand))) ||
@@ -143,7 +102,7 @@ int omen__scratch_prepare(const omen__mem *m, omen__scratch *s, size_t n_slots,
 
 void omen__scratch_free(const omen__mem *m, omen__scratch *s)
 {
-  omen__free(m, s->visited, s->visited_cap * sizeof(uint32_t));
+  omen__free(m, s->visited, s->visited_cap * sizeof(omen__stamp));
   omen__free(m, s->cand, s->cand_cap * sizeof(omen__cand));
   omen__free(m, s->top, s->top_cap * sizeof(omen__cand));
   omen__free(m, s->spill, s->spill_cap * sizeof(omen__cand));

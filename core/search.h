@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "codes.h"
 #include "distance.h"
@@ -174,22 +175,60 @@ typedef struct omen__cand {
   uint32_t slot;
 } omen__cand;
 
-/* Binary heaps over a plain array: closest on top (min) or farthest (max). */
-void omen__minheap_push(omen__cand *h, size_t *n, omen__cand c);
-omen__cand omen__minheap_pop(omen__cand *h, size_t *n);
-void omen__maxheap_push(omen__cand *h, size_t *n, omen__cand c);
-omen__cand omen__maxheap_pop(omen__cand *h, size_t *n);
+/* Binary heaps over a plain array: closest on top (min) or farthest (max).
+** Inline: a walk pushes and pops for every node it measures. */
+#define OMEN__HEAP_FNS(name, before)                                         \
+  static inline void omen__##name##_push(omen__cand *h, size_t *n, omen__cand c) \
+  {                                                                          \
+    size_t i = (*n)++;                                                       \
+    while (i > 0) {                                                          \
+      size_t parent = (i - 1) / 2;                                           \
+      if (!before(c, h[parent])) break;                                      \
+      h[i] = h[parent];                                                      \
+      i = parent;                                                            \
+    }                                                                        \
+    h[i] = c;                                                                \
+  }                                                                          \
+  static inline omen__cand omen__##name##_pop(omen__cand *h, size_t *n)      \
+  {                                                                          \
+    omen__cand top = h[0], last = h[--*n];                                   \
+    size_t i = 0, size = *n;                                                 \
+    for (;;) {                                                               \
+      size_t c = 2 * i + 1;                                                  \
+      if (c >= size) break;                                                  \
+      if (c + 1 < size && before(h[c + 1], h[c])) c++;                       \
+      if (!before(h[c], last)) break;                                        \
+      h[i] = h[c];                                                           \
+      i = c;                                                                 \
+    }                                                                        \
+    if (size) h[i] = last;                                                   \
+    return top;                                                              \
+  }
+
+#define OMEN__CLOSER(a, b) ((a).d < (b).d)
+#define OMEN__FARTHER(a, b) ((a).d > (b).d)
+OMEN__HEAP_FNS(minheap, OMEN__CLOSER)
+OMEN__HEAP_FNS(maxheap, OMEN__FARTHER)
 
 /* Empty a max-heap into ascending order in out; returns the count. */
-size_t omen__maxheap_drain(omen__cand *h, size_t *n, omen__cand *out);
+static inline size_t omen__maxheap_drain(omen__cand *h, size_t *n, omen__cand *out)
+{
+  size_t count = *n;
+  for (size_t i = count; i > 0; i--) out[i - 1] = omen__maxheap_pop(h, n);
+  return count;
+}
 
 /* -- Scratch --------------------------------------------------------------- */
 
+/* A visit stamp: 16 bits, as hnswlib's, so the stamps of a million slots
+** take 2 MB and stay in cache better; they are cleared every 65,535 walks. */
+typedef uint16_t omen__stamp;
+
 typedef struct omen__scratch {
   struct omen__scratch *next; /* in the collection's pool */
-  uint32_t *visited;          /* epoch stamps per slot */
+  omen__stamp *visited;       /* epoch stamps per slot */
   size_t visited_cap;
-  uint32_t epoch;
+  omen__stamp epoch;
   omen__cand *cand;           /* min-heap of nodes to expand */
   size_t cand_cap;
   omen__cand *top;            /* max-heap of the best found */
@@ -220,10 +259,10 @@ int omen__scratch_prepare(const omen__mem *m, omen__scratch *s, size_t n_slots,
 void omen__scratch_free(const omen__mem *m, omen__scratch *s);
 
 /* A new visited epoch; clears the stamps when the counter wraps. */
-static inline uint32_t omen__visit_epoch(omen__scratch *s)
+static inline omen__stamp omen__visit_epoch(omen__scratch *s)
 {
   if (++s->epoch == 0) {
-    for (size_t i = 0; i < s->visited_cap; i++) s->visited[i] = 0;
+    memset(s->visited, 0, s->visited_cap * sizeof *s->visited);
     s->epoch = 1;
   }
   return s->epoch;

@@ -1,7 +1,9 @@
 #!/bin/sh
 # Run every suite against each build directory given (build, build-asan, ...)
 # and end with one PASS/FAIL line. Suites: the cmocka binaries in
-# BUILD/tests, the Lua contract tests, the omen-lua prompt test; an install
+# BUILD/tests, the Lua contract tests, the omen-lua prompt test; the
+# collection suites of the first build again over each code kind
+# (OMEN_TEST_QUANT, tests/testutil.h); an install
 # of the first build into a staging directory and the check that its core/
 # calls only go down (tests/layers.lua); then the
 # C suites linked against the amalgamation (AMALG_TESTS), the suites named in
@@ -21,6 +23,13 @@ for build in "$@"; do
   run "$build: lua" "$build/omen-lua" tests/lua/run.lua
   run "$build: examples" sh tests/examples_test.sh "$build"
   run "$build: repl" sh tests/repl_test.sh "$build/omen-lua"
+done
+# The collection suites again with every collection on each code kind.
+for kind in sq8 pca8; do
+  for t in test_write test_query test_filter test_hnsw test_compact test_storage \
+           test_catalog test_crash test_wal; do
+    run "$1: $t over $kind" env OMEN_TEST_QUANT=$kind "$1/tests/$t"
+  done
 done
 run "$1: install" sh tests/install_test.sh "$1"
 run "$1: layers" "$1/omen-lua" tests/layers.lua "$1/core"

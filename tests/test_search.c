@@ -37,8 +37,8 @@ static void t_scratch(void **state)
   assert_int_equal(omen__scratch_prepare(&mem, &sc, 10, 16, 0, 32, 64), OMEN_OK);
   assert_true(sc.visited_cap >= 10 && sc.top_cap >= 65 && sc.q_cap >= 16);
   assert_int_equal((uintptr_t)sc.q % 64, 0);
-  sc.epoch = UINT32_MAX - 1;
-  uint32_t e = omen__visit_epoch(&sc);
+  sc.epoch = UINT16_MAX - 1;
+  omen__stamp e = omen__visit_epoch(&sc);
   sc.visited[3] = e;
   e = omen__visit_epoch(&sc); /* wraps: every stamp must be cleared */
   assert_int_equal(e, 1);

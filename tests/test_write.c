@@ -168,6 +168,12 @@ static void t_slot_reuse(void **state)
   vec_of(v, 1000 + 2);
   omen_search_opts o;
   omen_search_opts_init(&o, 1);
+  /* These 2,000 vectors lie on one line, ten to a code step: 8-bit codes
+  ** cannot order them, and a walk on them gets lost (a known limit of the
+  ** code kinds, noted on issue 14). With codes, the records are checked by
+  ** an exact search. */
+  assert_int_equal(omen_coll_info_get(coll, &info), OMEN_OK);
+  o.exact = info.config.quantization != OMEN_QUANT_NONE;
   assert_int_equal(omen_search(coll, v, &o, res), OMEN_OK);
   assert_memory_equal(omen_result_hit(res, 0)->id.ptr, "id-1000", 7);
   assert_float_equal(omen_result_hit(res, 0)->distance, 0, 1e-6);

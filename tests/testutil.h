@@ -67,6 +67,19 @@ static inline omen_db *tu_open_with(const char *path, unsigned flags, omen_alloc
   return db;
 }
 
+/* OMEN_TEST_QUANT=none|sq8|pca8 makes the collections a suite creates use
+** that code kind: tests/run_all.sh runs the collection suites once per kind
+** this way, so deletes, updates, filters, files and recovery are checked
+** for every kind. */
+static inline void tu_config_init(omen_coll_config *cfg, uint32_t dim)
+{
+  omen_coll_config_init(cfg, dim);
+  const char *name = getenv("OMEN_TEST_QUANT");
+  int kind = name && *name ? omen_quant_from_name(name) : -1;
+  if (kind >= 0) cfg->quantization = (omen_quant)kind;
+}
+#define omen_coll_config_init tu_config_init
+
 /* Open a database whose memory cmocka tracks. */
 static inline omen_db *tu_open(const char *path, unsigned flags)
 {
