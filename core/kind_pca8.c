@@ -11,7 +11,7 @@
 ** dot products of projections approach those of the vectors). Any
 ** orthonormal basis of that subspace gives the same distances, so a fit
 ** needs the subspace only, not eigenvectors: the covariance of up to 4,096
-** sample vectors, then subspace iteration (a random start multiplied by
+** sample vectors, then subspace iteration (sample vectors multiplied by
 ** the matrix a few times, orthonormalised each time), then the sq8 fit on
 ** the projected sample. The basis and the sq8 parameters are saved in the
 ** file; the codes are made again from the vectors.
@@ -31,7 +31,7 @@
 
 #define PCA_MAX_DIM 4096   /* components taken: the basis is r x dim floats */
 #define PCA_COV_ROWS 4096  /* sample vectors in the covariance */
-#define PCA_ROUNDS 8       /* of subspace iteration */
+#define PCA_ROUNDS 4       /* of subspace iteration, from sample vectors */
 
 /* Projected components for dim: a quarter, to the nearest multiple of 64
 ** (a cache line of codes), at least 64, at most dim. */
@@ -125,6 +125,14 @@ static void pca8_prepare(const omen__codes *cs, const float *q, void *buf, omen_
 
 /* -- Fitting ------------------------------------------------------------------ */
 
+/* v[0..s) -= c * w[0..s), s a multiple of 16: in blocks the compiler can
+** vectorize. */
+static void pca_axpy(float *v, float c, const float *w, size_t s)
+{
+  for (size_t i = 0; i < s; i += 16)
+    for (size_t l = 0; l < 16; l++) v[i + l] -= c * w[i + l];
+}
+
 /* Make the r rows of stride floats in v orthonormal (Gram-Schmidt, twice,
 ** which is enough in floats); a row that falls to nothing (the data has
 ** fewer directions than r) is replaced by a random one and done again. */
@@ -135,11 +143,8 @@ static void pca_orthonormalize(const omen__codes *cs, float *v, uint32_t r, uint
     float *vj = v + j * s;
     for (int tries = 0;; tries++) {
       for (int pass = 0; pass < 2; pass++)
-        for (uint32_t k = 0; k < j; k++) {
-          const float *vk = v + k * s;
-          float c = cs->kern->dot(vj, vk, s);
-          for (size_t i = 0; i < cs->dim; i++) vj[i] -= c * vk[i];
-        }
+        for (uint32_t k = 0; k < j; k++)
+          pca_axpy(vj, cs->kern->dot(vj, v + k * s, s), v + k * s, s);
       float norm = sqrtf(cs->kern->dot(vj, vj, s));
       if (norm > 1e-6f || tries == 8) {
         float inv = norm > 0 ? 1.0f / norm : 0.0f;
@@ -197,11 +202,11 @@ static int pca_work_alloc(const omen__codes *cs, const omen__mem *m, size_t n, s
 }
 
 /* The sample rows spread over the n given, as columns of w->xt (centred
-** for l2), then their covariance (up to a factor) into w->cov. */
-static void pca_covariance(const omen__codes *cs, const float *const *rows, const float *muls,
+** for l2). */
+static void pca_sample(const omen__codes *cs, const float *const *rows, const float *muls,
                        size_t n, size_t used, fit_work *w)
 {
-  size_t d = cs->dim, s = cs->stride;
+  size_t d = cs->dim;
   for (size_t k = 0; k < used; k++) {
     size_t at = (size_t)((double)k * n / (double)used);
     for (size_t i = 0; i < d; i++) w->xt[i * w->mp + k] = rows[at][i] * muls[at];
@@ -214,24 +219,33 @@ static void pca_covariance(const omen__codes *cs, const float *const *rows, cons
       float mean = (float)(sum / (double)used);
       for (size_t k = 0; k < used; k++) x[k] -= mean;
     }
+}
+
+/* The leading r-dimensional subspace of the sample, as orthonormal rows in
+** w->b. It starts from sample vectors (already in the data's span); when
+** there are no more of them than r, their span is the answer. Otherwise a
+** few rounds of multiplying by the covariance (up to a factor, w->cov)
+** turn the start towards the directions of most variance. */
+static void pca_subspace(const omen__codes *cs, size_t used, fit_work *w)
+{
+  uint32_t r = pca_comps(cs);
+  size_t s = cs->stride, d = cs->dim, start = used < r ? used : r;
+  uint64_t seed = 0x70636138ull; /* fits are repeatable */
+  memset(w->b, 0, (size_t)r * s * sizeof(float));
+  for (size_t j = 0; j < start; j++) {
+    size_t k = j * used / start;
+    for (size_t i = 0; i < d; i++) w->b[j * s + i] = w->xt[i * w->mp + k];
+  }
+  pca_orthonormalize(cs, w->b, r, &seed); /* rows of zeros: random ones */
+  if (used <= r) return;
   for (size_t i = 0; i < d; i++)
     for (size_t j = 0; j <= i; j++) {
       float c = cs->kern->dot(w->xt + i * w->mp, w->xt + j * w->mp, w->mp);
       w->cov[i * s + j] = w->cov[j * s + i] = c;
     }
-}
-
-/* The leading r-dimensional subspace of w->cov, as orthonormal rows in w->b. */
-static void pca_subspace(const omen__codes *cs, fit_work *w)
-{
-  uint32_t r = pca_comps(cs);
-  size_t s = cs->stride;
-  uint64_t seed = 0x70636138ull; /* fits are repeatable */
-  for (size_t i = 0; i < r * s; i++) w->b[i] = 0.0f;
-  pca_orthonormalize(cs, w->b, r, &seed); /* rows of zeros: random ones */
   for (int round = 0; round < PCA_ROUNDS; round++) {
     for (uint32_t j = 0; j < r; j++)
-      for (size_t i = 0; i < cs->dim; i++)
+      for (size_t i = 0; i < d; i++)
         w->next[j * s + i] = cs->kern->dot(w->cov + i * s, w->b + j * s, s);
     pca_orthonormalize(cs, w->next, r, &seed);
     float *t = w->b;
@@ -247,8 +261,8 @@ static int pca8_fit(omen__codes *cs, const omen__mem *m, const float *const *row
   size_t used = n < PCA_COV_ROWS ? n : PCA_COV_ROWS;
   fit_work w;
   if (pca_work_alloc(cs, m, n, used, &w)) return OMEN_NOMEM;
-  if (used) pca_covariance(cs, rows, muls, n, used, &w);
-  pca_subspace(cs, &w);
+  pca_sample(cs, rows, muls, n, used, &w);
+  pca_subspace(cs, used, &w);
   for (uint32_t j = 0; j < r; j++)
     for (uint32_t i = 0; i < cs->dim; i++)
       w.bt[(size_t)i * cs->row + j] = omen__half_of(w.b[(size_t)j * cs->stride + i]);
