@@ -32,6 +32,7 @@
 #define PCA_MAX_DIM 4096   /* components taken: the basis is r x dim floats */
 #define PCA_COV_ROWS 4096  /* sample vectors in the covariance */
 #define PCA_ROUNDS 4       /* of subspace iteration, from sample vectors */
+#define PCA_MAX_ROW 1024   /* projected components at PCA_MAX_DIM (a quarter) */
 
 /* Projected components for dim: a quarter, to the nearest multiple of 64
 ** (a cache line of codes), at least 64, at most dim. */
@@ -68,6 +69,7 @@ static int pca8_init(omen__codes *cs, const omen__mem *m)
 {
   uint32_t r = pca_comps(cs);
   cs->row = (uint32_t)omen__code_padded(r);
+  if (cs->row > PCA_MAX_ROW) return OMEN_INVALID; /* projections live on the stack */
   cs->params_size = pca_basis_at(r) + (size_t)cs->dim * cs->row * sizeof(uint16_t);
   cs->params = omen__calloc(m, cs->params_size);
   if (!cs->params) return OMEN_NOMEM;
@@ -98,7 +100,7 @@ static void pca_project(const omen__codes *cs, const uint16_t *bt, const float *
 static int pca8_place(const omen__codes *cs, const float *v, float mul)
 {
   if (!pca8_fitted(cs)) return OMEN__CODES_FAR;
-  float z[PCA_MAX_DIM];
+  float z[PCA_MAX_ROW];
   pca_project(cs, pca_basis(cs), v, mul, z);
   return omen__sq8_place(pca_params(cs), pca_comps(cs), z, 1.0f);
 }
@@ -106,7 +108,7 @@ static int pca8_place(const omen__codes *cs, const float *v, float mul)
 static void pca8_encode(const omen__codes *cs, const float *v, float mul, uint8_t *row,
                         float *aux)
 {
-  float z[PCA_MAX_DIM];
+  float z[PCA_MAX_ROW];
   pca_project(cs, pca_basis(cs), v, mul, z);
   omen__sq8_encode(pca_params(cs), pca_comps(cs), cs->row, z, 1.0f, row, aux);
 }
@@ -115,7 +117,7 @@ static size_t pca8_query_bytes(const omen__codes *cs) { return cs->row; }
 
 static void pca8_prepare(const omen__codes *cs, const float *q, void *buf, omen__query *out)
 {
-  float z[PCA_MAX_DIM], aux = 0;
+  float z[PCA_MAX_ROW], aux = 0;
   pca_project(cs, pca_basis(cs), q, 1.0f, z);
   omen__sq8_encode(pca_params(cs), pca_comps(cs), cs->row, z, 1.0f, buf, cs->aux ? &aux : NULL);
   out->f = q;
@@ -162,7 +164,7 @@ static void pca_orthonormalize(const omen__codes *cs, float *v, uint32_t r, uint
 /* The work of a fit, allocated together. */
 typedef struct fit_work {
   float *xt;       /* the covariance sample by component: dim rows of mp */
-  float *cov;      /* dim rows of stride */
+  float *cov;      /* dim rows of stride (when the sample has more than r) */
   float *b, *next; /* r rows of stride: the basis, and the matrix times it */
   uint16_t *bt;    /* the basis transposed, as in the parameters */
   float *z;        /* the projected sample: n rows of cs->row */
@@ -185,7 +187,7 @@ static int pca_work_alloc(const omen__codes *cs, const omen__mem *m, size_t n, s
   size_t d = cs->dim, s = cs->stride, f = sizeof(float);
   memset(w, 0, sizeof *w);
   w->mp = omen__padded(used);
-  size_t need[9] = {d * w->mp * f, d * s * f, r * s * f, r * s * f,
+  size_t need[9] = {d * w->mp * f, used > r ? d * s * f : f, r * s * f, r * s * f,
                      (n ? n : 1) * cs->row * f, (n ? n : 1) * sizeof(float *),
                      (n ? n : 1) * f, omen__sq8_size(r), d * cs->row * sizeof(uint16_t)};
   for (int i = 0; i < 9; i++) {

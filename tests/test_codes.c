@@ -39,18 +39,24 @@ static void params(const omen__codes *cs, float *lo, float *step)
   *step = saved[DIM];
 }
 
-static void train(omen__codes *cs, const float *data, size_t n)
+/* Fit cs to n rows of dim components. */
+static void train_dim(omen__codes *cs, const float *data, size_t n, size_t dim)
 {
   const float **rows = malloc(n * sizeof *rows);
   float *muls = malloc(n * sizeof *muls), *work = malloc(n * sizeof *work);
   for (size_t i = 0; i < n; i++) {
-    rows[i] = data + i * DIM;
+    rows[i] = data + i * dim;
     muls[i] = 1.0f;
   }
   assert_int_equal(cs->kind->fit(cs, &heap, rows, muls, n, work), OMEN_OK);
   free(rows);
   free(muls);
   free(work);
+}
+
+static void train(omen__codes *cs, const float *data, size_t n)
+{
+  train_dim(cs, data, n, DIM);
 }
 
 static void t_encode(void **state)
@@ -447,18 +453,9 @@ static void pca8_codes(omen__codes *cs, omen_metric metric, const float *data, s
   assert_int_equal(omen__codes_init(cs, &heap, OMEN_QUANT_PCA8, PDIM, PDIM,
                                     omen__metric(metric), &kern), OMEN_OK);
   assert_int_equal(cs->row, 64);
-  const float **rows = malloc(n * sizeof *rows);
-  float *muls = malloc(n * sizeof *muls), *work = malloc(n * sizeof *work);
-  for (size_t i = 0; i < n; i++) {
-    rows[i] = data + i * PDIM;
-    muls[i] = 1.0f;
-  }
-  assert_int_equal(cs->kind->fit(cs, &heap, rows, muls, n, work), OMEN_OK);
+  train_dim(cs, data, n, PDIM);
   assert_int_equal(omen__codes_reserve(cs, &heap, n, 0), OMEN_OK);
   for (uint32_t i = 0; i < n; i++) omen__codes_put(cs, i, data + i * PDIM, 1.0f);
-  free(rows);
-  free(muls);
-  free(work);
 }
 
 /* The saved step of a pca8 fit (its sq8 part: 64 offsets, then the step). */
