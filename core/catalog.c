@@ -1,6 +1,7 @@
 /*
 ** The catalog: a database's collections, sorted by name, and the calls that
-** create, open, drop and list them. Creating and dropping are logged like
+** create, open, drop and list them (db.c opens and lists, after following
+** the writer). Creating and dropping are logged like
 ** any write; recovery applies logged ones through omen__catalog_create and
 ** omen__catalog_drop with log = 0.
 **
@@ -175,11 +176,8 @@ static int lock_named(omen_db *db, const char *name, size_t *at)
   return omen__fail(db, OMEN_NOTFOUND, "no collection named '%s'", name);
 }
 
-int omen_coll_open(omen_db *db, const char *name, omen_coll **out)
+int omen__catalog_open(omen_db *db, const char *name, omen_coll **out)
 {
-  if (!db) return OMEN_INVALID;
-  if (!out) return omen__missing(db, "out");
-  *out = NULL;
   size_t at;
   int rc = lock_named(db, name, &at);
   if (rc) return rc;
@@ -216,11 +214,9 @@ int omen_coll_drop(omen_db *db, const char *name)
   return rc ? rc : omen__catalog_drop(db, name, omen__wal_active(db));
 }
 
-int omen_coll_names(omen_db *db, char *buf, size_t cap, size_t *needed,
-                    size_t *count)
+int omen__catalog_names(omen_db *db, char *buf, size_t cap, size_t *needed,
+                        size_t *count)
 {
-  if (!db) return OMEN_INVALID;
-  if (!needed || !count) return omen__missing(db, !needed ? "needed" : "count");
   int rc = omen__catalog_lock(db);
   if (rc) return rc;
   size_t need = 0;

@@ -15,6 +15,10 @@ int omen__catalog_add(omen_db *db, omen_coll *c);
 int omen__catalog_create(omen_db *db, const char *name, const omen_coll_config *cfg,
                          int log, omen_coll **out);
 int omen__catalog_drop(omen_db *db, const char *name, int log);
+/* omen_coll_open and omen_coll_names, their arguments checked. */
+int omen__catalog_open(omen_db *db, const char *name, omen_coll **out);
+int omen__catalog_names(omen_db *db, char *buf, size_t cap, size_t *needed,
+                        size_t *count);
 /* The collection named name, or NULL, without taking a handle: for
 ** recovery, before the database is handed to anyone. */
 omen_coll *omen__catalog_get(omen_db *db, const char *name);

@@ -109,6 +109,16 @@ fail_rw:
   return OMEN_ERROR;
 }
 
+static void free_pool(omen_coll *c)
+{
+  for (omen__scratch *s = c->pool, *next; s; s = next) {
+    next = s->next;
+    omen__scratch_free(&c->db->mem, s);
+    omen__free(&c->db->mem, s, sizeof *s);
+  }
+  c->pool = NULL;
+}
+
 static void free_data(omen_coll *c)
 {
   const omen__mem *m = &c->db->mem;
@@ -125,12 +135,7 @@ static void free_data(omen_coll *c)
   memset(&c->lazy, 0, sizeof c->lazy);
   c->lazy_on = 0;
   omen__fcache_clear(c);
-  for (omen__scratch *s = c->pool, *next; s; s = next) {
-    next = s->next;
-    omen__scratch_free(m, s);
-    omen__free(m, s, sizeof *s);
-  }
-  c->pool = NULL;
+  free_pool(c);
   c->n_slots = c->cap = c->n_free = c->n_deleted = 0;
 }
 
@@ -142,17 +147,58 @@ void omen__coll_kill(omen_coll *c, int dead_rc)
   pthread_rwlock_unlock(&c->rw);
 }
 
-void omen__coll_free_shell(omen_coll *c)
+/* What is left of a collection without its data: locks, name, struct. */
+static void free_husk(omen_coll *c)
 {
   const omen__mem *m = &c->db->mem;
-  free_data(c);
   pthread_rwlock_destroy(&c->rw);
   pthread_mutex_destroy(&c->pool_mu);
   pthread_mutex_destroy(&c->fcache_mu);
   pthread_mutex_destroy(&c->lazy_mu);
-  omen__codes_free(&c->codes, m);
   omen__free(m, c->name, c->name_len + 1);
   omen__free(m, c, sizeof *c);
+}
+
+void omen__coll_free_shell(omen_coll *c)
+{
+  free_data(c);
+  omen__codes_free(&c->codes, &c->db->mem);
+  free_husk(c);
+}
+
+/* Every field of omen_int.h's "Data, under rw" moves; the pool of scratch
+** and the filter cache were made for the old data and go with it. */
+void omen__coll_adopt(omen_coll *dst, omen_coll *src)
+{
+  pthread_rwlock_wrlock(&dst->rw);
+  free_data(dst);
+  omen__codes_free(&dst->codes, &dst->db->mem);
+  dst->cfg = src->cfg;
+  dst->kern = src->kern;
+  dst->metric = src->metric;
+  dst->stride = src->stride;
+  dst->n_slots = src->n_slots;
+  dst->cap = src->cap;
+  dst->vecs = src->vecs;
+  dst->inv_norm = src->inv_norm;
+  dst->codes = src->codes;
+  dst->state = src->state;
+  dst->free_slots = src->free_slots;
+  dst->n_free = src->n_free;
+  dst->n_deleted = src->n_deleted;
+  dst->gone = src->gone;
+  dst->graph = src->graph;
+  dst->ids = src->ids;
+  dst->recs = src->recs;
+  dst->keys = src->keys;
+  dst->graph_inserts = src->graph_inserts;
+  dst->version += src->version + 1; /* a version no cached bitmap was made for */
+  dst->lazy = src->lazy;
+  dst->lazy_on = src->lazy_on;
+  pthread_rwlock_unlock(&dst->rw);
+  omen__fcache_clear(src); /* src's pool and cache go; the rest is dst's now */
+  free_pool(src);
+  free_husk(src);
 }
 
 omen_db *omen_coll_db(omen_coll *c) { return c ? c->db : NULL; }
@@ -477,45 +523,5 @@ int omen__coll_bind_filter(omen_coll *c, omen__scratch *sc, const omen_filter *f
   *bf = (omen__bound_filter){f, &c->recs, sc->keyids};
   *pred = (omen__pred){match_slot, bf};
   *out = pred;
-  return OMEN_OK;
-}
-
-/* -- Accessors ------------------------------------------------------------------ */
-
-int omen_count(omen_coll *c, uint64_t *count)
-{
-  if (!c) return OMEN_INVALID;
-  if (!count) return omen__missing(c->db, "count");
-  int rc = omen__coll_lock(c, 0);
-  if (rc) return rc;
-  *count = omen__coll_live(c);
-  pthread_rwlock_unlock(&c->rw);
-  return OMEN_OK;
-}
-
-int omen_coll_info_get(omen_coll *c, omen_coll_info *info)
-{
-  if (!c) return OMEN_INVALID;
-  if (!info) return omen__missing(c->db, "info");
-  int rc = omen__coll_lock(c, 0);
-  if (rc) return rc;
-  memset(info, 0, sizeof *info);
-  info->config = c->cfg;
-  info->count = omen__coll_live(c);
-  info->slots = c->n_slots;
-  info->deleted = c->n_free + c->n_deleted;
-  info->max_level = c->graph.max_level;
-  info->graph_inserts = c->graph_inserts;
-  const omen__buf *bufs[] = {&c->vecs, &c->inv_norm, &c->state, &c->free_slots,
-                             &c->graph.links0, &c->graph.level, &c->graph.upper_at,
-                             &c->graph.upper, &c->graph.locks, &c->ids.tab,
-                             &c->recs.refs, &c->recs.heap, &c->keys.names,
-                             &c->keys.index, &c->keys.table,
-                             &c->graph.indeg, &c->gone};
-  for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
-    info->memory += bufs[i]->size;
-  info->memory += omen__codes_memory(&c->codes);
-  info->memory += sizeof *c + c->name_len;
-  pthread_rwlock_unlock(&c->rw);
   return OMEN_OK;
 }

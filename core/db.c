@@ -5,8 +5,9 @@
 ** handles do, so handles can be released in any order (as Lua's garbage
 ** collector does).
 **
-** Calls: storage (load), recover (the log at open), catalog, checkpoint,
-** wal, coll (releasing collections at close).
+** Calls: follow (loading at open, and what a reader does before opening or
+** listing collections), storage, catalog, checkpoint, wal, coll (releasing
+** collections at close).
 */
 #include "port.h"
 
@@ -20,7 +21,7 @@
 #include "catalog.h"
 #include "checkpoint.h"
 #include "coll.h"
-#include "recover.h"
+#include "follow.h"
 #include "storage.h"
 #include "wal.h"
 
@@ -91,37 +92,9 @@ static void free_db(omen_db *db)
   if (db->path) omen__free(&mem, db->path, strlen(db->path) + 1);
   if (db->lock_fd >= 0) close(db->lock_fd);
   pthread_mutex_destroy(&db->mu);
+  pthread_mutex_destroy(&db->follow_mu);
   omen__errs_destroy(&db->errs);
   omen__free(&mem, db, sizeof *db);
-}
-
-/* Forget what a failed or outdated load attached. */
-static void discard(omen_db *db)
-{
-  for (size_t i = 0; i < db->n_colls; i++) omen__coll_free_shell(db->colls[i]);
-  db->n_colls = 0;
-  omen__storage_unmap(db);
-}
-
-#define LOAD_ATTEMPTS 200
-
-/* Map the file and apply its log. A read-only open starts again when the
-** writing process changed them under it (a checkpoint replaced the file). */
-static int load(omen_db *db)
-{
-  int readonly = (db->flags & OMEN_OPEN_READONLY) != 0, rc;
-  for (int attempt = 1;; attempt++) {
-    rc = omen__storage_load(db);
-    if (!rc && (db->flags & OMEN_OPEN_VERIFY)) rc = omen_verify(db);
-    if (!rc) rc = omen__recover(db);
-    if (!readonly || rc != OMEN__RETRY || attempt == LOAD_ATTEMPTS) break;
-    discard(db);
-    usleep((useconds_t)(attempt < 20 ? attempt : 20) * 500);
-  }
-  if (rc == OMEN__RETRY)
-    rc = omen__fail(db, OMEN_LOCKED, "cannot open '%s': checkpoints of the "
-                    "writing process kept replacing it; try again", db->path);
-  return rc;
 }
 
 /* The kernels' instruction set: the best this CPU runs, capped by the
@@ -160,11 +133,11 @@ int omen_open(const char *path, const omen_options *opts, omen_db **out)
     omen__free(&mem, db, sizeof *db);
     return OMEN_ERROR;
   }
-  if (pthread_mutex_init(&db->mu, NULL) || pthread_mutex_init(&db->wal.mu, NULL)) {
-    omen__errs_destroy(&db->errs);
-    omen__free(&mem, db, sizeof *db);
-    return OMEN_ERROR;
-  }
+  if (pthread_mutex_init(&db->mu, NULL)) goto fail_mu;
+  if (pthread_mutex_init(&db->wal.mu, NULL)) goto fail_wal;
+  if (pthread_mutex_init(&db->follow_mu, NULL)) goto fail_follow;
+  db->refresh_ns = opts->refresh_ms == OMEN_REFRESH_MANUAL ? UINT64_MAX
+                                                            : (uint64_t)opts->refresh_ms * 1000000u;
   omen__wal_init(db, opts);
   *out = db;
   if (choose_isa(db)) {
@@ -186,12 +159,40 @@ int omen_open(const char *path, const omen_options *opts, omen_db **out)
     db->closed = 1;
     return omen__fail(db, OMEN_INVALID, "unknown sync mode %d", (int)opts->sync);
   }
-  int rc = load(db);
-  if (rc) {
-    discard(db); /* leave a closed handle that only reports why */
-    db->closed = 1;
-  }
+  int rc = omen__follow_load(db);
+  if (rc) db->closed = 1; /* leave a closed handle that only reports why */
   return rc;
+fail_follow:
+  pthread_mutex_destroy(&db->wal.mu);
+fail_wal:
+  pthread_mutex_destroy(&db->mu);
+fail_mu:
+  omen__errs_destroy(&db->errs);
+  omen__free(&mem, db, sizeof *db);
+  return OMEN_ERROR;
+}
+
+int omen_refresh(omen_db *db)
+{
+  return db ? omen__follow_now(db) : OMEN_INVALID;
+}
+
+int omen_coll_open(omen_db *db, const char *name, omen_coll **out)
+{
+  if (!db) return OMEN_INVALID;
+  if (!out) return omen__missing(db, "out");
+  *out = NULL;
+  int rc = omen__follow(db);
+  return rc ? rc : omen__catalog_open(db, name, out);
+}
+
+int omen_coll_names(omen_db *db, char *buf, size_t cap, size_t *needed,
+                    size_t *count)
+{
+  if (!db) return OMEN_INVALID;
+  if (!needed || !count) return omen__missing(db, !needed ? "needed" : "count");
+  int rc = omen__follow(db);
+  return rc ? rc : omen__catalog_names(db, buf, cap, needed, count);
 }
 
 int omen_flush(omen_db *db)
@@ -208,12 +209,7 @@ int omen_verify(omen_db *db)
   if (!db) return OMEN_INVALID;
   int rc = omen__catalog_lock(db);
   if (rc) return rc;
-  for (size_t i = 0; i < db->n_colls && !rc; i++) {
-    omen_coll *c = db->colls[i];
-    pthread_rwlock_wrlock(&c->rw);
-    rc = omen__storage_check_all(c);
-    pthread_rwlock_unlock(&c->rw);
-  }
+  rc = omen__storage_verify(db);
   pthread_mutex_unlock(&db->mu);
   return rc;
 }
@@ -245,10 +241,12 @@ void omen_interrupt(omen_db *db)
 int omen_close(omen_db *db)
 {
   if (!db) return OMEN_OK;
+  pthread_mutex_lock(&db->follow_mu); /* a reader's look finishes first */
   pthread_mutex_lock(&db->mu);
   if (db->closed) { /* a zombie, or a handle whose open failed */
     int gone = db->handles == 0;
     pthread_mutex_unlock(&db->mu);
+    pthread_mutex_unlock(&db->follow_mu);
     if (gone) free_db(db);
     return OMEN_OK;
   }
@@ -273,6 +271,7 @@ int omen_close(omen_db *db)
   omen__storage_unmap(db); /* no collection points into it any more */
   int gone = db->handles == 0;
   pthread_mutex_unlock(&db->mu);
+  pthread_mutex_unlock(&db->follow_mu);
   if (gone) free_db(db);
   return rc;
 }

@@ -73,7 +73,9 @@ typedef struct omen_coll omen_coll;
 ** free (nsize 0, return NULL). osize is the size previously asked for ptr. */
 typedef void *(*omen_alloc_fn)(void *ud, void *ptr, size_t osize, size_t nsize);
 
-#define OMEN_OPEN_READONLY 0x1u /* reject every write with OMEN_READONLY */
+/* Reject every write with OMEN_READONLY, and follow the process that writes
+** the file: see "Live readers" below. */
+#define OMEN_OPEN_READONLY 0x1u
 #define OMEN_OPEN_VERIFY   0x2u /* check every checksum while opening */
 /* A log damaged before its end (a bad record with whole records after it,
 ** not the torn tail a crash leaves) makes omen_open fail with OMEN_CORRUPT
@@ -104,7 +106,12 @@ typedef struct omen_options {
   omen_sync sync;
   uint64_t checkpoint_bytes; /* fold the log into the file once it is this
                                 large; 0: max(64 MiB, a quarter of the file) */
+  uint32_t refresh_ms;   /* read-only: look for the writer's new writes at
+                            most this often; 0: before every call;
+                            OMEN_REFRESH_MANUAL: only in omen_refresh */
 } omen_options;
+
+#define OMEN_REFRESH_MANUAL UINT32_MAX
 
 void omen_options_init(omen_options *opts);
 
@@ -140,6 +147,30 @@ void omen_interrupt(omen_db *db);
 
 /* Make every write so far survive power loss (sync the log). */
 int omen_flush(omen_db *db);
+
+/* Live readers. One process writes a database file; any number of others
+** (or other handles in the same process) open it with OMEN_OPEN_READONLY.
+** Before each call that reads (searches, gets, lists, counts, info,
+** opening or listing collections) a reader takes in every write the writer
+** had committed when the call began: the log's new records are applied in
+** the reader's memory, and a file that a checkpoint or compaction replaced
+** is mapped afresh, its collection handles carried over (a collection the
+** writer dropped fails with OMEN_DROPPED). A call sees one state: a batch
+** whole or not at all. Looking costs two stat() calls when nothing changed;
+** refresh_ms spaces the looks out, and omen_refresh looks now. Applying the
+** writer's records costs the reader what the writes cost the writer.
+** Calls that go on from one to the next (omen_list's cursor) see each
+** call's state: a reader that must hold still across several calls opens
+** with refresh_ms OMEN_REFRESH_MANUAL and calls omen_refresh between them.
+**
+** Committed means written to the log: every call that returned with sync
+** NORMAL or FULL; with OFF, the writes that omen_flush, a checkpoint or a
+** full buffer wrote out. Readers take no lock and write nothing, so the
+** writer never waits for them and a reader that hangs or is killed holds
+** nobody up; they need read access to the file and its log only. A reader
+** keeps serving what it had when it cannot follow (the call fails and says
+** why). Writers, in-memory and closed databases: omen_refresh does nothing. */
+int omen_refresh(omen_db *db);
 
 /* Give the slots of deleted records back: renumber every collection's
 ** records densely and write the smaller file (a checkpoint). The automatic

@@ -105,6 +105,15 @@ typedef struct omen__wal {
   uint64_t limit;         /* checkpoint once the log is this large (0: auto) */
 } omen__wal;
 
+/* Where a read-only database stands in the writer's log (recover.c): the
+** log file, and the end and sequence number of the records applied. */
+typedef struct omen__tail {
+  uint64_t dev, ino;      /* of the log followed (0: none yet) */
+  uint64_t salt;          /* of its header */
+  uint64_t end;           /* byte after the last record applied (0: none read) */
+  uint64_t seq;           /* of that record */
+} omen__tail;
+
 struct omen_db {
   omen__mem mem;
   char *path;             /* NULL in memory */
@@ -126,6 +135,12 @@ struct omen_db {
                              carries it too */
   omen__wal wal;
   omen__errs errs;
+
+  /* A read-only database follows the writer (follow.c). */
+  pthread_mutex_t follow_mu; /* one follower at a time */
+  omen__tail tail;
+  uint64_t refresh_ns;    /* look at most this often (0: at every call) */
+  _Atomic uint64_t next_look_ns; /* monotonic time of the next look */
 };
 
 #endif

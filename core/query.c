@@ -1,13 +1,14 @@
 /*
-** Queries: get, list, count and search a collection, one query or a batch
-** on several threads. A search is planned here: the graph walk or an exact
+** Queries: get, list, count, describe and search a collection, one query or
+** a batch on several threads. Each call of a read-only database first
+** follows the writer (follow.c), then holds the collection's read lock. A search is planned here: the graph walk or an exact
 ** scan, by the collection's size and, with a filter, by the share of
 ** records it lets through or by its cached bitmap (fcache.c); a walk that
 ** comes up short ends in a scan. Hits are copied into results (result.c)
 ** before the lock is released.
 **
-** Calls: hnsw and exact (the searches), fcache, result, coll (lock,
-** scratch, checks, bound filters).
+** Calls: follow, hnsw and exact (the searches), fcache, result, coll
+** (lock, scratch, checks, bound filters).
 */
 #include "port.h"
 
@@ -18,6 +19,7 @@
 #include "coll.h"
 #include "exact.h"
 #include "fcache.h"
+#include "follow.h"
 #include "result.h"
 
 #define EXACT_FACTOR 8      /* scan exactly while live <= 8 * max(ef, k) */
@@ -45,12 +47,19 @@ static int read_failed(omen_coll *c, int rc)
   return rc;
 }
 
+/* The writer's latest state (for a reader), then the read lock. */
+static int read_lock(omen_coll *c)
+{
+  int rc = omen__follow(c->db);
+  return rc ? rc : omen__coll_lock(c, 0);
+}
+
 int omen_get(omen_coll *c, const char *id, size_t id_len, omen_result *r)
 {
   if (!c) return OMEN_INVALID;
   if (!r) return omen__missing(c->db, "result");
   int rc = omen__check_id(c->db, id, id_len, "");
-  if (rc || (rc = omen__coll_lock(c, 0))) return rc;
+  if (rc || (rc = read_lock(c))) return rc;
   omen__result_reset(r);
   uint32_t slot = omen__coll_find(c, id, id_len, omen__idmap_hash(&c->ids, id, id_len));
   omen__space sp = omen__coll_space(c);
@@ -71,7 +80,7 @@ int omen_list(omen_coll *c, uint64_t *cursor, size_t max, unsigned with, omen_re
   if (!c) return OMEN_INVALID;
   if (!cursor || !r) return omen__missing(c->db, !cursor ? "cursor" : "result");
   if (max == 0) return omen__fail(c->db, OMEN_INVALID, "list needs max >= 1");
-  int rc = omen__coll_lock(c, 0);
+  int rc = read_lock(c);
   if (rc) return rc;
   omen__result_reset(r);
   omen__space sp = omen__coll_space(c);
@@ -261,7 +270,7 @@ int omen_count_where(omen_coll *c, const omen_filter *f, uint64_t *count)
   if (!c) return OMEN_INVALID;
   if (!count) return omen__missing(c->db, "count");
   if (!f) return omen_count(c, count);
-  int rc = omen__coll_lock(c, 0);
+  int rc = read_lock(c);
   if (rc) return rc;
   omen__scratch *sc = omen__coll_scratch(c);
   omen__bound_filter bf;
@@ -322,7 +331,7 @@ int omen_search(omen_coll *c, const float *query, const omen_search_opts *o,
   if (!o || !r) return omen__missing(c->db, !o ? "options" : "result");
   unsigned seen = interrupts_now(c);
   int rc = check_search_opts(c, o);
-  if (rc || (rc = omen__coll_check_vector(c, query, "query", "")) || (rc = omen__coll_lock(c, 0)))
+  if (rc || (rc = omen__coll_check_vector(c, query, "query", "")) || (rc = read_lock(c)))
     return rc;
   omen__result_reset(r);
   omen__scratch *sc = omen__coll_scratch(c);
@@ -384,7 +393,7 @@ int omen_search_batch(omen_coll *c, size_t n, const float *queries,
     if (!results[i]) return omen__fail(c->db, OMEN_INVALID, "results[%zu] is NULL", i);
     rc = omen__coll_check_vector(c, queries + i * c->cfg.dim, what, "");
   }
-  if (rc || (rc = omen__coll_lock(c, 0))) return rc;
+  if (rc || (rc = read_lock(c))) return rc;
   for (size_t i = 0; i < n; i++) omen__result_reset(results[i]);
   unsigned cores = omen__cores();
   if (threads == 0 || threads > cores) threads = cores;
@@ -404,4 +413,44 @@ int omen_search_batch(omen_coll *c, size_t n, const float *queries,
     search_failed(c, rc);
   }
   return rc;
+}
+
+/* -- Accessors ------------------------------------------------------------------ */
+
+int omen_count(omen_coll *c, uint64_t *count)
+{
+  if (!c) return OMEN_INVALID;
+  if (!count) return omen__missing(c->db, "count");
+  int rc = read_lock(c);
+  if (rc) return rc;
+  *count = omen__coll_live(c);
+  pthread_rwlock_unlock(&c->rw);
+  return OMEN_OK;
+}
+
+int omen_coll_info_get(omen_coll *c, omen_coll_info *info)
+{
+  if (!c) return OMEN_INVALID;
+  if (!info) return omen__missing(c->db, "info");
+  int rc = read_lock(c);
+  if (rc) return rc;
+  memset(info, 0, sizeof *info);
+  info->config = c->cfg;
+  info->count = omen__coll_live(c);
+  info->slots = c->n_slots;
+  info->deleted = c->n_free + c->n_deleted;
+  info->max_level = c->graph.max_level;
+  info->graph_inserts = c->graph_inserts;
+  const omen__buf *bufs[] = {&c->vecs, &c->inv_norm, &c->state, &c->free_slots,
+                             &c->graph.links0, &c->graph.level, &c->graph.upper_at,
+                             &c->graph.upper, &c->graph.locks, &c->ids.tab,
+                             &c->recs.refs, &c->recs.heap, &c->keys.names,
+                             &c->keys.index, &c->keys.table,
+                             &c->graph.indeg, &c->gone};
+  for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+    info->memory += bufs[i]->size;
+  info->memory += omen__codes_memory(&c->codes);
+  info->memory += sizeof *c + c->name_len;
+  pthread_rwlock_unlock(&c->rw);
+  return OMEN_OK;
 }

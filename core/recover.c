@@ -1,20 +1,27 @@
 /*
 ** Recovery: at open, apply the log that follows the file's checkpoint
-** (format in wal.h), then hand the log to wal.c for the writes to come.
+** (format in wal.h), then hand the log to wal.c for the writes to come; and
+** for a read-only database, keep applying what the writing process appends
+** to it afterwards (the log's tail, followed by follow.c).
 **
-** The log is taken as a snapshot of its bytes when recovery starts. A writer
-** holds the database's lock, so nobody else changes its log and it maps it;
-** a read-only open copies it (a writer in another process may truncate the
-** log at any moment, which would fault a mapping) and then checks that the
-** file it mapped is still the database's file: a checkpoint in between
-** would have folded part of the log into a newer file, so it starts again.
+** A writer holds the database's lock, so nobody else changes its log: it
+** maps the log whole. A reader reads the bytes it has not applied yet (a
+** writer in another process may cut the log at any moment, which would
+** fault a mapping); at open it then checks that the file it mapped is still
+** the database's file: a checkpoint in between would have folded part of
+** the log into a newer file, so it starts again. A reader remembers where
+** the records it applied end, in which log (device, inode, salt); a log cut
+** shorter, started afresh or written for a newer checkpoint means the file
+** was replaced, and the reader must load it again.
 **
-** Records apply while they are whole, in sequence and checksum right. What
-** follows the last of them is either a torn tail (the record being written
-** when a process died: normal, dropped) or damage: a bad record with whole,
-** in-sequence, checksum-right records after it. Damage is never dropped
-** silently: the open fails, naming the log and the record, and nothing is
-** truncated unless the caller asks for it (OMEN_OPEN_TRUNCATE_LOG).
+** Records apply while they are whole, in sequence and checksum right. At
+** open, what follows the last of them is either a torn tail (the record
+** being written when a process died: normal, dropped) or damage: a bad
+** record with whole, in-sequence, checksum-right records after it. Damage is
+** never dropped silently: the open fails, naming the log and the record, and
+** nothing is truncated unless the caller asks for it
+** (OMEN_OPEN_TRUNCATE_LOG). When following, a record that is not whole yet
+** is one the writer is still writing: it applies at a later call.
 **
 ** Calls: write and catalog (applying records, with log = 0 so that nothing
 ** is logged again), storage (was the file replaced), wal.
@@ -234,8 +241,8 @@ static int apply(omen_db *db, uint32_t type, omen__cursor body)
 /* -- Reading records ------------------------------------------------------------- */
 
 typedef struct log_view {
-  const unsigned char *p; /* the log's bytes as recovery found them */
-  uint64_t size;
+  const unsigned char *p; /* bytes [base, size) of the log as recovery found them */
+  uint64_t base, size;
   uint64_t salt;
 } log_view;
 
@@ -253,8 +260,8 @@ static int read_record(const log_view *v, uint64_t at, uint64_t want, uint64_t a
 {
   uint64_t left = v->size - at;
   uint32_t crc;
-  if (at > v->size || left < OMEN__LOG_RECORD_HEAD) return SHORT;
-  const unsigned char *h = v->p + at;
+  if (at < v->base || at > v->size || left < OMEN__LOG_RECORD_HEAD) return SHORT;
+  const unsigned char *h = v->p + (at - v->base);
   memcpy(&r->len, h, 8);
   memcpy(&crc, h + 8, 4);
   memcpy(&r->type, h + 12, 4);
@@ -279,7 +286,7 @@ static uint64_t records_after(const log_view *v, uint64_t end, uint64_t last,
   uint64_t most = last + (v->size - end) / OMEN__LOG_RECORD_HEAD + 1;
   for (; at + OMEN__LOG_RECORD_HEAD <= v->size; at++) {
     uint64_t seq;
-    memcpy(&seq, v->p + at + 16, 8);
+    memcpy(&seq, v->p + (at - v->base) + 16, 8);
     if (seq <= last || seq > most) continue;
     if (read_record(v, at, 0, last, &r) == WHOLE) break;
   }
@@ -292,88 +299,11 @@ static uint64_t records_after(const log_view *v, uint64_t end, uint64_t last,
   return count;
 }
 
-/* -- The snapshot ------------------------------------------------------------------ */
-
-typedef struct snapshot {
-  log_view v;
-  void *map;            /* a writer's mapping, or NULL */
-  unsigned char *copy;  /* a reader's copy, or NULL */
-} snapshot;
-
-static void release(omen_db *db, snapshot *s)
-{
-  if (s->map) munmap(s->map, (size_t)s->v.size);
-  if (s->copy) omen__free(&db->mem, s->copy, (size_t)s->v.size);
-  s->map = s->copy = NULL;
-}
-
-static int read_fully(int fd, unsigned char *p, uint64_t n)
-{
-  for (uint64_t at = 0; at < n;) {
-    ssize_t k = pread(fd, p + at, (size_t)(n - at), (off_t)at);
-    if (k < 0 && errno == EINTR) continue;
-    if (k < 0) return -1;
-    if (k == 0) return 0; /* truncated meanwhile: the rest is gone */
-    at += (uint64_t)k;
-  }
-  return 0;
-}
-
-/* Take the log's bytes as they are now. */
-static int take_snapshot(omen_db *db, int fd, int writer, snapshot *s)
-{
-  struct stat st;
-  memset(s, 0, sizeof *s);
-  if (fstat(fd, &st)) return omen__fail(db, OMEN_IOERR, "cannot read the log of '%s': %s",
-                                        db->path, strerror(errno));
-  uint64_t size = (uint64_t)st.st_size;
-  if (size < OMEN__LOG_HEADER) return OMEN_OK; /* no log, or a torn header */
-  if (size > SIZE_MAX / 2)
-    return omen__fail(db, OMEN_CORRUPT, "the log of '%s' is too large", db->path);
-  if (writer) {
-    void *map = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (map == MAP_FAILED)
-      return omen__fail(db, OMEN_IOERR, "cannot map the log of '%s': %s", db->path,
-                        strerror(errno));
-    s->map = map;
-    s->v.p = map;
-  } else {
-    if (!(s->copy = omen__malloc(&db->mem, (size_t)size)))
-      return omen__fail(db, OMEN_NOMEM, "out of memory reading the log of '%s'",
-                        db->path);
-    memset(s->copy, 0, (size_t)size);
-    if (read_fully(fd, s->copy, size)) {
-      omen__free(&db->mem, s->copy, (size_t)size);
-      s->copy = NULL;
-      return omen__fail(db, OMEN_IOERR, "cannot read the log of '%s': %s", db->path,
-                        strerror(errno));
-    }
-    s->v.p = s->copy;
-  }
-  s->v.size = size;
-  return OMEN_OK;
-}
-
-/* Whether the log differs from the snapshot now. A reader that found damage
-** looks again before it says so: the writer may have been taking back a
-** failed record under it. */
-static int changed_since(omen_db *db, int fd, const snapshot *s)
-{
-  snapshot again;
-  if (take_snapshot(db, fd, 0, &again)) return 1;
-  int changed = again.v.size != s->v.size ||
-                (s->v.size && memcmp(again.v.p, s->v.p, (size_t)s->v.size));
-  release(db, &again);
-  return changed;
-}
-
-/* -- Recovery ----------------------------------------------------------------------- */
+/* -- Replaying -------------------------------------------------------------------- */
 
 typedef struct outcome {
-  uint64_t end;         /* where the applied records stop; 0: no log to
-                           continue (none, or another checkpoint's) */
-  uint64_t seq;         /* of the last applied */
-  uint64_t salt;
+  uint64_t end;         /* where the applied records stop */
+  uint64_t seq;         /* of the last applied (0: none) */
 } outcome;
 
 static const char *why_not(int status)
@@ -401,15 +331,15 @@ static int damaged_log(omen_db *db, const log_view *v, const outcome *o, int sta
 
 /* A header that fails its own checks with records behind it is damage too
 ** (a torn header is never followed by anything). */
-static int damaged_header(omen_db *db, const log_view *v)
+static int damaged_header(omen_db *db, uint64_t size)
 {
-  if (v->size <= OMEN__LOG_HEADER || (db->flags & OMEN_OPEN_TRUNCATE_LOG))
+  if (size <= OMEN__LOG_HEADER || (db->flags & OMEN_OPEN_TRUNCATE_LOG))
     return OMEN_OK;
   return omen__fail(db, OMEN_CORRUPT,
                     "the log of '%s' is damaged: its header ('%s-wal', %llu "
                     "bytes) fails its checks; nothing was changed. Open with "
                     "recover = \"truncate\" (OMEN_OPEN_TRUNCATE_LOG) to drop the log",
-                    db->path, db->path, (unsigned long long)v->size);
+                    db->path, db->path, (unsigned long long)size);
 }
 
 static int does_not_apply(omen_db *db, int rc, uint64_t seq)
@@ -420,64 +350,191 @@ static int does_not_apply(omen_db *db, int rc, uint64_t seq)
                     (unsigned long long)seq);
 }
 
-/* Apply every whole record; then tell a torn tail from damage. */
-static int replay(omen_db *db, const log_view *v, outcome *o)
+/* Apply every whole record from o->end on, the first with sequence number
+** o->seq + 1; *stop is the status of the one that stopped it. */
+static int replay(omen_db *db, const log_view *v, outcome *o, int *stop)
 {
   record r;
-  int status, rc = OMEN_OK;
-  o->end = OMEN__LOG_HEADER;
-  o->seq = 0;
-  while ((status = read_record(v, o->end, o->seq + 1, 0, &r)) == WHOLE) {
-    const unsigned char *body = v->p + o->end + OMEN__LOG_RECORD_HEAD;
+  int rc = OMEN_OK;
+  uint64_t first = o->seq;
+  while ((*stop = read_record(v, o->end, o->seq + 1, 0, &r)) == WHOLE) {
+    const unsigned char *body = v->p + (o->end - v->base) + OMEN__LOG_RECORD_HEAD;
     omen__cursor cur = {body, body + r.len, 0};
     rc = apply(db, r.type, cur);
     if (rc) return does_not_apply(db, rc, r.seq);
     o->end += OMEN__LOG_RECORD_HEAD + r.len;
     o->seq = r.seq;
   }
-  if (o->seq) atomic_store(&db->dirty, 1);
-  return o->end < v->size ? damaged_log(db, v, o, status) : OMEN_OK;
+  if (o->seq != first) atomic_store(&db->dirty, 1);
+  return OMEN_OK;
 }
 
-static int recover_snapshot(omen_db *db, const snapshot *s, outcome *o)
+/* -- The writer ---------------------------------------------------------------------- */
+
+static int recover_mapped(omen_db *db, const log_view *whole, outcome *o, uint64_t *salt)
 {
   omen__log_header h;
-  o->end = o->seq = o->salt = 0;
-  if (!s->v.p) return OMEN_OK;
-  if (!omen__log_header_decode(s->v.p, &h)) return damaged_header(db, &s->v);
+  if (!omen__log_header_decode(whole->p, &h)) return damaged_header(db, whole->size);
   if (h.generation != db->generation || h.file_id != db->id)
     return OMEN_OK; /* folded in already, or another file's: never applied */
-  log_view v = s->v;
-  v.salt = o->salt = h.salt;
-  return replay(db, &v, o);
+  log_view v = *whole;
+  v.salt = *salt = h.salt;
+  o->end = OMEN__LOG_HEADER;
+  int status, rc = replay(db, &v, o, &status);
+  if (!rc && o->end < v.size) rc = damaged_log(db, &v, o, status);
+  return rc;
 }
 
-int omen__recover(omen_db *db)
+static int recover_writer(omen_db *db)
 {
-  int writer = !(db->flags & OMEN_OPEN_READONLY);
   size_t path_size;
   char *path = omen__wal_path(db, &path_size);
   if (!path) return omen__fail(db, OMEN_NOMEM, "out of memory");
-  int fd = open(path, writer ? O_RDWR | O_CLOEXEC : O_RDONLY | O_CLOEXEC);
+  int fd = open(path, O_RDWR | O_CLOEXEC);
   omen__free(&db->mem, path, path_size);
   if (fd < 0) {
     if (errno == ENOENT) return OMEN_OK;
     return omen__fail(db, OMEN_IOERR, "cannot open the log of '%s': %s", db->path,
                       strerror(errno));
   }
-  snapshot s;
-  outcome o = {0, 0, 0};
-  int rc = take_snapshot(db, fd, writer, &s);
-  if (!rc && !writer && omen__storage_replaced(db)) rc = OMEN__RETRY;
-  if (!rc) rc = recover_snapshot(db, &s, &o);
-  if (rc == OMEN_CORRUPT && !writer && changed_since(db, fd, &s)) rc = OMEN__RETRY;
-  release(db, &s);
-  if (!writer || rc) {
+  struct stat st;
+  outcome o = {0, 0};
+  uint64_t salt = 0;
+  int rc = OMEN_OK;
+  if (fstat(fd, &st))
+    rc = omen__fail(db, OMEN_IOERR, "cannot read the log of '%s': %s", db->path,
+                    strerror(errno));
+  uint64_t size = rc ? 0 : (uint64_t)st.st_size;
+  if (!rc && size >= OMEN__LOG_HEADER) {
+    void *map = size > SIZE_MAX / 2 ? MAP_FAILED
+                                    : mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (map == MAP_FAILED) {
+      rc = omen__fail(db, OMEN_IOERR, "cannot map the log of '%s': %s", db->path,
+                      strerror(errno));
+    } else {
+      log_view v = {map, 0, size, 0};
+      rc = recover_mapped(db, &v, &o, &salt);
+      munmap(map, (size_t)size);
+    }
+  }
+  if (rc) {
     close(fd);
     return rc;
   }
   /* Keep the whole records, drop a torn tail (or, if asked, damage), and
   ** append after them; a log of another generation, or none, starts again
   ** at the next write. */
-  return omen__wal_resume(db, fd, o.salt, o.seq, o.end);
+  return omen__wal_resume(db, fd, salt, o.seq, o.end);
+}
+
+int omen__recover(omen_db *db)
+{
+  if (!(db->flags & OMEN_OPEN_READONLY)) return recover_writer(db);
+  memset(&db->tail, 0, sizeof db->tail);
+  int rc = omen__recover_tail(db, 1);
+  return rc == OMEN__RELOAD ? OMEN__RETRY : rc;
+}
+
+/* -- A reader, following the log -------------------------------------------------- */
+
+static int read_fully(int fd, unsigned char *p, uint64_t from, uint64_t n)
+{
+  for (uint64_t at = 0; at < n;) {
+    ssize_t k = pread(fd, p + at, (size_t)(n - at), (off_t)(from + at));
+    if (k < 0 && errno == EINTR) continue;
+    if (k < 0) return -1;
+    if (k == 0) { /* cut meanwhile: the rest reads as nothing */
+      memset(p + at, 0, (size_t)(n - at));
+      return 0;
+    }
+    at += (uint64_t)k;
+  }
+  return 0;
+}
+
+static int read_failed(omen_db *db)
+{
+  return omen__fail(db, OMEN_IOERR, "cannot read the log of '%s': %s", db->path,
+                    strerror(errno));
+}
+
+/* Whether the log's bytes differ from v's now. A reader that found damage
+** looks again before it says so: the writer may have been taking back a
+** failed record under it. */
+static int changed_since(omen_db *db, int fd, const log_view *v)
+{
+  struct stat st;
+  if (fstat(fd, &st) || (uint64_t)st.st_size != v->size) return 1;
+  size_t n = (size_t)(v->size - v->base);
+  unsigned char *again = omen__malloc(&db->mem, n ? n : 1);
+  int changed = !again || read_fully(fd, again, v->base, n) || memcmp(again, v->p, n);
+  omen__free(&db->mem, again, n ? n : 1);
+  return changed;
+}
+
+/* Apply the records of the log open as fd (its stat st) that follow those
+** applied already. */
+static int follow_log(omen_db *db, int fd, const struct stat *st, int at_open)
+{
+  omen__tail *t = &db->tail;
+  uint64_t size = (uint64_t)st->st_size;
+  if ((uint64_t)st->st_dev != t->dev || (uint64_t)st->st_ino != t->ino) {
+    memset(t, 0, sizeof *t); /* another log file: from its start */
+    t->dev = (uint64_t)st->st_dev;
+    t->ino = (uint64_t)st->st_ino;
+  }
+  if (t->end && size < t->end) return OMEN__RELOAD; /* emptied by a checkpoint */
+  if (size < OMEN__LOG_HEADER) return OMEN_OK;     /* none yet, or its header */
+  if (size > SIZE_MAX / 2)
+    return omen__fail(db, OMEN_CORRUPT, "the log of '%s' is too large", db->path);
+  unsigned char hb[OMEN__LOG_HEADER];
+  omen__log_header h;
+  if (read_fully(fd, hb, 0, OMEN__LOG_HEADER)) return read_failed(db);
+  if (!omen__log_header_decode(hb, &h)) return at_open ? damaged_header(db, size) : OMEN_OK;
+  if (h.file_id != db->id || h.generation != db->generation)
+    return !at_open && h.file_id == db->id && h.generation > db->generation
+               ? OMEN__RELOAD /* a checkpoint's new log: its file is newer */
+               : OMEN_OK;     /* folded in already, or another file's */
+  if (t->end && h.salt != t->salt) return OMEN__RELOAD; /* started afresh */
+  t->salt = h.salt;
+  if (!t->end) t->end = OMEN__LOG_HEADER;
+  if (size == t->end) return OMEN_OK;
+  size_t n = (size_t)(size - t->end);
+  unsigned char *buf = omen__malloc(&db->mem, n);
+  if (!buf) return omen__fail(db, OMEN_NOMEM, "out of memory reading the log of '%s'", db->path);
+  int status, rc = read_fully(fd, buf, t->end, n) ? read_failed(db) : OMEN_OK;
+  log_view v = {buf, t->end, size, h.salt};
+  outcome o = {t->end, t->seq};
+  if (!rc) rc = replay(db, &v, &o, &status);
+  t->end = o.end;
+  t->seq = o.seq;
+  if (!rc && at_open && o.end < size && (rc = damaged_log(db, &v, &o, status)) &&
+      changed_since(db, fd, &v))
+    rc = OMEN__RETRY;
+  omen__free(&db->mem, buf, n);
+  return rc;
+}
+
+int omen__recover_tail(omen_db *db, int at_open)
+{
+  const omen__tail *t = &db->tail;
+  size_t path_size;
+  char *path = omen__wal_path(db, &path_size);
+  if (!path) return omen__fail(db, OMEN_NOMEM, "out of memory");
+  struct stat st;
+  int rc = OMEN_OK, fd = -1;
+  if (stat(path, &st)) {
+    if (errno != ENOENT) rc = read_failed(db);
+  } else if (at_open || (uint64_t)st.st_dev != t->dev || (uint64_t)st.st_ino != t->ino ||
+             (uint64_t)st.st_size != t->end) {
+    fd = open(path, O_RDONLY | O_CLOEXEC); /* the log may have gone or changed since */
+    if (fd < 0 && errno != ENOENT) rc = read_failed(db);
+    if (fd >= 0 && fstat(fd, &st)) rc = read_failed(db);
+    if (fd >= 0 && !rc) rc = follow_log(db, fd, &st, at_open);
+  }
+  omen__free(&db->mem, path, path_size);
+  if (fd >= 0) close(fd);
+  /* at open the file must still be the one whose log this was */
+  if (!rc && at_open && omen__storage_replaced(db)) rc = OMEN__RETRY;
+  return rc;
 }

@@ -906,3 +906,15 @@ int omen__storage_check_all(omen_coll *c)
   c->lazy_on = 0;
   return OMEN_OK;
 }
+
+int omen__storage_verify(omen_db *db)
+{
+  int rc = OMEN_OK;
+  for (size_t i = 0; i < db->n_colls && !rc; i++) {
+    omen_coll *c = db->colls[i];
+    pthread_rwlock_wrlock(&c->rw);
+    rc = omen__storage_check_all(c);
+    pthread_rwlock_unlock(&c->rw);
+  }
+  return rc;
+}

@@ -19,6 +19,8 @@ void omen__storage_unmap(omen_db *db);
 /* Check every chunk of a collection mapped from the file (before a write
 ** changes them); the collection's lock is held for writing. */
 int omen__storage_check_all(omen_coll *c);
+/* The same for every collection (db->mu held). */
+int omen__storage_verify(omen_db *db);
 /* Whether db->path is no longer the file that was loaded (a checkpoint of
 ** another process replaced it). */
 int omen__storage_replaced(const omen_db *db);

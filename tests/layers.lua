@@ -9,8 +9,9 @@ local dir = assert(arg[1], "usage: layers.lua BUILD/core")
 
 -- Every module may also call error and mem (messages, allocation).
 local may = {
-  -- the calls on a database, and recovery at open
-  db         = {"catalog", "checkpoint", "coll", "distance", "recover", "storage", "wal"},
+  -- the calls on a database, loading and following, recovery
+  db         = {"catalog", "checkpoint", "coll", "distance", "follow", "storage", "wal"},
+  follow     = {"catalog", "coll", "recover", "storage"},
   recover    = {"catalog", "crc32c", "storage", "wal", "write"},
   -- writes, and what runs after them
   write      = {"checkpoint", "codes", "coll", "hnsw", "idmap", "link", "meta",
@@ -19,7 +20,8 @@ local may = {
   compact    = {"codes", "coll", "hnsw", "link", "search", "storage"},
   storage    = {"catalog", "codes", "coll", "crc32c", "meta", "search", "sys"},
   -- queries, the catalog, linking
-  query      = {"coll", "exact", "fcache", "hnsw", "idmap", "result", "search"},
+  query      = {"codes", "coll", "exact", "fcache", "follow", "hnsw", "idmap", "result",
+                "search"},
   catalog    = {"codes", "coll", "utf8", "wal"},
   link       = {"coll", "hnsw", "search"},
   -- a collection as a container
