@@ -460,7 +460,7 @@ static int read_failed(omen_db *db)
 
 /* Whether the log's bytes differ from v's now. A reader that found damage
 ** looks again before it says so: the writer may have been taking back a
-** failed record under it. */
+** failed record, or emptying the log, under it. */
 static int changed_since(omen_db *db, int fd, const log_view *v)
 {
   struct stat st;
@@ -470,6 +470,15 @@ static int changed_since(omen_db *db, int fd, const log_view *v)
   int changed = !again || read_fully(fd, again, v->base, n) || memcmp(again, v->p, n);
   omen__free(&db->mem, again, n ? n : 1);
   return changed;
+}
+
+/* The same for a header that failed its checks. */
+static int header_changed(int fd, const unsigned char *hb, uint64_t size)
+{
+  struct stat st;
+  unsigned char again[OMEN__LOG_HEADER];
+  if (fstat(fd, &st) || (uint64_t)st.st_size != size) return 1;
+  return read_fully(fd, again, 0, OMEN__LOG_HEADER) || memcmp(again, hb, OMEN__LOG_HEADER);
 }
 
 /* Apply the records of the log open as fd (its stat st) that follow those
@@ -490,7 +499,11 @@ static int follow_log(omen_db *db, int fd, const struct stat *st, int at_open)
   unsigned char hb[OMEN__LOG_HEADER];
   omen__log_header h;
   if (read_fully(fd, hb, 0, OMEN__LOG_HEADER)) return read_failed(db);
-  if (!omen__log_header_decode(hb, &h)) return at_open ? damaged_header(db, size) : OMEN_OK;
+  if (!omen__log_header_decode(hb, &h)) {
+    if (!at_open) return OMEN_OK; /* being written */
+    int rc = damaged_header(db, size);
+    return rc && header_changed(fd, hb, size) ? OMEN__RETRY : rc;
+  }
   if (h.file_id != db->id || h.generation != db->generation)
     return !at_open && h.file_id == db->id && h.generation > db->generation
                ? OMEN__RELOAD /* a checkpoint's new log: its file is newer */

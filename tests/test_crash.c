@@ -5,7 +5,10 @@
 ** Meanwhile the parent opens the database read-only again and again, as a
 ** second process would, and checks that each open sees every write
 ** acknowledged before it began (with sync "off": every write flushed
-** before it began) and nothing but a prefix of the writes. Then it kills
+** before it began) and nothing but a prefix of the writes. One live reader
+** stays open through all of it, following the writers (their records and
+** checkpoints, then the next writer's) and is checked the same way after
+** each omen_refresh, and again after each kill. Then it kills
 ** the child with SIGKILL at a random moment, reopens the database and
 ** checks that it holds exactly such a prefix, byte for byte; a new child
 ** goes on from there, many times over.
@@ -114,6 +117,48 @@ static void read_beside(progress *p, const rec *base, uint64_t first, int *reads
   (*reads)++;
 }
 
+/* The live reader: what it shows after omen_refresh must be such a prefix
+** too, from the same collection handle all along. */
+typedef struct live {
+  omen_db *db;
+  omen_coll *c;
+  omen_result *r;
+  int refreshes;
+} live;
+
+static void live_open(live *l)
+{
+  omen_options o;
+  omen_options_init(&o);
+  o.flags = OMEN_OPEN_READONLY;
+  o.refresh_ms = OMEN_REFRESH_MANUAL;
+  assert_int_equal(omen_open(path, &o, &l->db), OMEN_OK);
+  assert_int_equal(omen_coll_open(l->db, "c", &l->c), OMEN_OK);
+  assert_int_equal(omen_result_new(l->db, &l->r), OMEN_OK);
+  l->refreshes = 0;
+}
+
+static void live_close(live *l)
+{
+  omen_result_free(l->r);
+  omen_coll_close(l->c);
+  assert_int_equal(omen_close(l->db), OMEN_OK);
+}
+
+static void live_check(live *l, progress *p, const rec *base, uint64_t first)
+{
+  drain(p);
+  uint64_t lo = p->safe;
+  int rc = omen_refresh(l->db);
+  if (rc) fail_msg("the live reader could not follow: %s", omen_errmsg(l->db));
+  drain(p);
+  if (which_prefix(l->c, l->r, base, first, lo, p->done + 1) < 0)
+    fail_msg("the live reader saw neither the %llu writes that had to be there nor "
+             "a longer prefix of the %llu acknowledged", (unsigned long long)lo,
+             (unsigned long long)p->done);
+  l->refreshes++;
+}
+
 static double now(void)
 {
   struct timespec t;
@@ -143,6 +188,8 @@ static void kill_rounds(omen_sync sync)
   rec *model = calloc(OPS_IDS, sizeof *model);
   uint64_t first = 0, s = (uint64_t)time(NULL), lost = 0;
   int reads = 0;
+  live l;
+  live_open(&l);
   for (int round = 0; round < ROUNDS; round++) {
     int fds[2];
     assert_int_equal(pipe(fds), 0);
@@ -156,13 +203,17 @@ static void kill_rounds(omen_sync sync)
     fcntl(fds[0], F_SETFL, O_NONBLOCK);
     progress p = {fds[0], first, first, sync};
     double until = now() + (5 + (double)(tu_next(&s) % 60)) / 1000;
-    while (now() < until) read_beside(&p, model, first, &reads);
+    while (now() < until) {
+      read_beside(&p, model, first, &reads);
+      live_check(&l, &p, model, first);
+    }
     kill(pid, SIGKILL);
     int status;
     waitpid(pid, &status, 0);
     assert_true(WIFSIGNALED(status)); /* it was still writing */
     drain(&p);
     close(fds[0]);
+    live_check(&l, &p, model, first); /* the writer's death harms no reader */
 
     omen_db *db = tu_open(path, 0);
     omen_coll *c = NULL;
@@ -192,9 +243,12 @@ static void kill_rounds(omen_sync sync)
     first = (uint64_t)j; /* the next child goes on from what is there */
   }
   print_message("  sync %s: %d kills, %llu writes kept, %llu acknowledged but "
-                "unflushed lost, %d read-only opens beside the writer\n",
+                "unflushed lost, %d read-only opens beside the writer, %d checks "
+                "of a live reader\n",
                 sync == OMEN_SYNC_OFF ? "off" : "normal", ROUNDS,
-                (unsigned long long)first, (unsigned long long)lost, reads);
+                (unsigned long long)first, (unsigned long long)lost, reads,
+                l.refreshes);
+  live_close(&l);
   assert_true(first > ROUNDS);
   free(model);
   remove_files();
