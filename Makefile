@@ -160,7 +160,8 @@ ASAN_BUILD = $(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g" \
 
 # ThreadSanitizer over the suites that run threads: parallel builds, readers
 # beside writers, filter caches, batch searches.
-TSAN_SUITES = test_stress test_write test_query test_catalog test_hnsw test_filter test_codes
+TSAN_SUITES = test_stress test_write test_query test_catalog test_hnsw test_filter test_codes \
+  test_follow
 TSAN_BUILD = $(MAKE) --no-print-directory BUILD=build-tsan OPT="-O1 -g" \
   SAN="-fsanitize=thread" $(TSAN_SUITES:%=build-tsan/tests/%)
 

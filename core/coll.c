@@ -166,17 +166,18 @@ void omen__coll_free_shell(omen_coll *c)
   free_husk(c);
 }
 
-/* Every field of omen_int.h's "Data, under rw" moves; the pool of scratch
-** and the filter cache were made for the old data and go with it. */
+/* Every field of omen_int.h's "Data, under rw" but those fixed by the
+** configuration moves (a field added there
+** must be added here), and the pointers into the collection that its data
+** keeps (codes, lazy checks) are bound to dst; the pool of scratch and the
+** filter cache were made for the old data and go with it. */
 void omen__coll_adopt(omen_coll *dst, omen_coll *src)
 {
   pthread_rwlock_wrlock(&dst->rw);
   free_data(dst);
   omen__codes_free(&dst->codes, &dst->db->mem);
-  dst->cfg = src->cfg;
-  dst->kern = src->kern;
-  dst->metric = src->metric;
-  dst->stride = src->stride;
+  /* cfg and what follows from it (kern, metric, stride) are the same: they
+  ** stay, as calls read them before they take the lock */
   dst->n_slots = src->n_slots;
   dst->cap = src->cap;
   dst->vecs = src->vecs;
@@ -195,6 +196,10 @@ void omen__coll_adopt(omen_coll *dst, omen_coll *src)
   dst->version += src->version + 1; /* a version no cached bitmap was made for */
   dst->lazy = src->lazy;
   dst->lazy_on = src->lazy_on;
+  /* what pointed into src points into dst now */
+  if (dst->codes.kern == &src->kern) dst->codes.kern = &dst->kern;
+  if (dst->lazy.mu == &src->lazy_mu) dst->lazy.mu = &dst->lazy_mu;
+  if (dst->lazy.ctx == src) dst->lazy.ctx = dst;
   pthread_rwlock_unlock(&dst->rw);
   omen__fcache_clear(src); /* src's pool and cache go; the rest is dst's now */
   free_pool(src);

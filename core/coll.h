@@ -23,7 +23,7 @@ int omen__coll_new(omen_db *db, const char *name, size_t name_len,
 void omen__coll_kill(omen_coll *c, int dead_rc);
 void omen__coll_free_shell(omen_coll *c);
 /* Release dst's data and give it src's (a collection of the same name and
-** shape loaded afresh), under dst's write lock; src is freed. */
+** configuration loaded afresh), under dst's write lock; src is freed. */
 void omen__coll_adopt(omen_coll *dst, omen_coll *src);
 
 /* Take the lock for reading or writing, failing if the collection was

@@ -97,11 +97,13 @@ static omen_coll *named(const omen_db *db, const char *name)
 }
 
 /* Whether a handle on old may go on to new's data: a collection dropped and
-** made again with another shape is another collection. */
+** made again with another configuration is another collection. */
 static int same_shape(const omen_coll *old, const omen_coll *new)
 {
-  return old->cfg.dim == new->cfg.dim && old->cfg.metric == new->cfg.metric &&
-         old->cfg.m == new->cfg.m && old->cfg.quantization == new->cfg.quantization;
+  const omen_coll_config *a = &old->cfg, *b = &new->cfg;
+  return a->dim == b->dim && a->metric == b->metric && a->m == b->m &&
+         a->ef_construction == b->ef_construction && a->ef_search == b->ef_search &&
+         a->quantization == b->quantization;
 }
 
 /* Put what fresh loaded in place of db's state (db->mu held): collections

@@ -54,7 +54,7 @@ struct omen_coll {
   unsigned handles;       /* open handles on this collection */
   int in_catalog;         /* cleared when dropped or when the db closes */
 
-  /* Data, under rw. */
+  /* Data, under rw (omen__coll_adopt moves all of it). */
   pthread_rwlock_t rw;
   int dead_rc;            /* nonzero once the data is released: the error
                              calls get (OMEN_DROPPED or OMEN_CLOSED) */
