@@ -452,7 +452,7 @@ static int read_fully(int fd, unsigned char *p, uint64_t from, uint64_t n)
   return 0;
 }
 
-static int read_failed(omen_db *db)
+static int log_read_failed(omen_db *db)
 {
   return omen__fail(db, OMEN_IOERR, "cannot read the log of '%s': %s", db->path,
                     strerror(errno));
@@ -498,7 +498,7 @@ static int follow_log(omen_db *db, int fd, const struct stat *st, int at_open)
     return omen__fail(db, OMEN_CORRUPT, "the log of '%s' is too large", db->path);
   unsigned char hb[OMEN__LOG_HEADER];
   omen__log_header h;
-  if (read_fully(fd, hb, 0, OMEN__LOG_HEADER)) return read_failed(db);
+  if (read_fully(fd, hb, 0, OMEN__LOG_HEADER)) return log_read_failed(db);
   if (!omen__log_header_decode(hb, &h)) {
     if (!at_open) return OMEN_OK; /* being written */
     int rc = damaged_header(db, size);
@@ -515,7 +515,7 @@ static int follow_log(omen_db *db, int fd, const struct stat *st, int at_open)
   size_t n = (size_t)(size - t->end);
   unsigned char *buf = omen__malloc(&db->mem, n);
   if (!buf) return omen__fail(db, OMEN_NOMEM, "out of memory reading the log of '%s'", db->path);
-  int status, rc = read_fully(fd, buf, t->end, n) ? read_failed(db) : OMEN_OK;
+  int status, rc = read_fully(fd, buf, t->end, n) ? log_read_failed(db) : OMEN_OK;
   log_view v = {buf, t->end, size, h.salt};
   outcome o = {t->end, t->seq};
   if (!rc) rc = replay(db, &v, &o, &status);
@@ -537,12 +537,12 @@ int omen__recover_tail(omen_db *db, int at_open)
   struct stat st;
   int rc = OMEN_OK, fd = -1;
   if (stat(path, &st)) {
-    if (errno != ENOENT) rc = read_failed(db);
+    if (errno != ENOENT) rc = log_read_failed(db);
   } else if (at_open || (uint64_t)st.st_dev != t->dev || (uint64_t)st.st_ino != t->ino ||
              (uint64_t)st.st_size != t->end) {
     fd = open(path, O_RDONLY | O_CLOEXEC); /* the log may have gone or changed since */
-    if (fd < 0 && errno != ENOENT) rc = read_failed(db);
-    if (fd >= 0 && fstat(fd, &st)) rc = read_failed(db);
+    if (fd < 0 && errno != ENOENT) rc = log_read_failed(db);
+    if (fd >= 0 && fstat(fd, &st)) rc = log_read_failed(db);
     if (fd >= 0 && !rc) rc = follow_log(db, fd, &st, at_open);
   }
   omen__free(&db->mem, path, path_size);

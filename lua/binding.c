@@ -614,8 +614,8 @@ static int l_open(lua_State *L)
   omen_options_init(&o);
   if (!lua_isnoneornil(L, 2)) {
     luaL_checktype(L, 2, LUA_TTABLE);
-    static const char *const known[] = {"readonly", "verify", "sync",
-                                        "checkpoint_bytes", "recover", NULL};
+    static const char *const known[] = {"readonly", "verify", "sync", "checkpoint_bytes",
+                                        "recover", "refresh_ms", NULL};
     check_keys(L, 2, known, "open");
     if (opt_bool(L, 2, "readonly", 0)) o.flags |= OMEN_OPEN_READONLY;
     if (opt_bool(L, 2, "verify", 0)) o.flags |= OMEN_OPEN_VERIFY;
@@ -628,6 +628,16 @@ static int l_open(lua_State *L)
       while (modes[i] && strcmp(modes[i], m)) i++;
       if (!modes[i]) luaL_error(L, "unknown sync mode '%s' (expected normal, full or off)", m);
       o.sync = (omen_sync)i;
+    }
+    lua_pop(L, 1);
+    lua_getfield(L, 2, "refresh_ms"); /* a number of ms, or "manual" */
+    if (lua_type(L, -1) == LUA_TSTRING) {
+      if (strcmp(lua_tostring(L, -1), "manual"))
+        luaL_error(L, "refresh_ms must be a number of milliseconds or \"manual\" (got '%s')",
+                   lua_tostring(L, -1));
+      o.refresh_ms = OMEN_REFRESH_MANUAL;
+    } else {
+      o.refresh_ms = (uint32_t)opt_int(L, 2, "refresh_ms", 0, 0, (double)(OMEN_REFRESH_MANUAL - 1));
     }
     lua_pop(L, 1);
     lua_getfield(L, 2, "recover"); /* what to do with a log damaged before its end */
@@ -706,32 +716,20 @@ static int db_tostring(lua_State *L)
   return 1;
 }
 
-static int db_checkpoint(lua_State *L)
+/* A call on the whole database that answers true, or nil and a message. */
+static int db_call(lua_State *L, int (*fn)(omen_db *))
 {
   ldb *d = check_ldb(L, 1);
-  int rc = omen_checkpoint(d->db);
+  int rc = fn(d->db);
   if (rc) return failed(L, d->db, rc);
   lua_pushboolean(L, 1);
   return 1;
 }
 
-static int db_flush(lua_State *L)
-{
-  ldb *d = check_ldb(L, 1);
-  int rc = omen_flush(d->db);
-  if (rc) return failed(L, d->db, rc);
-  lua_pushboolean(L, 1);
-  return 1;
-}
-
-static int db_compact(lua_State *L)
-{
-  ldb *d = check_ldb(L, 1);
-  int rc = omen_compact(d->db);
-  if (rc) return failed(L, d->db, rc);
-  lua_pushboolean(L, 1);
-  return 1;
-}
+static int db_checkpoint(lua_State *L) { return db_call(L, omen_checkpoint); }
+static int db_flush(lua_State *L) { return db_call(L, omen_flush); }
+static int db_compact(lua_State *L) { return db_call(L, omen_compact); }
+static int db_refresh(lua_State *L) { return db_call(L, omen_refresh); }
 
 /* db:file_sizes(): the bytes of the file and of its log now. */
 static int db_file_sizes(lua_State *L)
@@ -1316,6 +1314,7 @@ static const luaL_Reg db_methods[] = {
   {"checkpoint", db_checkpoint},
   {"flush", db_flush},
   {"compact", db_compact},
+  {"refresh", db_refresh},
   {"path", db_path},
   {"isa", db_isa},
   {"file_sizes", db_file_sizes},
