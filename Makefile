@@ -265,7 +265,7 @@ BENCH_PKGS = libhnswlib-dev dataset-fashion-mnist gnuplot-nox g++ lua-cjson
 .PHONY: bench
 bench:
 	@$(MAKE) --no-print-directory deps EXTRA_PKGS="$(BENCH_PKGS)"
-	@$(MAKE) --no-print-directory all $(BUILD)/bench/ann
+	@$(MAKE) --no-print-directory all $(BUILD)/bench/ann $(BUILD)/bench/follow
 	@OMEN_BENCH_CFLAGS="$(strip $(OPT) $(CFLAGS))" sh bench/run.sh $(BUILD)
 
 # -- Install ----------------------------------------------------------------------

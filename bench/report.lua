@@ -322,6 +322,24 @@ for _, d in ipairs(datasets) do
   say("")
 end
 
+-- Live readers (bench/follow.c), when that part ran.
+local follow
+do
+  local f = io.open(dir .. "/follow.json", "rb")
+  if f then
+    follow = decode(f:read("*a"), dir .. "/follow.json")
+    f:close()
+    say("live readers (%s x %d clusters, ef %d, C API, omen %s):", commas(follow.n),
+        follow.dim, follow.ef, follow.isa)
+    say("  writer idle: a live reader %s queries/s, a plain one %s: %.2fx, %.2f us per look",
+        commas(follow.live_qps), commas(follow.plain_qps), follow.live_qps / follow.plain_qps,
+        follow.look_us)
+    say("  writer ingesting %s upserts/s: the live reader %s queries/s while it applies them",
+        commas(follow.ingest_writes_per_s), commas(follow.ingest_live_qps))
+    say("")
+  end
+end
+
 io.write(table.concat(out, "\n"), "\n")
 
 -- -- results.json ------------------------------------------------------------------
@@ -335,7 +353,7 @@ do
     end
     clean[i] = c
   end
-  local doc = {machine = machine, runs = clean, ratios = ratios}
+  local doc = {machine = machine, runs = clean, ratios = ratios, follow = follow}
   local path = dir .. "/results.json"
   local f = io.open(path, "w") or die("cannot write " .. path)
   f:write(cjson.encode(doc), "\n")

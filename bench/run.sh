@@ -28,6 +28,8 @@
 #     omen-c-sq8, omen-c-pca8, hnswlib, and omen-c building into a database
 #     file through its log (omen-c-file). Every sweep runs 3 rounds, each ef
 #     keeping its best time. One JSON file per run in BUILD_DIR/bench/results;
+#     then bench/follow.c: a live reader's queries/s against a plain one's on
+#     128-d clusters, with the writer idle and ingesting (BUILD_DIR/bench/follow.json);
 #  5. bench/report.lua: the tables and ratios, BUILD_DIR/bench/results.json
 #     and BUILD_DIR/bench/fashion-mnist.png.
 set -eu
@@ -45,7 +47,7 @@ START=$(date +%s)
 say() { printf '[bench %4ss] %s\n' "$(( $(date +%s) - START ))" "$*"; }
 die() { echo "bench: $*" >&2; exit 1; }
 
-for f in "$LUA" "$B/ann"; do
+for f in "$LUA" "$B/ann" "$B/follow"; do
   [ -x "$f" ] || die "$f is missing: run \`make bench\` (or make all $B/ann)"
 done
 command -v "$CXX" >/dev/null || die "$CXX is missing (Debian: g++)"
@@ -148,6 +150,9 @@ for t in 1 2; do
   done
 done
 run omen-c-file synthetic synth 128 100 1 10,20,40,80
+
+say "live readers: the cost of following a writer (bench/follow.c)"
+"$B/follow" "$B/follow.omen" 100000 128 "$B/follow.json"
 
 say "report"
 "$LUA" bench/report.lua "$B"
