@@ -166,15 +166,7 @@ static double now(void)
   return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
-static void remove_files(void)
-{
-  char side[160];
-  unlink(path);
-  snprintf(side, sizeof side, "%s-wal", path);
-  unlink(side);
-  snprintf(side, sizeof side, "%s-tmp", path);
-  unlink(side);
-}
+static void remove_files(void) { tu_remove_db(path); }
 
 static void kill_rounds(omen_sync sync)
 {

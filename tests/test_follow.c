@@ -17,15 +17,7 @@
 
 static char path[128];
 
-static void remove_files(void)
-{
-  char side[160];
-  unlink(path);
-  snprintf(side, sizeof side, "%s-wal", path);
-  unlink(side);
-  snprintf(side, sizeof side, "%s-tmp", path);
-  unlink(side);
-}
+static void remove_files(void) { tu_remove_db(path); }
 
 static int setup(void **state)
 {

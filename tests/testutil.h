@@ -197,6 +197,17 @@ static inline void tu_corpus(const char *kind, const char *file, size_t skip)
   if (to) fclose(to);
 }
 
+/* Remove a database file and its side files (log, checkpoint in progress). */
+static inline void tu_remove_db(const char *path)
+{
+  static const char *const sides[] = {"", "-wal", "-tmp"};
+  char name[4200];
+  for (size_t i = 0; i < sizeof sides / sizeof sides[0]; i++) {
+    snprintf(name, sizeof name, "%s%s", path, sides[i]);
+    unlink(name);
+  }
+}
+
 static inline void tu_id(char *buf, size_t cap, size_t i)
 {
   snprintf(buf, cap, "id-%u", (unsigned)i);
