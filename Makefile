@@ -62,7 +62,15 @@ all: $(BUILD)/libomen.a $(BUILD)/libomen.so $(BUILD)/omen.so $(BUILD)/omen-lua
 # checks (test, fuzz, bench, demo) install what they use (`make deps`: the
 # whole list, as root on Debian).
 
-LUA_PKGS = luajit libluajit-5.1-dev libreadline-dev pkg-config
+# LuaJIT comes as two Debian pairs that conflict: luajit + libluajit-5.1-dev,
+# and OpenResty's luajit2 + libluajit2-5.1-dev, which nginx's Lua module
+# needs. omen builds with either. deps keeps the pair that is installed and,
+# where neither is, takes luajit2 (so nginx can come too); it never swaps one
+# pair for the other.
+LUAJIT_PAIR = $(shell if dpkg-query -W -f='$${Status}' libluajit-5.1-2 2>/dev/null \
+                | grep -q 'ok installed'; then echo luajit libluajit-5.1-dev; \
+                else echo luajit2 libluajit2-5.1-dev; fi)
+LUA_PKGS = $(LUAJIT_PAIR) libreadline-dev pkg-config
 DEB_PKGS = $(LUA_PKGS) libcmocka-dev tmux lua-cjson clang libclang-rt-dev
 DEMO_PKGS = dataset-fashion-mnist
 
@@ -89,6 +97,7 @@ $(LUAJIT_STAMP):
 	   && [ -f /usr/include/readline/readline.h ]; then :; else \
 	  echo "omen's Lua module and omen-lua need LuaJIT 2.1 with its headers, pkg-config"; \
 	  echo "and readline: on Debian, apt-get install luajit libluajit-5.1-dev pkg-config"; \
+	  echo "(or luajit2 libluajit2-5.1-dev, beside nginx's Lua module)"; \
 	  echo "libreadline-dev (or make deps, as root). The C library alone:"; \
 	  echo "make $(BUILD)/libomen.a $(BUILD)/libomen.so"; exit 1; fi
 	@touch $@
@@ -117,9 +126,9 @@ $(BUILD)/libomen.so: $(CORE_OBJ)
 
 # -- Lua module and omen-lua ----------------------------------------------------
 
-$(BUILD)/gen/%_lua.h: lua/%.lua | $(LUAJIT_STAMP)
+$(BUILD)/gen/%_lua.h: lua/%.lua scripts/build/embed.lua | $(LUAJIT_STAMP)
 	@mkdir -p $(@D)
-	$(LUAJIT) -bg $< $@
+	$(LUAJIT) scripts/build/embed.lua $* $< $@
 
 $(BUILD)/lua/%.o: lua/%.c $(LUA_HDR) | $(LUAJIT_STAMP)
 	@mkdir -p $(@D)

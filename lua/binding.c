@@ -29,7 +29,7 @@
 
 #include "lomen.h"
 #include "omen.h"
-#include "omen_lua.h" /* luaJIT_BC_omen: lua/omen.lua compiled */
+#include "omen_lua.h" /* omen_lua: lua/omen.lua as text */
 
 #define lua_absindex_(L, i) ((i) > 0 || (i) <= LUA_REGISTRYINDEX ? (i) : lua_gettop(L) + (i) + 1)
 
@@ -1360,7 +1360,7 @@ static void new_type(lua_State *L, const char *name, const luaL_Reg *methods,
 
 int luaopen_omen(lua_State *L)
 {
-  if (luaL_loadbuffer(L, (const char *)luaJIT_BC_omen, luaJIT_BC_omen_SIZE,
+  if (luaL_loadbuffer(L, omen_lua, omen_lua_SIZE,
                       "=omen.lua"))
     return lua_error(L);
   lua_createtable(L, 0, 8); /* what the C side hands to omen.lua */

@@ -25,7 +25,7 @@
 
 #include "lomen.h"
 #include "omen.h"
-#include "repl_lua.h" /* luaJIT_BC_repl: lua/repl.lua compiled */
+#include "repl_lua.h" /* repl_lua: lua/repl.lua as text */
 
 #define PROMPT "omen> "
 #define PROMPT2 "  ... "
@@ -508,7 +508,7 @@ static void open_libs(lua_State *L)
   lua_pushliteral(L, "omen");
   lua_call(L, 1, 1);
   lua_setglobal(L, "omen");
-  if (luaL_loadbuffer(L, (const char *)luaJIT_BC_repl, luaJIT_BC_repl_SIZE,
+  if (luaL_loadbuffer(L, repl_lua, repl_lua_SIZE,
                       "=repl.lua"))
     lua_error(L);
   lua_call(L, 0, 1);
