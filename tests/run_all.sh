@@ -5,7 +5,8 @@
 # collection suites of the first build again over each code kind
 # (OMEN_TEST_QUANT, tests/testutil.h); an install
 # of the first build into a staging directory, the check that its core/
-# calls only go down (tests/layers.lua) and its module inside Tarantool; then the
+# calls only go down (tests/layers.lua), its module inside Tarantool and
+# inside nginx (tests/hosts); then the
 # C suites linked against the amalgamation (AMALG_TESTS), the suites named in
 # TSAN_SUITES from build-tsan, and the fuzzers if built.
 failed=""
@@ -34,6 +35,7 @@ done
 run "$1: install" sh tests/install_test.sh "$1"
 run "$1: layers" "$1/omen-lua" tests/layers.lua "$1/core"
 run "$1: tarantool" sh tests/hosts/tarantool_test.sh "$1"
+run "$1: nginx" sh tests/hosts/nginx_test.sh "$1"
 for t in ${AMALG_TESTS:-}; do
   run "amalgamation: $(basename "$t")" "$t"
 done
