@@ -340,6 +340,31 @@ do
   end
 end
 
+-- omen inside nginx (bench/nginx.sh), when that part ran.
+local nginx
+do
+  local f = io.open(dir .. "/nginx.json", "rb")
+  if f then
+    nginx = decode(f:read("*a"), dir .. "/nginx.json")
+    f:close()
+    if nginx.skipped then
+      say("omen inside nginx: skipped: %s", nginx.skipped)
+    else
+      say("omen inside nginx (%d workers, each a live reader; %s x %d; wrk, 2 threads, 16 "
+          .. "connections, POST /search k 10):", nginx.workers, commas(nginx.n), nginx.dim)
+      for _, part in ipairs({{"writer idle", nginx.idle},
+                             {("writer upserting %s/s"):format(commas(nginx.rate)), nginx.ingesting}}) do
+        local w = part[2]
+        say("  %-22s %s requests/s, latency p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, non-2xx %d",
+            part[1] .. ":", commas(w.rps), w.p50_ms, w.p90_ms, w.p99_ms, w.non_2xx)
+      end
+      say("  %s upserts made while serving; a /count afterwards answered %s", commas(nginx.ingested),
+          commas(nginx.count_after.count))
+    end
+    say("")
+  end
+end
+
 io.write(table.concat(out, "\n"), "\n")
 
 -- -- results.json ------------------------------------------------------------------
@@ -353,7 +378,7 @@ do
     end
     clean[i] = c
   end
-  local doc = {machine = machine, runs = clean, ratios = ratios, follow = follow}
+  local doc = {machine = machine, runs = clean, ratios = ratios, follow = follow, nginx = nginx}
   local path = dir .. "/results.json"
   local f = io.open(path, "w") or die("cannot write " .. path)
   f:write(cjson.encode(doc), "\n")

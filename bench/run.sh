@@ -30,6 +30,9 @@
 #     keeping its best time. One JSON file per run in BUILD_DIR/bench/results;
 #     then bench/follow.c: a live reader's queries/s against a plain one's on
 #     128-d clusters, with the writer idle and ingesting (BUILD_DIR/bench/follow.json);
+#     and bench/nginx.sh: HTTP searches through the nginx example under wrk
+#     (BUILD_DIR/bench/nginx.json; skipped where nginx's Lua module cannot be
+#     installed);
 #  5. bench/report.lua: the tables and ratios, BUILD_DIR/bench/results.json
 #     and BUILD_DIR/bench/fashion-mnist.png.
 set -eu
@@ -153,6 +156,8 @@ run omen-c-file synthetic synth 128 100 1 10,20,40,80
 
 say "live readers: the cost of following a writer (bench/follow.c)"
 "$B/follow" "$B/follow.omen" 100000 128 "$B/follow.json"
+say "omen inside nginx under wrk (bench/nginx.sh)"
+sh bench/nginx.sh "$BUILD" 1000 >/dev/null 2>"$B/nginx.log" || die "bench/nginx.sh failed: see $B/nginx.log"
 
 say "report"
 "$LUA" bench/report.lua "$B"
