@@ -74,8 +74,13 @@ do
   p:close()
 end
 if #runs == 0 then die("no results in " .. dir .. "/results") end
-local machine = read_file(dir .. "/machine.json")
-machine = machine and decode(machine, dir .. "/machine.json") or nil
+-- DIR/name decoded, or nil where that part did not run.
+local function read_json(name)
+  local text = read_file(dir .. "/" .. name)
+  return text and decode(text, dir .. "/" .. name) or nil
+end
+
+local machine = read_json("machine.json")
 
 local datasets, by_dataset = {}, {}
 for _, r in ipairs(runs) do
@@ -323,12 +328,9 @@ for _, d in ipairs(datasets) do
 end
 
 -- Live readers (bench/follow.c), when that part ran.
-local follow
+local follow = read_json("follow.json")
 do
-  local f = io.open(dir .. "/follow.json", "rb")
-  if f then
-    follow = decode(f:read("*a"), dir .. "/follow.json")
-    f:close()
+  if follow then
     say("live readers (%s x %d clusters, ef %d, C API, omen %s):", commas(follow.n),
         follow.dim, follow.ef, follow.isa)
     say("  writer idle: a live reader %s queries/s, a plain one %s: %.2fx, %.2f us per look",
@@ -341,12 +343,9 @@ do
 end
 
 -- omen inside nginx (bench/nginx.sh), when that part ran.
-local nginx
+local nginx = read_json("nginx.json")
 do
-  local f = io.open(dir .. "/nginx.json", "rb")
-  if f then
-    nginx = decode(f:read("*a"), dir .. "/nginx.json")
-    f:close()
+  if nginx then
     if nginx.skipped then
       say("omen inside nginx: skipped: %s", nginx.skipped)
     else

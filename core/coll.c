@@ -167,10 +167,10 @@ void omen__coll_free_shell(omen_coll *c)
 }
 
 /* Every field of omen_int.h's "Data, under rw" but those fixed by the
-** configuration moves (a field added there
-** must be added here), and the pointers into the collection that its data
-** keeps (codes, lazy checks) are bound to dst; the pool of scratch and the
-** filter cache were made for the old data and go with it. */
+** configuration moves (a field added there must be added here), and the
+** pointers into the collection that its data keeps (codes, lazy checks) are
+** bound to dst; the pool of scratch and the filter cache were made for the
+** old data and go with it. */
 void omen__coll_adopt(omen_coll *dst, omen_coll *src)
 {
   pthread_rwlock_wrlock(&dst->rw);

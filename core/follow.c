@@ -8,8 +8,9 @@
 ** the first load.
 **
 ** A look costs two stat() calls when nothing changed, and refresh_ns
-** spaces looks out (UINT64_MAX: only when asked). Readers take no lock the writer could wait for, and
-** write nothing: a reader that hangs or dies holds nobody up.
+** spaces looks out (UINT64_MAX: only when asked). Readers take no lock the
+** writer could wait for, and write nothing: a reader that hangs or dies
+** holds nobody up.
 **
 ** Calls: storage (load, replaced), recover (the log), catalog (the staged
 ** catalog), coll (moving data). Called by db (open, refresh, opening
@@ -186,10 +187,8 @@ int omen__follow_now(omen_db *db)
 {
   if (!follows(db)) return OMEN_OK;
   pthread_mutex_lock(&db->follow_mu);
-  pthread_mutex_lock(&db->mu);
-  int closed = db->closed; /* its handles' calls say so */
-  pthread_mutex_unlock(&db->mu);
-  int rc = closed ? OMEN_OK : look(db);
+  /* omen_close sets closed holding follow_mu too; its handles' calls say so */
+  int rc = db->closed ? OMEN_OK : look(db);
   if (db->refresh_ns && db->refresh_ns != UINT64_MAX)
     atomic_store(&db->next_look_ns, now_ns() + db->refresh_ns);
   pthread_mutex_unlock(&db->follow_mu);

@@ -41,11 +41,7 @@ static omen_db *open_reader(uint32_t refresh_ms)
   o.alloc = tu_alloc;
   o.flags = OMEN_OPEN_READONLY;
   o.refresh_ms = refresh_ms;
-  omen_db *db = NULL;
-  int rc = omen_open(path, &o, &db);
-  if (rc) fprintf(stderr, "open reader: %s\n", omen_errmsg(db));
-  assert_int_equal(rc, OMEN_OK);
-  return db;
+  return tu_open_opts(path, &o);
 }
 
 static omen_db *open_writer(omen_sync sync)
@@ -54,9 +50,7 @@ static omen_db *open_writer(omen_sync sync)
   omen_options_init(&o);
   o.alloc = tu_alloc;
   o.sync = sync;
-  omen_db *db = NULL;
-  assert_int_equal(omen_open(path, &o, &db), OMEN_OK);
-  return db;
+  return tu_open_opts(path, &o);
 }
 
 static omen_coll *create(omen_db *db, const char *name, uint32_t dim)

@@ -51,6 +51,16 @@ static inline void *tu_alloc(void *ud, void *p, size_t osize, size_t nsize)
   return r;
 }
 
+/* Open a database with options o, which must succeed. */
+static inline omen_db *tu_open_opts(const char *path, const omen_options *o)
+{
+  omen_db *db = NULL;
+  int rc = omen_open(path, o, &db);
+  if (rc) fprintf(stderr, "open %s: %s\n", path ? path : "(memory)", omen_errmsg(db));
+  assert_int_equal(rc, OMEN_OK);
+  return db;
+}
+
 /* Open a database with the allocator hook alloc (and its ud). */
 static inline omen_db *tu_open_with(const char *path, unsigned flags, omen_alloc_fn alloc,
                                     void *ud)
@@ -60,11 +70,7 @@ static inline omen_db *tu_open_with(const char *path, unsigned flags, omen_alloc
   o.alloc = alloc;
   o.alloc_ud = ud;
   o.flags = flags;
-  omen_db *db = NULL;
-  int rc = omen_open(path, &o, &db);
-  if (rc) fprintf(stderr, "open %s: %s\n", path ? path : "(memory)", omen_errmsg(db));
-  assert_int_equal(rc, OMEN_OK);
-  return db;
+  return tu_open_opts(path, &o);
 }
 
 /* OMEN_TEST_QUANT=none|sq8|pca8 makes the collections a suite creates use
