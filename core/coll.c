@@ -131,6 +131,8 @@ static void free_data(omen_coll *c)
   omen__idmap_free(m, &c->ids);
   omen__records_free(m, &c->recs);
   omen__keys_free(m, &c->keys);
+  omen__text_free(m, c->text);
+  c->text = NULL;
   if (c->lazy.done) omen__free(m, c->lazy.done, (c->n_slots + OMEN__CHUNK - 1) / OMEN__CHUNK);
   memset(&c->lazy, 0, sizeof c->lazy);
   c->lazy_on = 0;
@@ -192,6 +194,7 @@ void omen__coll_adopt(omen_coll *dst, omen_coll *src)
   dst->ids = src->ids;
   dst->recs = src->recs;
   dst->keys = src->keys;
+  dst->text = src->text;
   dst->graph_inserts = src->graph_inserts;
   dst->version += src->version + 1; /* a version no cached bitmap was made for */
   dst->lazy = src->lazy;

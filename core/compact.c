@@ -75,13 +75,19 @@ static void copy_list(uint32_t *dst, const uint32_t *src, const uint32_t *map)
   dst[0] = n;
 }
 
-static void renumber(omen_coll *c, fresh_arrays *f)
+/* Old slot -> new slot: the live ones, densely, in their order. */
+static void make_map(const omen_coll *c, fresh_arrays *f)
 {
-  omen__graph *g = &c->graph;
-  const uint8_t *state = c->state.p, *level = g->level.p;
+  const uint8_t *state = c->state.p;
   uint32_t live = 0;
   for (uint32_t s = 0; s < c->n_slots; s++)
     f->map[s] = state[s] == OMEN__SLOT_LIVE ? live++ : OMEN__NO_SLOT;
+}
+
+static void renumber(omen_coll *c, fresh_arrays *f)
+{
+  omen__graph *g = &c->graph;
+  const uint8_t *level = g->level.p;
   size_t row0 = 1 + (size_t)g->m0, block = 1 + (size_t)g->m;
   uint32_t next_block = 0;
   for (uint32_t s = 0; s < c->n_slots; s++) {
@@ -144,8 +150,13 @@ static int compact_slots(omen_coll *c, omen__scratch *sc)
   if (!rc) rc = omen__scratch_prepare(&c->db->mem, sc, c->n_slots, c->stride,
                                       omen__coll_query_bytes(c),
                                       c->graph.m0, c->graph.ef_construction);
+  if (!rc) make_map(c, &f);
+  /* The text index is renumbered first: it is the last step that can fail. */
+  if (!rc && c->text) rc = omen__text_merge(&c->db->mem, c->text, f.map, c->n_slots, live);
   if (rc) {
     fresh_free(&c->db->mem, &f, old_slots);
+    if (rc == OMEN_CORRUPT)
+      return omen__fail(c->db, rc, "collection '%s': its text index is damaged", c->name);
     return omen__fail(c->db, OMEN_NOMEM, "out of memory compacting '%s'", c->name);
   }
   renumber(c, &f);
@@ -170,7 +181,12 @@ int omen__compact(omen_coll *c, double min_share)
     rc = sc ? compact_slots(c, sc) : OMEN_NOMEM;
     omen__coll_scratch_put(c, sc);
     atomic_store(&c->db->dirty, 1);
+  } else if (c->text && c->text->tail_postings) {
+    /* Encode what was written since the last merge, as a file holds it. */
+    rc = omen__text_merge(&c->db->mem, c->text, NULL, 0, c->n_slots);
   }
   pthread_rwlock_unlock(&c->rw);
+  if (rc == OMEN_CORRUPT)
+    return omen__fail(c->db, rc, "collection '%s': its text index is damaged", c->name);
   return rc;
 }

@@ -49,6 +49,9 @@ void omen_search_opts_init(omen_search_opts *o, uint32_t k)
   memset(o, 0, sizeof *o);
   o->k = k;
   o->with = OMEN_WITH_META;
+  o->rrf_k = 60;
+  o->vector_weight = o->text_weight = 1;
+  o->alpha = 0.5f;
 }
 
 const char *omen_isa(omen_db *db)

@@ -412,6 +412,35 @@ int omen_count_where(omen_coll *coll, const omen_filter *filter,
 int omen_delete_where(omen_coll *coll, const omen_filter *filter,
                       uint64_t *deleted);
 
+/* -- Full-text search ------------------------------------------------------ */
+
+/* A collection may index one metadata field for full-text search: each
+** record's value of it (a string, or an array of strings read one after
+** the other) is split into terms, and searches rank records by BM25. With
+** only the field set, tokenizing and scoring are SQLite FTS5's defaults
+** (the unicode61 tokenizer removing diacritics of Latin letters, no
+** stemming; BM25 with k1 1.2, b 0.75 and FTS5's idf), so rankings can be
+** compared with FTS5's bm25(). Records without the field are not in the
+** index; writes keep it exact, through the log like every write. */
+typedef struct omen_text_config {
+  omen_str field;         /* the metadata field, 1 .. 255 bytes */
+  const char *tokenizer;  /* "unicode61" (NULL: default) or "trigram" (every
+                             three characters, for code and identifiers) */
+  const char *stemmer;    /* NULL or "none", or "porter" (English) */
+  int remove_diacritics;  /* 0 keep; 1 (default) and 2 as FTS5's option
+                             (Latin); 3 also Greek and Cyrillic */
+  int case_sensitive;     /* trigram only: do not fold case */
+  const omen_str *stopwords; /* terms left out of documents and queries */
+  size_t n_stopwords;
+  double k1, b;           /* BM25's parameters: 1.2 and 0.75 */
+} omen_text_config;
+
+void omen_text_config_init(omen_text_config *cfg, const char *field);
+
+/* Index the field of every record of coll, now and as records are written.
+** OMEN_EXISTS when coll has a text index already. */
+int omen_text_index(omen_coll *coll, const omen_text_config *cfg);
+
 /* -- Results, search and get --------------------------------------------- */
 
 /* A reusable buffer that receives hits. After warm-up, searches into the same
@@ -421,7 +450,9 @@ typedef struct omen_result omen_result;
 
 typedef struct omen_hit {
   omen_str id;
-  float distance;          /* smaller is closer */
+  float distance;          /* smaller is closer; NAN in text-only searches */
+  float score;             /* text and fused searches: higher is better (BM25,
+                              or the fused score); NAN in vector searches */
   const float *vec;        /* dim floats, or NULL unless asked for */
   const omen_field *meta;  /* n_meta fields (NULL when none or not asked) */
   size_t n_meta;
@@ -445,6 +476,20 @@ typedef enum omen_plan {
   OMEN_PLAN_SCAN = 2
 } omen_plan;
 
+/* How a search with both a query vector and a text query combines the two
+** rankings. Each half ranks `depth` records; then
+**  RRF     score = vector_weight / (rrf_k + vector rank)
+**                + text_weight / (rrf_k + text rank), ranks from 1, a half
+**          that did not rank a record adding nothing;
+**  LINEAR  score = alpha * v + (1 - alpha) * t, where v and t are the
+**          halves' scores scaled to 0 .. 1 over the records each ranked
+**          (v from the distance: the closest 1, the farthest 0), 0 where
+**          a half did not rank the record. */
+typedef enum omen_fusion {
+  OMEN_FUSION_RRF = 0,
+  OMEN_FUSION_LINEAR = 1
+} omen_fusion;
+
 typedef struct omen_search_opts {
   uint32_t k;        /* hits wanted, >= 1 */
   uint32_t ef;       /* candidate list size; 0 = the collection's ef_search */
@@ -452,13 +497,26 @@ typedef struct omen_search_opts {
   unsigned with;     /* OMEN_WITH_* */
   const omen_filter *filter; /* only records that match; NULL: all */
   omen_plan plan;
+  /* Full text (a collection with a text index, see omen_text_index): the
+  ** query's words rank records by BM25, any of them matching; "+word"
+  ** requires a word, "-word" excludes records holding it; a "quoted run"
+  ** reads as its words. With a NULL query vector, the search is by text
+  ** alone (hits in BM25 order); with both, the rankings are fused. */
+  const char *text;  /* NULL: no text query */
+  size_t text_len;   /* 0: text is NUL-terminated */
+  omen_fusion fusion;
+  float rrf_k;       /* RRF's constant: 60 */
+  float vector_weight, text_weight; /* RRF's weights: 1 and 1 */
+  float alpha;       /* LINEAR: the vector's share, 0.5 */
+  uint32_t depth;    /* records each half ranks; 0: max(k, 50) */
 } omen_search_opts;
 
 void omen_search_opts_init(omen_search_opts *opts, uint32_t k);
 
 /* The min(k, count) records closest to query (dim floats), closest first;
 ** with a filter, the min(k, matches) closest matching records. Small
-** collections, and filters few records match, are scanned exactly. */
+** collections, and filters few records match, are scanned exactly. With
+** opts->text, see omen_search_opts: query may then be NULL. */
 int omen_search(omen_coll *coll, const float *query,
                 const omen_search_opts *opts, omen_result *result);
 

@@ -25,6 +25,7 @@
 #include "metric.h"
 #include "records.h"
 #include "search.h"
+#include "text.h"
 
 /* A filter's bitmap of matching live slots, cached per collection (up to
 ** OMEN__FCACHE filters): a filter used again is answered from its bitmap.
@@ -75,6 +76,7 @@ struct omen_coll {
   omen__idmap ids;
   omen__records recs;
   omen__keys keys;
+  omen__text *text;       /* the full-text index, or NULL (text.h) */
   uint64_t graph_inserts; /* nodes linked since the collection was opened */
   uint64_t version;       /* bumped by every write (invalidates fcache) */
   omen__lazy lazy;        /* first-use checks of the mapped bulk */

@@ -20,6 +20,7 @@
 #include "exact.h"
 #include "fcache.h"
 #include "follow.h"
+#include "fuse.h"
 #include "result.h"
 
 #define EXACT_FACTOR 8      /* scan exactly while live <= 8 * max(ef, k) */
@@ -228,36 +229,111 @@ static int search_filtered(omen_coll *c, omen__scratch *sc, const omen__space *s
   return rc;
 }
 
+/* The vector half: the k closest records in sc->sel[0 .. *n). */
+static int vector_hits(omen_coll *c, omen__scratch *sc, const float *query,
+                       const omen_search_opts *o, uint32_t k, const omen__pred *pred,
+                       unsigned seen, size_t *n)
+{
+  uint32_t ef = o->ef ? o->ef : c->cfg.ef_search;
+  uint32_t width = ef > k ? ef : k, live = omen__coll_live(c);
+  omen__space sp = omen__coll_space(c);
+  sp.interrupts = &c->db->interrupts;
+  sp.seen = seen;
+  omen__query q = omen__walk_query(sc, &sp, omen__prepare_query(sc, &sp, query,
+                                                                c->cfg.dim));
+  size_t want = k < live ? k : live;
+  omen_search_opts ko = *o;
+  ko.k = k;
+  *n = 0;
+  if (pred) return search_filtered(c, sc, &sp, &q, &ko, pred, n);
+  int scan = o->exact || o->plan == OMEN_PLAN_SCAN ||
+             (o->plan == OMEN_PLAN_AUTO && live <= (uint64_t)EXACT_FACTOR * width);
+  int rc = OMEN_OK;
+  if (!scan)
+    rc = omen__graph_search(&c->graph, &sp, omen__coll_state(c), NULL, &c->db->mem, sc,
+                            &q, k, ef, sc->sel, n);
+  /* Small, asked for, or the graph came up short. */
+  if (!rc && *n < want)
+    rc = omen__exact_search(&sp, omen__coll_state(c), NULL, c->n_slots, q.f, k, sc,
+                            sc->sel, n);
+  return rc;
+}
+
+/* The text half: the k best records by BM25, in a new array (*hits). */
+static int text_hits(omen_coll *c, const omen_search_opts *o, uint32_t k,
+                     const omen__pred *pred, omen__text_hit **hits, size_t *n)
+{
+  *hits = omen__malloc(&c->db->mem, (size_t)k * sizeof **hits);
+  if (!*hits) return OMEN_NOMEM;
+  size_t len = o->text_len ? o->text_len : strlen(o->text);
+  return omen__text_search(&c->db->mem, c->text, o->text, len, k, pred, *hits, n);
+}
+
+static int add_text_hits(omen_coll *c, const omen__text_hit *hits, size_t n,
+                         unsigned with, omen_result *r)
+{
+  int rc = OMEN_OK;
+  for (size_t i = 0; i < n && !rc; i++)
+    if (!(rc = omen__result_add_hit(r, c, hits[i].slot, NAN, with)))
+      ((omen_hit *)omen_result_hit(r, omen_result_count(r) - 1))->score =
+          (float)hits[i].score;
+  return rc;
+}
+
+/* Both halves, each `depth` deep, fused; records the text found alone are
+** measured against the query too. */
+static int fused_hits(omen_coll *c, omen__scratch *sc, const float *query,
+                      const omen_search_opts *o, const omen__pred *pred, unsigned seen,
+                      omen_result *r)
+{
+  const omen__mem *m = &c->db->mem;
+  uint32_t depth = o->depth ? o->depth : (o->k > 50 ? o->k : 50);
+  size_t nv = 0, nt = 0, n = 0;
+  omen__text_hit *th = NULL;
+  omen__fused *f = NULL;
+  int rc = omen__coll_scratch_prepare(c, sc, c->n_slots, depth);
+  if (!rc) rc = vector_hits(c, sc, query, o, depth, pred, seen, &nv);
+  if (!rc) rc = text_hits(c, o, depth, pred, &th, &nt);
+  if (!rc && !(f = omen__malloc(m, (nv + nt + 1) * sizeof *f))) rc = OMEN_NOMEM;
+  if (!rc) rc = omen__fuse(m, o, sc->sel, nv, th, nt, f, &n);
+  omen__space sp = omen__coll_space(c);
+  for (size_t i = 0; i < n && i < o->k && !rc; i++) {
+    float d = f[i].distance;
+    if (isnan(d) && !(rc = omen__touch(&sp, f[i].slot)))
+      d = omen__dist_q(&sp, sc->q, f[i].slot);
+    if (!rc && !(rc = omen__result_add_hit(r, c, f[i].slot, d, o->with)))
+      ((omen_hit *)omen_result_hit(r, omen_result_count(r) - 1))->score = f[i].score;
+  }
+  omen__free(m, th, (size_t)depth * sizeof *th);
+  omen__free(m, f, (nv + nt + 1) * sizeof *f);
+  return rc;
+}
+
 static int search_locked(omen_coll *c, omen__scratch *sc, const float *query,
                          const omen_search_opts *o, omen_result *r, unsigned seen)
 {
   uint32_t k = o->k, ef = o->ef ? o->ef : c->cfg.ef_search;
-  uint32_t width = ef > k ? ef : k, live = omen__coll_live(c);
+  uint32_t width = ef > k ? ef : k;
   omen__bound_filter bf;
   omen__pred pred_store;
   const omen__pred *pred;
   int rc = omen__coll_scratch_prepare(c, sc, c->n_slots, width);
   if (!rc) rc = omen__coll_bind_filter(c, sc, o->filter, &bf, &pred_store, &pred);
   if (rc) return rc;
-  omen__space sp = omen__coll_space(c);
-  sp.interrupts = &c->db->interrupts;
-  sp.seen = seen;
-  omen__query q = omen__walk_query(sc, &sp, omen__prepare_query(sc, &sp, query,
-                                                                c->cfg.dim));
-  size_t n = 0, want = k < live ? k : live;
-  if (pred) {
-    rc = search_filtered(c, sc, &sp, &q, o, pred, &n);
-  } else {
-    int scan = o->exact || o->plan == OMEN_PLAN_SCAN ||
-               (o->plan == OMEN_PLAN_AUTO && live <= (uint64_t)EXACT_FACTOR * width);
-    if (!scan)
-      rc = omen__graph_search(&c->graph, &sp, omen__coll_state(c), NULL, &c->db->mem, sc,
-                              &q, k, ef, sc->sel, &n);
-    /* Small, asked for, or the graph came up short. */
-    if (!rc && n < want)
-      rc = omen__exact_search(&sp, omen__coll_state(c), NULL, c->n_slots, q.f, k, sc,
-                              sc->sel, &n);
+  if (o->text && !c->text)
+    return omen__fail(c->db, OMEN_INVALID, "collection '%s' has no text index",
+                      c->name);
+  if (o->text && query) return fused_hits(c, sc, query, o, pred, seen, r);
+  if (o->text) {
+    omen__text_hit *th;
+    size_t n = 0;
+    rc = text_hits(c, o, k, pred, &th, &n);
+    if (!rc) rc = add_text_hits(c, th, n, o->with, r);
+    omen__free(&c->db->mem, th, (size_t)k * sizeof *th);
+    return rc;
   }
+  size_t n = 0;
+  rc = vector_hits(c, sc, query, o, k, pred, seen, &n);
   for (size_t i = 0; i < n && !rc; i++)
     rc = omen__result_add_hit(r, c, sc->sel[i].slot, sc->sel[i].d, o->with);
   return rc;
@@ -306,6 +382,15 @@ static int check_search_opts(omen_coll *c, const omen_search_opts *o)
                       o->ef);
   if ((unsigned)o->plan > OMEN_PLAN_SCAN)
     return omen__fail(c->db, OMEN_INVALID, "unknown search plan %d", (int)o->plan);
+  if ((unsigned)o->fusion > OMEN_FUSION_LINEAR)
+    return omen__fail(c->db, OMEN_INVALID, "unknown fusion %d", (int)o->fusion);
+  if (o->text && (!(o->rrf_k >= 0 && o->rrf_k < 1e9f) || !(o->alpha >= 0 && o->alpha <= 1) ||
+                  !isfinite(o->vector_weight) || !isfinite(o->text_weight)))
+    return omen__fail(c->db, OMEN_INVALID, "fusion settings out of range (rrf_k >= 0, "
+                      "alpha 0 to 1, finite weights)");
+  if (o->depth > OMEN_MAX_K)
+    return omen__fail(c->db, OMEN_INVALID, "depth must be at most %u (got %u)",
+                      OMEN_MAX_K, o->depth);
   return OMEN_OK;
 }
 
@@ -317,6 +402,7 @@ static unsigned interrupts_now(const omen_coll *c)
 
 static int search_failed(omen_coll *c, int rc)
 {
+  if (rc == OMEN_INVALID) return rc; /* its message is set */
   if (rc == OMEN_INTERRUPTED) return omen__fail(c->db, rc, "search interrupted");
   if (rc == OMEN_CORRUPT)
     return omen__fail(c->db, rc, "database file '%s' is damaged: collection '%s' "
@@ -331,7 +417,8 @@ int omen_search(omen_coll *c, const float *query, const omen_search_opts *o,
   if (!o || !r) return omen__missing(c->db, !o ? "options" : "result");
   unsigned seen = interrupts_now(c);
   int rc = check_search_opts(c, o);
-  if (rc || (rc = omen__coll_check_vector(c, query, "query", "")) || (rc = read_lock(c)))
+  if (rc || ((query || !o->text) && (rc = omen__coll_check_vector(c, query, "query", ""))) ||
+      (rc = read_lock(c)))
     return rc;
   omen__result_reset(r);
   omen__scratch *sc = omen__coll_scratch(c);

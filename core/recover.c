@@ -223,6 +223,19 @@ static int replay_create(omen_db *db, omen__cursor body, const char *name)
   return engine_rc(omen__catalog_create(db, name, &cfg, 0, NULL));
 }
 
+static int replay_text_index(omen_db *db, omen__cursor body, const char *name)
+{
+  omen_coll *c;
+  omen__text *t;
+  int rc = open_target(db, name, &c);
+  if (rc) return rc;
+  rc = omen__text_settings_read(&db->mem, body.p, (size_t)(body.end - body.p), &t);
+  if (rc) return rc == OMEN_NOMEM ? omen__fail(db, rc, "out of memory") : LOG_FAULT;
+  rc = omen__write_text_index(c, t, 0);
+  if (rc) omen__text_free(&db->mem, t);
+  return engine_rc(rc);
+}
+
 static int apply(omen_db *db, uint32_t type, omen__cursor body)
 {
   char name[OMEN_MAX_NAME + 1];
@@ -234,6 +247,7 @@ static int apply(omen_db *db, uint32_t type, omen__cursor body)
     return body.p != body.end ? LOG_FAULT : engine_rc(omen__catalog_drop(db, name, 0));
   case OMEN__LOG_DELETE: return replay_deletions(db, body, name, 0);
   case OMEN__LOG_DELETE_MANY: return replay_deletions(db, body, name, 1);
+  case OMEN__LOG_TEXT_INDEX: return replay_text_index(db, body, name);
   default: return LOG_FAULT;
   }
 }

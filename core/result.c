@@ -9,6 +9,7 @@
 */
 #include "port.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "result.h"
@@ -184,6 +185,7 @@ int omen__result_add_hit(omen_result *r, const omen_coll *c, uint32_t slot, floa
   h->id.ptr = copy_bytes(r, id, id_len);
   h->id.len = id_len;
   h->distance = d;
+  h->score = NAN;
   if (!h->id.ptr) return OMEN_NOMEM;
   if (with & OMEN_WITH_VECTOR) {
     float *v = omen__result_alloc(r, c->cfg.dim * sizeof(float), OMEN__ALIGN);

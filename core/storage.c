@@ -44,8 +44,9 @@
 #include "sys.h"
 
 #define MAGIC "\x89OMEN\r\n\x1a"
-#define FORMAT_VERSION 3u /* 2 added the quantization; 3 free slots, apart
-                             from deleted ones still in the graph */
+#define FORMAT_VERSION 4u /* 2 added the quantization; 3 free slots, apart
+                             from deleted ones still in the graph; 4 the
+                             text index */
 #define OLDEST_VERSION 1u
 #define ORDER_MARK 0x01020304u
 #define HEADER_SIZE 4096u
@@ -69,14 +70,24 @@ enum sections {
   S_IDMAP,    /* the id map's table */
   S_CHUNKS,   /* two CRCs per chunk: its vectors, its level-0 links */
   S_QUANT,    /* the code kind's parameters, once fitted (its own layout) */
+  S_TNAMES,   /* text index: the terms, back to back */
+  S_TINDEX,   /* uint64 per term: offset << 8 | length */
+  S_TPOST,    /* uint64 per term: its list's offset in the postings */
+  S_TCOUNT,   /* uint32 per term: postings in its list */
+  S_TDF,      /* uint32 per term: documents holding it */
+  S_THEAP,    /* the encoded lists (postings.h) */
+  S_TLEN,     /* uint32 per slot: document length and flag */
   N_SECTIONS
 };
 #define V1_SECTIONS S_QUANT
+#define V3_SECTIONS S_TNAMES
 
 static const char *const section_name[N_SECTIONS] = {
   "vectors", "norms", "states", "free slots", "links", "levels",
   "upper index", "upper links", "in-degrees", "records", "record heap",
-  "key names", "key index", "id map", "chunk checksums", "quantizer"};
+  "key names", "key index", "id map", "chunk checksums", "quantizer",
+  "text terms", "text term index", "text list places", "text list sizes",
+  "text frequencies", "text postings", "text lengths"};
 
 typedef struct section {
   uint64_t off, len;
@@ -259,6 +270,41 @@ static void catalog_entry(bytes *cat, const omen_coll *c, uint64_t heap,
   }
 }
 
+/* The text index's arrays (empty without one). */
+static void w_text(file_writer *w, section *s, const omen__text_image *img)
+{
+  uint64_t n = img->n_terms;
+  w_section(w, &s[S_TNAMES], img->names, (size_t)img->names_used);
+  w_section(w, &s[S_TINDEX], img->index, (size_t)n * 8);
+  w_section(w, &s[S_TPOST], img->post, (size_t)n * 8);
+  w_section(w, &s[S_TCOUNT], img->count, (size_t)n * 4);
+  w_section(w, &s[S_TDF], img->df, (size_t)n * 4);
+  w_section(w, &s[S_THEAP], img->heap, (size_t)img->heap_used);
+  w_section(w, &s[S_TLEN], img->len, (size_t)img->n_len * 4);
+}
+
+/* After a collection's entry: the size of its text settings (0: no
+** index), the settings, and the counts of the image. */
+static void catalog_text(bytes *cat, const omen__text *t, const omen__text_image *img,
+                         const omen__mem *mem)
+{
+  size_t n = t ? omen__text_settings_size(t) : 0;
+  b_u32(cat, (uint32_t)n);
+  if (!t) return;
+  uint8_t *p = omen__malloc(mem, n);
+  if (!p) {
+    cat->nomem = 1;
+    return;
+  }
+  omen__text_settings_write(t, p);
+  b_put(cat, p, n);
+  omen__free(mem, p, n);
+  uint64_t u64s[] = {img->n_docs, img->total_len, img->names_used, img->heap_used};
+  for (size_t i = 0; i < 4; i++) b_u64(cat, u64s[i]);
+  b_u32(cat, img->n_terms);
+  b_u32(cat, img->n_len);
+}
+
 /* The code kind's parameters (none for some kinds, or before a fit). */
 static int w_quantizer(file_writer *w, section *s, const omen_coll *c, const omen__mem *mem)
 {
@@ -300,8 +346,14 @@ static int write_coll(file_writer *w, bytes *cat, const omen_coll *c,
   w_section(w, &s[S_CHUNKS], crc, crc_size);
   omen__free(mem, crc, crc_size ? crc_size : 1);
   if (w_quantizer(w, &s[S_QUANT], c, mem)) return OMEN_NOMEM;
+  omen__text_image img;
+  memset(&img, 0, sizeof img);
+  if (c->text && omen__text_image_make(mem, c->text, c->n_slots, &img)) return OMEN_NOMEM;
+  w_text(w, s, &img);
   catalog_entry(cat, c, heap, s);
-  return OMEN_OK;
+  catalog_text(cat, c->text, &img, mem);
+  omen__text_image_free(mem, &img);
+  return cat->nomem ? OMEN_NOMEM : OMEN_OK;
 }
 
 static void encode_header(unsigned char *h, uint64_t file_size,
@@ -408,6 +460,9 @@ typedef struct coll_head {
   uint64_t graph_seed, ids_seed, upper_blocks, heap, key_names, id_entries,
       id_removed;
   section s[N_SECTIONS];
+  const unsigned char *text;  /* the text index's settings, or NULL */
+  uint32_t text_size;
+  omen__text_image img;       /* its counts (arrays attached later) */
 } coll_head;
 
 static int parse_head(const loader *L, omen__cursor *cur, coll_head *h,
@@ -438,10 +493,23 @@ static int parse_head(const loader *L, omen__cursor *cur, coll_head *h,
   h->id_entries = omen__take_u64(cur);
   h->id_removed = omen__take_u64(cur);
   memset(h->s, 0, sizeof h->s);
-  for (int i = 0; i < (L->version >= 2 ? N_SECTIONS : V1_SECTIONS); i++) {
+  int n = L->version >= 4 ? N_SECTIONS : L->version >= 2 ? V3_SECTIONS : V1_SECTIONS;
+  for (int i = 0; i < n; i++) {
     h->s[i].off = omen__take_u64(cur);
     h->s[i].len = omen__take_u64(cur);
     h->s[i].crc = omen__take_u32(cur);
+  }
+  memset(&h->img, 0, sizeof h->img);
+  h->text = NULL;
+  h->text_size = L->version >= 4 ? omen__take_u32(cur) : 0;
+  if (h->text_size) {
+    h->text = omen__take(cur, h->text_size);
+    h->img.n_docs = omen__take_u64(cur);
+    h->img.total_len = omen__take_u64(cur);
+    h->img.names_used = omen__take_u64(cur);
+    h->img.heap_used = omen__take_u64(cur);
+    h->img.n_terms = omen__take_u32(cur);
+    h->img.n_len = omen__take_u32(cur);
   }
   return cur->bad ? OMEN_CORRUPT : OMEN_OK;
 }
@@ -679,6 +747,39 @@ static int load_quantizer(loader *L, omen_coll *c, const coll_head *h)
   return OMEN_OK;
 }
 
+/* The text index: its settings, then its arrays where they lie. */
+static int load_text(loader *L, omen_coll *c, coll_head *h)
+{
+  if (!h->text) return OMEN_OK;
+  omen__text_image *img = &h->img;
+  uint64_t n = img->n_terms;
+  if (img->n_len != c->n_slots || img->names_used > L->size || img->heap_used > L->size ||
+      n > L->size)
+    return damaged(L->db, "text index counters out of range");
+  int rc = omen__text_settings_read(&L->db->mem, h->text, h->text_size, &c->text);
+  if (rc == OMEN_NOMEM) return omen__fail(L->db, rc, "out of memory");
+  if (rc) return damaged(L->db, "bad text index settings");
+  omen__buf b[7];
+  static const int which[7] = {S_TNAMES, S_TINDEX, S_TPOST, S_TCOUNT, S_TDF, S_THEAP,
+                               S_TLEN};
+  uint64_t len[7] = {img->names_used, n * 8, n * 8, n * 4, n * 4, img->heap_used,
+                     (uint64_t)img->n_len * 4};
+  for (int i = 0; i < 7; i++)
+    if ((rc = attach(L, h, which[i], len[i], &b[i]))) return rc;
+  img->names = b[0].p;
+  img->index = b[1].p;
+  img->post = b[2].p;
+  img->count = b[3].p;
+  img->df = b[4].p;
+  img->heap = b[5].p;
+  img->len = b[6].p;
+  char why[128];
+  rc = omen__text_attach(&L->db->mem, c->text, img, c->state.p, why, sizeof why);
+  if (rc == OMEN_CORRUPT) return damaged(L->db, why);
+  if (rc) return omen__fail(L->db, rc, "out of memory");
+  return OMEN_OK;
+}
+
 static void make_codes(void *ctx, uint32_t first, uint32_t end)
 {
   omen__coll_codes_fill(ctx, first, end);
@@ -716,7 +817,7 @@ static int load_coll(loader *L, omen__cursor *cur)
       (rc = allocate_rest(c) ? omen__fail(db, OMEN_NOMEM, "out of memory") : 0) ||
       (rc = check_slots(c, L->version)) || (rc = check_upper(c)) || (rc = check_keys(c)) ||
       (rc = check_records(c)) || (rc = check_idmap(c)) ||
-      (rc = load_quantizer(L, c, &h))) {
+      (rc = load_quantizer(L, c, &h)) || (rc = load_text(L, c, &h))) {
     omen__coll_free_shell(c);
     return rc;
   }
@@ -914,6 +1015,11 @@ int omen__storage_verify(omen_db *db)
     omen_coll *c = db->colls[i];
     pthread_rwlock_wrlock(&c->rw);
     rc = omen__storage_check_all(c);
+    char why[128];
+    if (!rc && c->text &&
+        (rc = omen__text_verify(&db->mem, c->text, c->state.p, why, sizeof why)))
+      rc = rc == OMEN_CORRUPT ? omen__fail(db, rc, "collection '%s': %s", c->name, why)
+                              : omen__fail(db, rc, "out of memory");
     pthread_rwlock_unlock(&c->rw);
   }
   return rc;

@@ -48,7 +48,8 @@ enum {
   OMEN__LOG_DROP,
   OMEN__LOG_UPSERT,
   OMEN__LOG_DELETE,
-  OMEN__LOG_DELETE_MANY /* name, count, ids: one delete_where */
+  OMEN__LOG_DELETE_MANY, /* name, count, ids: one delete_where */
+  OMEN__LOG_TEXT_INDEX   /* name, the index's settings (text.c) */
 };
 
 /* A record is emitted by a function called three times on a sink: to size

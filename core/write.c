@@ -69,6 +69,7 @@ typedef struct batch {
   size_t n_link;
   unsigned threads;
   int consolidate;           /* the replaced records make consolidation due */
+  omen__text_batch text;     /* the documents for the text index */
 } batch;
 
 static void batch_free(batch *b)
@@ -77,6 +78,7 @@ static void batch_free(batch *b)
   omen__free(m, b->items, b->n * sizeof(batch_item));
   omen__free(m, b->meta, b->meta_cap);
   omen__free(m, b->link, b->n * sizeof(uint32_t));
+  omen__text_batch_free(m, &b->text);
 }
 
 /* Mark every item whose id appears again later: the later one wins. */
@@ -138,17 +140,53 @@ static int batch_check(batch *b, const omen_str *ids, const float *vecs,
   return mark_duplicates(b);
 }
 
+/* Tokenize each record's text for the collection's text index (after its
+** metadata is encoded), one document per item that is written. */
+static int plan_text(batch *b)
+{
+  omen_coll *c = b->c;
+  int rc = OMEN_OK;
+  for (size_t i = 0; i < b->n && c->text && !rc; i++) {
+    const batch_item *it = &b->items[i];
+    if (!it->skip)
+      rc = omen__text_add_doc(&c->db->mem, c->text, &c->keys, b->meta + it->meta_off,
+                              it->meta_len, &b->text);
+  }
+  if (rc == OMEN_INVALID)
+    return omen__fail(c->db, rc, "the text index of '%s' holds as many terms as it "
+                      "can", c->name);
+  return rc;
+}
+
+/* Take a slot's document out of the text index, before its record goes. */
+static void unindex(omen_coll *c, uint32_t slot)
+{
+  if (!c->text) return;
+  uint32_t len;
+  const uint8_t *meta = omen__records_meta(&c->recs, slot, &len);
+  omen__text_remove(c->text, &c->keys, slot, meta, len);
+}
+
+/* After a write: encode the text index's tails once they have grown (a
+** failure leaves them as they are, still right). */
+static void after_text(omen_coll *c)
+{
+  if (c->text && omen__text_merge_due(c->text))
+    omen__text_merge(&c->db->mem, c->text, NULL, 0, c->n_slots);
+}
+
 /* Under the lock: encode metadata, find old slots, reserve all memory. */
 static int batch_plan(batch *b)
 {
   omen_coll *c = b->c;
   const omen__mem *m = &c->db->mem;
   size_t need_slots = 0, replaced = 0, heap = 0;
+  int rc;
   for (size_t i = 0; i < b->n; i++) {
     batch_item *it = &b->items[i];
     if (it->skip) continue;
-    int rc = omen__meta_encode(m, &c->keys, it->fields, it->n_fields,
-                               b->meta + it->meta_off, &it->meta_len);
+    rc = omen__meta_encode(m, &c->keys, it->fields, it->n_fields,
+                           b->meta + it->meta_off, &it->meta_len);
     if (rc == OMEN_INVALID) {
       char pre[96];
       omen_str id = {it->id, it->id_len};
@@ -163,6 +201,7 @@ static int batch_plan(batch *b)
     need_slots++;
     replaced += it->old != OMEN__NO_SLOT;
   }
+  if ((rc = plan_text(b))) return rc;
   uint64_t deleted = (uint64_t)c->n_deleted + replaced;
   b->consolidate = omen__link_due(deleted, omen__coll_live(c));
   size_t reusable = c->n_free + (b->consolidate ? deleted : 0);
@@ -175,8 +214,8 @@ static int batch_plan(batch *b)
   for (uint32_t s = c->n_slots; s < total; s++)
     blocks += omen__graph_level_of(&c->graph, s);
   size_t block = (1 + (size_t)c->graph.m) * sizeof(uint32_t);
-  int rc;
   if ((rc = omen__coll_reserve(c, total)) ||
+      (c->text && (rc = omen__text_reserve(m, c->text, &b->text, total))) ||
       (rc = omen__idmap_reserve(m, &c->ids, need_slots)) ||
       (rc = omen__records_reserve_heap(m, &c->recs, heap, c->n_slots)) ||
       (b->consolidate && (rc = omen__link_reserve(c, deleted))) ||
@@ -218,6 +257,7 @@ static void batch_apply(batch *b, omen__scratch *sc)
   for (size_t i = 0; i < b->n; i++) {
     batch_item *it = &b->items[i];
     if (it->skip) continue;
+    if (it->old != OMEN__NO_SLOT) unindex(c, it->old);
     if (it->meta_only)
       omen__records_put(&c->recs, it->old, it->id, it->id_len,
                         b->meta + it->meta_off, (uint32_t)it->meta_len);
@@ -225,16 +265,21 @@ static void batch_apply(batch *b, omen__scratch *sc)
       omen__coll_delete_slot(c, it->old);
   }
   if (b->consolidate) omen__link_consolidate(c, sc, b->threads);
+  size_t doc = 0;
   for (size_t i = 0; i < b->n; i++) {
     batch_item *it = &b->items[i];
-    if (it->skip || it->meta_only) continue;
-    uint32_t slot = take_slot(c);
-    omen__idmap_insert(&c->ids, it->hash, slot);
-    b->link[b->n_link++] = slot;
-    omen__records_put(&c->recs, slot, it->id, it->id_len,
-                      b->meta + it->meta_off, (uint32_t)it->meta_len);
-    it->old = slot;
+    if (it->skip) continue;
+    if (!it->meta_only) {
+      uint32_t slot = take_slot(c);
+      omen__idmap_insert(&c->ids, it->hash, slot);
+      b->link[b->n_link++] = slot;
+      omen__records_put(&c->recs, slot, it->id, it->id_len,
+                        b->meta + it->meta_off, (uint32_t)it->meta_len);
+      it->old = slot;
+    }
+    if (c->text) b->text.docs[doc++].slot = it->old;
   }
+  if (c->text) omen__text_apply(c->text, &b->text);
   for (size_t i = 0; i < b->n; i++) {
     batch_item *it = &b->items[i];
     if (it->skip || it->meta_only) continue;
@@ -266,7 +311,7 @@ int omen__write_upsert(omen_coll *c, size_t n, const omen_str *ids, const float 
                        const omen_meta *metas, unsigned threads, int log)
 {
   if (n == 0) return OMEN_OK;
-  batch b = {c, n, NULL, NULL, 0, NULL, 0, threads, 0};
+  batch b = {c, n, NULL, NULL, 0, NULL, 0, threads, 0, {0}};
   b.items = omen__calloc(&c->db->mem, n * sizeof(batch_item));
   if (!b.items) return omen__fail(c->db, OMEN_NOMEM, "out of memory");
   int rc = batch_check(&b, ids, vecs, metas);
@@ -280,6 +325,7 @@ int omen__write_upsert(omen_coll *c, size_t n, const omen_str *ids, const float 
     batch_apply(&b, sc);
     atomic_store(&c->db->dirty, 1);
     rc = omen__link(c, b.link, b.n_link, b.threads, sc);
+    after_text(c);
   }
   omen__coll_scratch_put(c, sc);
   pthread_rwlock_unlock(&c->rw);
@@ -327,6 +373,13 @@ static void emit_delete(omen__sink *s, const void *arg)
   omen__sink_str(s, d->id.ptr, d->id.len);
 }
 
+/* Room for taking documents out of the text index. */
+static int reserve_unindex(omen_coll *c)
+{
+  omen__text_batch none = {0};
+  return c->text ? omen__text_reserve(&c->db->mem, c->text, &none, c->n_slots) : OMEN_OK;
+}
+
 /* After a write deleted records: consolidate if due. */
 static void after_deletions(omen_coll *c, omen__scratch *sc, int due)
 {
@@ -343,12 +396,14 @@ int omen__write_delete(omen_coll *c, const char *id, size_t id_len, int log)
   if (slot == OMEN__NO_SLOT) {
     rc = omen__coll_no_record(c, id, id_len);
   } else if (!(sc = omen__coll_scratch(c)) ||
-             (rc = omen__link_reserve_deletions(c, sc, 1, &due))) {
+             (rc = omen__link_reserve_deletions(c, sc, 1, &due)) ||
+             (rc = reserve_unindex(c))) {
     rc = omen__fail(c->db, OMEN_NOMEM, "out of memory");
   } else {
     deletion d = {c, {id, id_len}};
     if (log) rc = omen__wal_append(c->db, OMEN__LOG_DELETE, emit_delete, &d);
     if (!rc) {
+      unindex(c, slot);
       omen__coll_delete_slot(c, slot);
       after_deletions(c, sc, due);
       atomic_store(&c->db->dirty, 1);
@@ -407,10 +462,14 @@ int omen_delete_where(omen_coll *c, const omen_filter *f, uint64_t *deleted)
   for (uint32_t s = 0; !rc && s < c->n_slots; s++)
     if (omen__returnable(omen__coll_state(c), pred, s)) slots[n++] = s;
   if (!rc && n) rc = omen__link_reserve_deletions(c, sc, n, &due);
+  if (!rc && n) rc = reserve_unindex(c);
   deletions d = {c, slots, n};
   if (!rc && n && omen__wal_active(c->db))
     rc = omen__wal_append(c->db, OMEN__LOG_DELETE_MANY, emit_deletions, &d);
-  for (size_t i = 0; !rc && i < n; i++) omen__coll_delete_slot(c, slots[i]);
+  for (size_t i = 0; !rc && i < n; i++) {
+    unindex(c, slots[i]);
+    omen__coll_delete_slot(c, slots[i]);
+  }
   if (!rc && n) {
     after_deletions(c, sc, due);
     atomic_store(&c->db->dirty, 1);
@@ -422,4 +481,88 @@ int omen_delete_where(omen_coll *c, const omen_filter *f, uint64_t *deleted)
   if (rc) return rc;
   *deleted = n;
   return written(c, OMEN_OK);
+}
+
+/* -- Text index ------------------------------------------------------------------ */
+
+typedef struct text_index {
+  const omen_coll *c;
+  const uint8_t *settings;
+  size_t size;
+} text_index;
+
+static void emit_text_index(omen__sink *s, const void *arg)
+{
+  const text_index *x = arg;
+  omen__sink_str(s, x->c->name, x->c->name_len);
+  omen__sink_put(s, x->settings, x->size);
+}
+
+/* Index every live record of c in t (c's write lock held). */
+static int index_all(omen_coll *c, omen__text *t)
+{
+  const omen__mem *m = &c->db->mem;
+  omen__text_batch b = {0};
+  int rc = OMEN_OK;
+  for (uint32_t s = 0; s < c->n_slots && !rc; s++) {
+    if (omen__coll_state(c)[s] != OMEN__SLOT_LIVE) continue;
+    uint32_t len;
+    const uint8_t *meta = omen__records_meta(&c->recs, s, &len);
+    size_t at = b.n_docs;
+    rc = omen__text_add_doc(m, t, &c->keys, meta, len, &b);
+    if (!rc) b.docs[at].slot = s;
+  }
+  if (!rc) rc = omen__text_reserve(m, t, &b, c->n_slots);
+  if (!rc) {
+    omen__text_apply(t, &b);
+    rc = omen__text_merge(m, t, NULL, 0, c->n_slots);
+  }
+  omen__text_batch_free(m, &b);
+  return rc;
+}
+
+int omen__write_text_index(omen_coll *c, omen__text *t, int log)
+{
+  int rc = lock_for_write(c);
+  if (rc) return rc;
+  const omen__mem *m = &c->db->mem;
+  text_index x = {c, NULL, omen__text_settings_size(t)};
+  uint8_t *settings = omen__malloc(m, x.size);
+  if (c->text)
+    rc = omen__fail(c->db, OMEN_EXISTS, "collection '%s' has a text index already",
+                    c->name);
+  else if (!settings || (rc = index_all(c, t)))
+    rc = omen__fail(c->db, rc == OMEN_INVALID ? rc : OMEN_NOMEM,
+                    rc == OMEN_INVALID ? "too many distinct terms to index"
+                                       : "out of memory");
+  if (!rc && log) {
+    omen__text_settings_write(t, settings);
+    x.settings = settings;
+    rc = omen__wal_append(c->db, OMEN__LOG_TEXT_INDEX, emit_text_index, &x);
+  }
+  if (!rc) {
+    c->text = t;
+    c->version++;
+    atomic_store(&c->db->dirty, 1);
+  }
+  pthread_rwlock_unlock(&c->rw);
+  omen__free(m, settings, x.size);
+  return rc;
+}
+
+int omen_text_index(omen_coll *c, const omen_text_config *cfg)
+{
+  if (!c) return OMEN_INVALID;
+  if (!cfg) return omen__missing(c->db, "cfg");
+  char err[128];
+  int rc = omen__check_writable(c->db);
+  if (rc) return rc;
+  if (omen__text_check(cfg, err, sizeof err))
+    return omen__fail(c->db, OMEN_INVALID, "%s", err);
+  omen__text *t;
+  if ((rc = omen__text_new(&c->db->mem, cfg, 0, &t)))
+    return omen__fail(c->db, rc, "out of memory");
+  rc = omen__write_text_index(c, t, omen__wal_active(c->db));
+  if (rc) omen__text_free(&c->db->mem, t);
+  return written(c, rc);
 }

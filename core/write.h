@@ -18,4 +18,8 @@ int omen__write_upsert(omen_coll *c, size_t n, const omen_str *ids, const float 
 /* Delete the record with this id (OMEN_NOTFOUND if there is none). */
 int omen__write_delete(omen_coll *c, const char *id, size_t len, int log);
 
+/* Give c the text index t, indexing every record (OMEN_EXISTS if c has
+** one); t is c's once this succeeds. */
+int omen__write_text_index(omen_coll *c, omen__text *t, int log);
+
 #endif

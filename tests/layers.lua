@@ -12,21 +12,27 @@ local may = {
   -- the calls on a database, loading and following, recovery
   db         = {"catalog", "checkpoint", "coll", "distance", "follow", "storage", "wal"},
   follow     = {"catalog", "coll", "recover", "storage"},
-  recover    = {"catalog", "crc32c", "storage", "wal", "write"},
+  recover    = {"catalog", "crc32c", "storage", "text", "wal", "write"},
   -- writes, and what runs after them
   write      = {"checkpoint", "codes", "coll", "hnsw", "idmap", "link", "meta",
-                "records", "storage", "wal"},
+                "records", "storage", "text", "wal"},
   checkpoint = {"compact", "storage", "wal"},
-  compact    = {"codes", "coll", "hnsw", "link", "search", "storage"},
-  storage    = {"catalog", "codes", "coll", "crc32c", "meta", "search", "sys"},
+  compact    = {"codes", "coll", "hnsw", "link", "search", "storage", "text"},
+  storage    = {"catalog", "codes", "coll", "crc32c", "meta", "search", "sys", "text"},
   -- queries, the catalog, linking
-  query      = {"codes", "coll", "exact", "fcache", "follow", "hnsw", "idmap", "result",
-                "search"},
+  query      = {"codes", "coll", "exact", "fcache", "follow", "fuse", "hnsw", "idmap",
+                "result", "search", "text"},
   catalog    = {"codes", "coll", "utf8", "wal"},
   link       = {"coll", "hnsw", "search"},
   -- a collection as a container
   coll       = {"codes", "distance", "fcache", "filter", "hnsw", "idmap", "meta",
-                "metric", "records", "search"},
+                "metric", "records", "search", "text"},
+  -- full text: the index, its lists, tokenizers; fusion of rankings
+  text       = {"meta", "postings", "tokenize"},
+  postings   = {},
+  tokenize   = {"porter", "unicode"},
+  porter     = {}, unicode = {},
+  fuse       = {},
   -- the log, results, filters and their cache
   wal        = {"crc32c", "sys"},
   result     = {"meta"},

@@ -346,13 +346,13 @@ static void t_foreign_and_newer(void **state)
   build_file(data);
   size_t n;
   unsigned char *p = read_file(&n);
-  uint32_t version = 4, crc;
+  uint32_t version = 5, crc;
   memcpy(p + 8, &version, 4);
   crc = omen__crc32c(0, p, 124);
   memcpy(p + 124, &crc, 4);
   write_file(p, n);
   assert_int_equal(open_rc(0, msg, sizeof msg), OMEN_FORMAT);
-  assert_non_null(strstr(msg, "version 4"));
+  assert_non_null(strstr(msg, "version 5"));
   free(p);
   free(data);
   assert_int_equal(open_rc(0, msg, sizeof msg), OMEN_FORMAT); /* untouched */
@@ -623,7 +623,7 @@ static void t_reads_version_2(void **state)
     v2_check(c, r, 40);
     omen_result_free(r);
     omen_coll_close(c);
-    assert_int_equal(omen_close(db), OMEN_OK); /* now in format 3 */
+    assert_int_equal(omen_close(db), OMEN_OK); /* now in format 4 */
     db = tu_open(path, OMEN_OPEN_READONLY);
     assert_int_equal(omen_coll_open(db, names[k], &c), OMEN_OK);
     assert_int_equal(omen_result_new(db, &r), OMEN_OK);
@@ -637,7 +637,7 @@ static void t_reads_version_2(void **state)
   assert_int_equal(fread(buf, 1, 12, in), 12);
   fclose(in);
   memcpy(&version, buf + 8, 4);
-  assert_int_equal(version, 3);
+  assert_int_equal(version, 4);
 }
 
 int main(void)
