@@ -295,6 +295,12 @@ typedef struct omen_coll_info {
   uint32_t max_level;    /* height of the graph */
   uint64_t graph_inserts;/* nodes linked into the graph since it was opened
                             (opening a file links none: nothing is rebuilt) */
+  /* The text index (all 0 without one): */
+  char text_field[256];  /* the field it indexes, NUL-terminated ("": none) */
+  uint64_t text_docs;    /* records it holds */
+  uint64_t text_terms;   /* distinct terms */
+  uint64_t text_bytes;   /* bytes of its encoded arrays (what the file holds
+                            of it after a checkpoint) */
 } omen_coll_info;
 
 int omen_coll_info_get(omen_coll *coll, omen_coll_info *info);
@@ -427,8 +433,10 @@ typedef struct omen_text_config {
   const char *tokenizer;  /* "unicode61" (NULL: default) or "trigram" (every
                              three characters, for code and identifiers) */
   const char *stemmer;    /* NULL or "none", or "porter" (English) */
-  int remove_diacritics;  /* 0 keep; 1 (default) and 2 as FTS5's option
-                             (Latin); 3 also Greek and Cyrillic */
+  int remove_diacritics;  /* 0 keep; 1 and 2 as FTS5's option (Latin); 3
+                             also Greek and Cyrillic; -1 (default): the
+                             tokenizer's default, as in FTS5 (unicode61 1,
+                             trigram 0) */
   int case_sensitive;     /* trigram only: do not fold case */
   const omen_str *stopwords; /* terms left out of documents and queries */
   size_t n_stopwords;

@@ -12,7 +12,7 @@
 
 #include "postings.h"
 
-static size_t put_varint(uint8_t *p, uint32_t v)
+static size_t put_u32v(uint8_t *p, uint32_t v)
 {
   size_t n = 0;
   while (v >= 0x80) {
@@ -24,7 +24,7 @@ static size_t put_varint(uint8_t *p, uint32_t v)
 }
 
 /* Read a varint of at most 32 bits before end; 0 when it runs over. */
-static int get_varint(const uint8_t **p, const uint8_t *end, uint32_t *v)
+static int get_u32v(const uint8_t **p, const uint8_t *end, uint32_t *v)
 {
   const uint8_t *s = *p;
   if (s < end && *s < 0x80) { /* the common case: one byte */
@@ -63,17 +63,17 @@ static size_t encode_block(const omen__posting *p, uint32_t n, const uint32_t *l
   uint32_t max_tf = 0, min_len = OMEN__LEN_MASK;
   size_t bytes = 0;
   for (uint32_t i = 0; i < n; i++) {
-    bytes += put_varint(data + bytes, p[i].slot - (i ? p[i - 1].slot : prev));
-    bytes += put_varint(data + bytes, p[i].tf);
+    bytes += put_u32v(data + bytes, p[i].slot - (i ? p[i - 1].slot : prev));
+    bytes += put_u32v(data + bytes, p[i].tf);
     if (p[i].tf > max_tf) max_tf = p[i].tf;
     uint32_t l = len[p[i].slot] & OMEN__LEN_MASK;
     if (l < min_len) min_len = l;
   }
-  size_t at = put_varint(out, n);
-  at += put_varint(out + at, p[n - 1].slot - prev);
-  at += put_varint(out + at, max_tf);
-  at += put_varint(out + at, min_len);
-  at += put_varint(out + at, (uint32_t)bytes);
+  size_t at = put_u32v(out, n);
+  at += put_u32v(out + at, p[n - 1].slot - prev);
+  at += put_u32v(out + at, max_tf);
+  at += put_u32v(out + at, min_len);
+  at += put_u32v(out + at, (uint32_t)bytes);
   memcpy(out + at, data, bytes);
   return at + bytes;
 }
@@ -103,9 +103,9 @@ static int read_head(const uint8_t **p, const uint8_t *end, uint32_t prev,
                      uint32_t left, uint32_t n_slots, block_head *h)
 {
   uint32_t delta;
-  if (!get_varint(p, end, &h->n) || !get_varint(p, end, &delta) ||
-      !get_varint(p, end, &h->max_tf) || !get_varint(p, end, &h->min_len) ||
-      !get_varint(p, end, &h->bytes))
+  if (!get_u32v(p, end, &h->n) || !get_u32v(p, end, &delta) ||
+      !get_u32v(p, end, &h->max_tf) || !get_u32v(p, end, &h->min_len) ||
+      !get_u32v(p, end, &h->bytes))
     return 0;
   uint64_t last = prev == UINT32_MAX ? (uint64_t)delta - 1 : (uint64_t)prev + delta;
   return h->n >= 1 && h->n <= OMEN__BLOCK && h->n <= left && delta >= h->n &&
@@ -121,7 +121,7 @@ static int decode_block(const uint8_t *p, const block_head *h, uint32_t prev,
   int64_t slot = prev == UINT32_MAX ? -1 : (int64_t)prev;
   for (uint32_t i = 0; i < h->n; i++) {
     uint32_t delta, tf;
-    if (!get_varint(&p, end, &delta) || !get_varint(&p, end, &tf) || delta == 0 ||
+    if (!get_u32v(&p, end, &delta) || !get_u32v(&p, end, &tf) || delta == 0 ||
         tf == 0 || tf > h->max_tf)
       return 0;
     slot += delta;

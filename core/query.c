@@ -538,6 +538,12 @@ int omen_coll_info_get(omen_coll *c, omen_coll_info *info)
     info->memory += bufs[i]->size;
   info->memory += omen__codes_memory(&c->codes);
   info->memory += sizeof *c + c->name_len;
+  if (c->text) {
+    memcpy(info->text_field, c->text->field, c->text->field_len);
+    info->text_field[c->text->field_len] = 0;
+    omen__text_sizes(c->text, &info->text_docs, &info->text_terms, &info->text_bytes,
+                     &info->memory);
+  }
   pthread_rwlock_unlock(&c->rw);
   return OMEN_OK;
 }

@@ -30,12 +30,12 @@
 
 /* -- Settings ------------------------------------------------------------------ */
 
-void omen_text_config_init(omen_text_config *cfg, const char *field)
+void omen_text_config_init(omen_text_config *cfg, const char *name)
 {
   memset(cfg, 0, sizeof *cfg);
-  cfg->field.ptr = field;
-  cfg->field.len = field ? strlen(field) : 0;
-  cfg->remove_diacritics = 1;
+  cfg->field.ptr = name;
+  cfg->field.len = name ? strlen(name) : 0;
+  cfg->remove_diacritics = -1;
   cfg->k1 = 1.2;
   cfg->b = 0.75;
 }
@@ -65,8 +65,8 @@ int omen__text_check(const omen_text_config *cfg, char *err, size_t cap)
     why = "unknown stemmer (none or porter)";
   else if (stemmer(cfg->stemmer) && tok_kind(cfg->tokenizer) != OMEN__TOK_UNICODE61)
     why = "the porter stemmer goes with the unicode61 tokenizer";
-  else if (cfg->remove_diacritics < 0 || cfg->remove_diacritics > 3)
-    why = "remove_diacritics is 0, 1, 2 or 3";
+  else if (cfg->remove_diacritics < -1 || cfg->remove_diacritics > 3)
+    why = "remove_diacritics is 0, 1, 2 or 3 (-1: the tokenizer's default)";
   else if (!(cfg->k1 >= 0 && cfg->k1 <= 1000))
     why = "k1 must be a number from 0 to 1000";
   else if (!(cfg->b >= 0 && cfg->b <= 1))
@@ -94,7 +94,10 @@ int omen__text_new(const omen__mem *m, const omen_text_config *cfg, int terms,
   memcpy(t->field, cfg->field.ptr, cfg->field.len);
   t->field_len = (uint32_t)cfg->field.len;
   t->tok.kind = (omen__tok_kind)tok_kind(cfg->tokenizer);
-  t->tok.diacritics = (uint8_t)cfg->remove_diacritics;
+  /* The tokenizer's own default, as in FTS5: unicode61 removes them. */
+  int diacritics = cfg->remove_diacritics >= 0 ? cfg->remove_diacritics
+                                               : t->tok.kind == OMEN__TOK_UNICODE61;
+  t->tok.diacritics = (uint8_t)diacritics;
   t->tok.porter = (uint8_t)stemmer(cfg->stemmer);
   t->tok.case_sensitive = cfg->case_sensitive != 0;
   t->k1 = cfg->k1;
@@ -568,19 +571,19 @@ static const uint32_t *counts_of(const omen__text *t) { return t->count.p; }
 static int merged_alloc(const omen__mem *m, const omen__text *t, merged *g,
                         uint32_t n_slots)
 {
-  uint64_t bytes = 0;
+  uint64_t heap = 0;
   size_t longest = 1;
   for (uint32_t id = 0; id < t->terms.n; id++) {
     const omen__tlist *tl = tail_of(t, id);
     size_t n = (size_t)counts_of(t)[id] + (tl ? tl->n : 0);
-    bytes += omen__postings_bound(n);
+    heap += omen__postings_bound(n);
     if (n > longest) longest = n;
   }
   g->cap = longest;
   g->list = omen__malloc(m, longest * sizeof *g->list);
   g->out = omen__malloc(m, longest * sizeof *g->out);
-  if (!g->list || !g->out || bytes > SIZE_MAX / 2 ||
-      omen__buf_reserve(m, &g->heap, bytes ? (size_t)bytes : 1, 0) ||
+  if (!g->list || !g->out || heap > SIZE_MAX / 2 ||
+      omen__buf_reserve(m, &g->heap, heap ? (size_t)heap : 1, 0) ||
       omen__buf_reserve(m, &g->len, (size_t)(n_slots ? n_slots : 1) * 4, 0))
     return OMEN_NOMEM;
   return OMEN_OK;
@@ -747,9 +750,27 @@ void omen__text_image_free(const omen__mem *m, omen__text_image *img)
   img->own = NULL;
 }
 
+void omen__text_sizes(const omen__text *t, uint64_t *docs, uint64_t *terms,
+                      uint64_t *stored, uint64_t *memory)
+{
+  uint64_t live = 0;
+  for (uint32_t i = 0; i < t->n_per_term; i++) live += dfs(t)[i] > 0;
+  *docs = t->n_docs;
+  *terms = live;
+  *stored = t->terms.names_used + (uint64_t)t->n_per_term * 24 + t->heap_used +
+           (uint64_t)t->n_len * 4;
+  const omen__buf *bufs[] = {&t->terms.names, &t->terms.index, &t->terms.table, &t->post,
+                             &t->count, &t->df, &t->heap, &t->len, &t->tail_of,
+                             &t->stamp, &t->tf};
+  for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) *memory += bufs[i]->size;
+  for (uint32_t i = 0; i < t->n_tails; i++)
+    *memory += t->tails[i].cap * sizeof(omen__posting);
+  *memory += sizeof *t + t->cap_tails * sizeof(omen__tlist);
+}
+
 /* -- Loading ----------------------------------------------------------------------- */
 
-static int damaged(char *err, size_t cap, const char *why)
+static int bad_index(char *err, size_t cap, const char *why)
 {
   snprintf(err, cap, "text index: %s", why);
   return OMEN_CORRUPT;
@@ -783,24 +804,24 @@ int omen__text_attach(const omen__mem *m, omen__text *t, const omen__text_image 
     uint64_t e = ((const uint64_t *)img->index)[i];
     len = (size_t)(e & 0xff);
     if (len == 0 || (e >> 8) > img->names_used || len > img->names_used - (e >> 8))
-      return damaged(err, cap, "bad term");
+      return bad_index(err, cap, "bad term");
     uint32_t c = counts_of(t)[i];
     if (dfs(t)[i] > c || c > img->n_len || posts(t)[i] > img->heap_used ||
         (c && posts(t)[i] == img->heap_used))
-      return damaged(err, cap, "bad term counts");
+      return bad_index(err, cap, "bad term counts");
   }
   uint64_t docs = 0, total = 0;
   for (uint32_t s = 0; s < img->n_len; s++) {
     uint32_t l = lens(t)[s];
     if (l == OMEN__NO_DOC) continue;
-    if (state[s] != OMEN__SLOT_LIVE) return damaged(err, cap, "a deleted record is indexed");
+    if (state[s] != OMEN__SLOT_LIVE) return bad_index(err, cap, "a deleted record is indexed");
     docs++;
     total += l & OMEN__LEN_MASK;
   }
   if (docs != img->n_docs || total != img->total_len)
-    return damaged(err, cap, "document counts do not match");
+    return bad_index(err, cap, "document counts do not match");
   int rc = omen__keys_rehash(m, &t->terms);
-  if (rc == OMEN_CORRUPT) return damaged(err, cap, "repeated term");
+  if (rc == OMEN_CORRUPT) return bad_index(err, cap, "repeated term");
   return rc;
 }
 
@@ -819,7 +840,7 @@ int omen__text_verify(const omen__mem *m, const omen__text *t, const uint8_t *st
     size_t used;
     if (c && !omen__postings_decode(heap + posts(t)[i], heap + t->heap_used, c, t->n_len,
                                     p, &used)) {
-      rc = damaged(err, cap, "a postings list does not decode");
+      rc = bad_index(err, cap, "a postings list does not decode");
       break;
     }
     for (uint32_t j = 0; j < c; j++) {
@@ -828,11 +849,11 @@ int omen__text_verify(const omen__mem *m, const omen__text *t, const uint8_t *st
     }
     const omen__tlist *tl = tail_of_safe(t, i);
     if (live + (tl ? tl->n : 0) != dfs(t)[i])
-      rc = damaged(err, cap, "document frequencies do not match the postings");
+      rc = bad_index(err, cap, "document frequencies do not match the postings");
   }
   for (uint32_t s = 0; s < t->n_len && !rc; s++)
     if (lens(t)[s] != OMEN__NO_DOC && state[s] != OMEN__SLOT_LIVE)
-      rc = damaged(err, cap, "a deleted record is indexed");
+      rc = bad_index(err, cap, "a deleted record is indexed");
   omen__free(m, p, longest * sizeof *p);
   return rc;
 }
@@ -1026,7 +1047,7 @@ static void topk_sort(topk *tk)
 
 /* -- Walks ----------------------------------------------------------------------- */
 
-typedef struct walk {
+typedef struct bm25_walk {
   const omen__text *t;
   qterm *any;          /* scored optional terms, weakest bound first */
   size_t n_any;
@@ -1037,9 +1058,9 @@ typedef struct walk {
   const omen__pred *pred;
   scorer sc;
   topk tk;
-} walk;
+} bm25_walk;
 
-static int wanted(const walk *w, uint32_t d)
+static int wanted(const bm25_walk *w, uint32_t d)
 {
   for (size_t i = 0; i < w->n_not; i++) {
     omen__pcur_seek(&w->not[i].cur, d);
@@ -1057,7 +1078,7 @@ static int by_bound(const void *a, const void *b)
 /* Add the non-essential terms' scores at d, strongest first, while d can
 ** still pass theta by the bounds of the blocks it falls in; 0 once it
 ** cannot. */
-static int complete(walk *w, size_t ess, uint32_t d, double theta, double *score)
+static int complete(bm25_walk *w, size_t ess, uint32_t d, double theta, double *score)
 {
   const uint32_t *len = w->t->len.p;
   qterm *q = w->any;
@@ -1078,7 +1099,7 @@ static int complete(walk *w, size_t ess, uint32_t d, double theta, double *score
 }
 
 /* Every term optional: MaxScore with block bounds. */
-static void walk_any(walk *w)
+static void walk_any(bm25_walk *w)
 {
   const uint32_t *len = w->t->len.p;
   qterm *q = w->any;
@@ -1105,7 +1126,7 @@ static void walk_any(walk *w)
 }
 
 /* Some terms required: the documents all their lists hold, each scored. */
-static void walk_must(walk *w)
+static void walk_must(bm25_walk *w)
 {
   const uint32_t *len = w->t->len.p;
   qterm *m = w->must;
@@ -1144,8 +1165,8 @@ static int damaged_lists(const qterm *q, size_t n)
 }
 
 /* Order the terms: optional ones (by bound), required, excluded; the
-** walk's arrays point into q. */
-static int plan_walk(const omen__mem *m, walk *w, qterm *q, size_t n)
+** bm25_walk's arrays point into q. */
+static int plan_walk(const omen__mem *m, bm25_walk *w, qterm *q, size_t n)
 {
   size_t at = 0;
   for (int mode = ANY; mode <= MUST_NOT; mode++)
@@ -1183,7 +1204,7 @@ int omen__text_search(const omen__mem *m, const omen__text *t, const char *text,
     omen__free(m, qy.q, qy.cap * sizeof *qy.q);
     return rc;
   }
-  walk w;
+  bm25_walk w;
   memset(&w, 0, sizeof w);
   w.t = t;
   w.pred = pred;

@@ -161,6 +161,11 @@ int omen__text_attach(const omen__mem *m, omen__text *t, const omen__text_image 
 int omen__text_verify(const omen__mem *m, const omen__text *t, const uint8_t *state,
                       char *err, size_t cap);
 
+/* Documents, live terms, bytes of the arrays a file holds, and (added to
+** *memory) the bytes held. */
+void omen__text_sizes(const omen__text *t, uint64_t *docs, uint64_t *terms,
+                      uint64_t *bytes, uint64_t *memory);
+
 /* -- Search ------------------------------------------------------------------- */
 
 typedef struct omen__text_hit {

@@ -27,16 +27,18 @@ extern const uint8_t omen__uni_ascii[256];
 
 /* Decode the code point at *p (which must be before end) and advance *p;
 ** never reads at or past end. Lenient as FTS5: a lead byte takes every
-** continuation byte that follows (value wrapping at 32 bits), a result
-** below 0x80, a surrogate or U+FFFE/U+FFFF becomes U+FFFD, a stray
-** continuation byte 0x80..0xbf stands for the code point of that value,
-** and values above U+10FFFF are kept. */
+** continuation byte that follows, however many (the value wraps at 32
+** bits) or few (E2 82 'A' reads U+0082, then 'A'); a result below 0x80
+** (overlong, or a lead byte alone), a surrogate or U+FFFE/U+FFFF becomes
+** U+FFFD; a stray continuation byte 0x80..0xbf stands for the code point
+** of that value; values above U+10FFFF are kept. */
 static inline uint32_t omen__uni_decode(const uint8_t **p, const uint8_t *end)
 {
   const uint8_t *s = *p;
   uint32_t c = *s++;
   if (c >= 0xc0) {
-    c &= c < 0xe0 ? 0x1f : c < 0xf0 ? 0x0f : c < 0xf8 ? 0x07 : c < 0xfc ? 0x03 : c < 0xfe ? 0x01 : 0;
+    c &= c < 0xe0 ? 0x1f : c < 0xf0 ? 0x0f : c < 0xf8 ? 0x07 : c < 0xfc ? 0x03
+       : c < 0xfe ? 0x01 : 0;
     while (s < end && (*s & 0xc0) == 0x80) c = (c << 6) + (*s++ & 0x3fu);
     if (c < 0x80 || (c & 0xfffff800u) == 0xd800 || (c & 0xfffffffeu) == 0xfffe) c = 0xfffd;
   }

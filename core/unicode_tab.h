@@ -5,7 +5,7 @@
 ** 3.40.1 FTS5 (unicode61 remove_diacritics 0/1/2 and trigram over
 ** U+0001..U+10FFFF; FTS5's own data is Unicode 6.1). Mode 3's Greek and
 ** Cyrillic decompositions come from Python's unicodedata, Unicode
-** 14.0.0.
+** 14.0.0. Included by core/unicode.c only.
 */
 #ifndef OMEN_UNICODE_TAB_H
 #define OMEN_UNICODE_TAB_H

@@ -803,13 +803,84 @@ static void push_names(lua_State *L, const char *(*at)(size_t))
   }
 }
 
+/* -- Full text ---------------------------------------------------------------- */
+
+static double opt_number(lua_State *L, int idx, const char *key, double def)
+{
+  lua_getfield(L, idx, key);
+  double v = def;
+  if (!lua_isnil(L, -1)) {
+    if (lua_type(L, -1) != LUA_TNUMBER) luaL_error(L, "%s must be a number", key);
+    v = lua_tonumber(L, -1);
+  }
+  lua_pop(L, 1);
+  return v;
+}
+
+static const char *opt_string(lua_State *L, int idx, const char *key)
+{
+  lua_getfield(L, idx, key);
+  const char *v = NULL;
+  if (!lua_isnil(L, -1)) {
+    if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "%s must be a string", key);
+    v = lua_tostring(L, -1);
+  }
+  lua_pop(L, 1); /* the table holds the string */
+  return v;
+}
+
+/* A text index's settings: the field's name, or a table of options. The
+** strings stay in the table at idx, which the caller keeps on the stack. */
+static void check_text_config(lua_State *L, int idx, omen_text_config *tc)
+{
+  omen_text_config_init(tc, NULL);
+  if (lua_type(L, idx) == LUA_TSTRING) {
+    tc->field.ptr = lua_tolstring(L, idx, &tc->field.len);
+    return;
+  }
+  if (!lua_istable(L, idx))
+    luaL_error(L, "text must be a field name or a table of options (got %s)",
+               luaL_typename(L, idx));
+  static const char *const known[] = {"field", "tokenizer", "stemmer", "remove_diacritics",
+                                      "case_sensitive", "stopwords", "k1", "b", NULL};
+  check_keys(L, idx, known, "text");
+  lua_getfield(L, idx, "field");
+  if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "text.field must be a string");
+  tc->field.ptr = lua_tolstring(L, -1, &tc->field.len);
+  lua_pop(L, 1);
+  tc->tokenizer = opt_string(L, idx, "tokenizer");
+  tc->stemmer = opt_string(L, idx, "stemmer");
+  tc->remove_diacritics = (int)opt_int(L, idx, "remove_diacritics", -1, 0, 3);
+  tc->case_sensitive = opt_bool(L, idx, "case_sensitive", 0);
+  tc->k1 = opt_number(L, idx, "k1", tc->k1);
+  tc->b = opt_number(L, idx, "b", tc->b);
+  lua_getfield(L, idx, "stopwords");
+  if (!lua_isnil(L, -1)) {
+    if (!lua_istable(L, -1)) luaL_error(L, "stopwords must be an array of strings");
+    size_t n = lua_objlen(L, -1);
+    omen_str *words = lua_newuserdata(L, (n ? n : 1) * sizeof *words);
+    for (size_t i = 0; i < n; i++) {
+      lua_rawgeti(L, -2, (int)i + 1);
+      if (lua_type(L, -1) != LUA_TSTRING)
+        luaL_error(L, "stopword %d is not a string", (int)i + 1);
+      words[i].ptr = lua_tolstring(L, -1, &words[i].len);
+      lua_pop(L, 1);
+    }
+    tc->stopwords = words;
+    tc->n_stopwords = n;
+    lua_remove(L, -2); /* the array stays in the options; the copy on the stack */
+  } else {
+    lua_pop(L, 1);
+  }
+}
+
 static int db_create_collection(lua_State *L)
 {
   ldb *d = check_ldb(L, 1);
   const char *name = check_cstring(L, 2, "collection name");
   luaL_checktype(L, 3, LUA_TTABLE);
   static const char *const known[] = {"dim", "metric", "m", "ef_construction",
-                                      "ef_search", "quantization", NULL};
+                                      "ef_search", "quantization", "text", NULL};
   check_keys(L, 3, known, "collection");
   lua_getfield(L, 3, "dim");
   if (lua_isnil(L, -1)) luaL_error(L, "dim is required");
@@ -838,9 +909,19 @@ static int db_create_collection(lua_State *L)
     cfg.quantization = (omen_quant)q;
   }
   lua_pop(L, 1);
+  omen_text_config tc;
+  lua_getfield(L, 3, "text"); /* stays on the stack: tc points into it */
+  int text = !lua_isnil(L, -1);
+  if (text) check_text_config(L, lua_gettop(L), &tc);
   omen_coll *c;
   int rc = omen_coll_create(d->db, name, &cfg, &c);
   if (rc) return failed(L, d->db, rc);
+  if (text && (rc = omen_text_index(c, &tc))) { /* no half-made collection stays */
+    lua_pushstring(L, omen_errmsg(d->db));
+    omen_coll_close(c);
+    omen_coll_drop(d->db, name);
+    return push_fail(L, lua_tostring(L, -1));
+  }
   return push_coll(L, c);
 }
 
@@ -1098,6 +1179,34 @@ static int coll_delete_where(lua_State *L)
   return 1;
 }
 
+/* fusion = "rrf" | "linear" | {method = "rrf", k = 60, vector = 1, text = 1}
+** | {method = "linear", alpha = 0.5}. */
+static void check_fusion(lua_State *L, int idx, omen_search_opts *o)
+{
+  lua_getfield(L, idx, "fusion");
+  int t = lua_gettop(L);
+  const char *method = lua_type(L, t) == LUA_TSTRING ? lua_tostring(L, t) : NULL;
+  if (lua_istable(L, t)) {
+    static const char *const known[] = {"method", "k", "vector", "text", "alpha", NULL};
+    check_keys(L, t, known, "fusion");
+    method = opt_string(L, t, "method");
+    if (!method) method = "rrf";
+  } else if (!lua_isnil(L, t) && !method) {
+    luaL_error(L, "fusion must be \"rrf\", \"linear\" or a table (got %s)",
+               luaL_typename(L, t));
+  }
+  if (method && !strcmp(method, "linear")) o->fusion = OMEN_FUSION_LINEAR;
+  else if (method && strcmp(method, "rrf"))
+    luaL_error(L, "unknown fusion method '%s' (rrf or linear)", method);
+  if (lua_istable(L, t)) {
+    o->rrf_k = (float)opt_number(L, t, "k", o->rrf_k);
+    o->vector_weight = (float)opt_number(L, t, "vector", o->vector_weight);
+    o->text_weight = (float)opt_number(L, t, "text", o->text_weight);
+    o->alpha = (float)opt_number(L, t, "alpha", o->alpha);
+  }
+  lua_pop(L, 1);
+}
+
 /* Options of search, and of search_batch with its own (`batch`) too. */
 static void check_search_opts(lua_State *L, int idx, omen_search_opts *o, int batch)
 {
@@ -1112,16 +1221,26 @@ static void check_search_opts(lua_State *L, int idx, omen_search_opts *o, int ba
   if (!lua_istable(L, idx))
     luaL_error(L, "search takes k or an options table (got %s)",
                luaL_typename(L, idx));
-  static const char *const known[] = {"k", "ef", "exact", "with_meta",
-                                      "with_vectors", "filter", NULL};
+  static const char *const known[] = {"k", "ef", "exact", "with_meta", "with_vectors",
+                                      "filter", "text", "fusion", "depth", NULL};
   static const char *const known_batch[] = {"k", "ef", "exact", "with_meta", "with_vectors",
-                                            "filter", "threads", "n", NULL};
+                                            "filter", "threads", "n", "text", "fusion",
+                                            "depth", NULL};
   check_keys(L, idx, batch ? known_batch : known, batch ? "search_batch" : "search");
   o->k = (uint32_t)opt_int(L, idx, "k", 10, 1, OMEN_MAX_K);
   o->ef = (uint32_t)opt_int(L, idx, "ef", 0, 1, OMEN_MAX_EF);
   o->exact = opt_bool(L, idx, "exact", 0);
   o->with = (opt_bool(L, idx, "with_meta", 1) ? OMEN_WITH_META : 0) |
             (opt_bool(L, idx, "with_vectors", 0) ? OMEN_WITH_VECTOR : 0);
+  o->text = opt_string(L, idx, "text");
+  if (o->text) {
+    lua_getfield(L, idx, "text");
+    o->text_len = lua_objlen(L, -1);
+    lua_pop(L, 1);
+    if (!o->text_len) o->text = ""; /* empty: no terms, no hits */
+  }
+  o->depth = (uint32_t)opt_int(L, idx, "depth", 0, 1, OMEN_MAX_K);
+  check_fusion(L, idx, o);
 }
 
 /* The hits of a result as an array of {id, distance, meta, vector}. */
@@ -1137,9 +1256,13 @@ static void push_hits(lua_State *L, lcoll *c, const omen_result *r, unsigned wit
     lua_createtable(L, 0, fields);
     lua_pushlstring(L, h->id.ptr, h->id.len);
     lua_setfield(L, -2, "id");
-    if (with & WITH_DISTANCE) {
+    if ((with & WITH_DISTANCE) && !isnan(h->distance)) {
       lua_pushnumber(L, h->distance);
       lua_setfield(L, -2, "distance");
+    }
+    if ((with & WITH_DISTANCE) && !isnan(h->score)) {
+      lua_pushnumber(L, h->score);
+      lua_setfield(L, -2, "score");
     }
     if (with & OMEN_WITH_META) {
       push_meta(L, h);
@@ -1157,7 +1280,8 @@ static int coll_search(lua_State *L)
 {
   lcoll *c = check_lcoll(L, 1);
   lua_settop(L, 3);
-  const float *q = check_vec(L, 2, c->dim, NULL, "query", "");
+  const float *q = lua_isnil(L, 2) && lua_istable(L, 3) ? NULL
+                   : check_vec(L, 2, c->dim, NULL, "query", "");
   omen_search_opts o;
   omen_search_opts_init(&o, 10);
   omen_filter *f = NULL;
@@ -1167,6 +1291,10 @@ static int coll_search(lua_State *L)
       lua_getfield(L, 3, "filter");
       o.filter = f = check_filter(L, -1, omen_coll_db(c->c));
     }
+  }
+  if (!q && !o.text) {
+    omen_filter_free(f);
+    return luaL_error(L, "search needs a query vector, or text in its options");
   }
   int rc = omen_search(c->c, q, &o, c->res);
   omen_filter_free(f);
@@ -1257,6 +1385,19 @@ static int coll_list(lua_State *L)
   return 2;
 }
 
+/* text_index(field or options): index a field of every record. */
+static int coll_text_index(lua_State *L)
+{
+  lcoll *c = check_lcoll(L, 1);
+  lua_settop(L, 2);
+  omen_text_config tc;
+  check_text_config(L, 2, &tc);
+  int rc = omen_text_index(c->c, &tc);
+  if (rc) return coll_error(L, c, rc);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
 static int coll_info(lua_State *L)
 {
   lcoll *c = check_lcoll(L, 1);
@@ -1281,6 +1422,15 @@ static int coll_info(lua_State *L)
   SETNUM("memory", info.memory);
   SETNUM("levels", info.max_level + (info.slots ? 1 : 0));
   SETNUM("graph_inserts", info.graph_inserts);
+  if (info.text_field[0]) {
+    lua_createtable(L, 0, 4);
+    lua_pushstring(L, info.text_field);
+    lua_setfield(L, -2, "field");
+    SETNUM("docs", info.text_docs);
+    SETNUM("terms", info.text_terms);
+    SETNUM("bytes", info.text_bytes);
+    lua_setfield(L, -2, "text");
+  }
 #undef SETNUM
   return 1;
 }
@@ -1335,6 +1485,7 @@ static const luaL_Reg coll_methods[] = {
   {"search_batch", coll_search_batch},
   {"list", coll_list},
   {"info", coll_info},
+  {"text_index", coll_text_index},
   {"name", coll_name},
   {"dim", coll_dim},
   {"close", coll_close},

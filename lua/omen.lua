@@ -105,7 +105,8 @@ end
 
 -- The options a hooked search takes; the others are checked by the engine.
 local HOOK_OPTIONS = {k = true, ef = true, exact = true, filter = true, with_meta = true,
-                      with_vectors = true, where = true, rerank = true, candidates = true}
+                      with_vectors = true, where = true, rerank = true, candidates = true,
+                      text = true, fusion = true, depth = true}
 
 -- The `want` closest records that pass `where`: ask for more candidates,
 -- four times as many each round, until enough pass or none are left (a
@@ -152,7 +153,8 @@ local function hooked_search(self, q, opts)
   if opts.candidates ~= nil and not rerank then error("candidates goes with rerank", 3) end
   local want = rerank and check_count("candidates", opts.candidates or min(4 * k, MAX_K)) or k
   local o = {ef = opts.ef, exact = opts.exact, filter = opts.filter,
-             with_meta = true, with_vectors = opts.with_vectors}
+             with_meta = true, with_vectors = opts.with_vectors, text = opts.text,
+             fusion = opts.fusion, depth = opts.depth}
   local hits, err
   if where then
     hits, err = search_where(self, q, o, want, where)
@@ -162,7 +164,7 @@ local function hooked_search(self, q, opts)
   end
   if not hits then return nil, err end
   if rerank then
-    if type(q) == "cdata" then -- hand the hook a plain 1-based table
+    if q ~= nil and type(q) == "cdata" then -- hand the hook a plain 1-based table
       local t = {}
       for i = 1, raw_dim(self) do t[i] = q[i - 1] end
       q = t
