@@ -411,6 +411,8 @@ void omen__coll_crew(omen_coll *c, unsigned threads, omen__scratch *first,
 
 int omen__coll_lock(omen_coll *c, int write)
 {
+  if (omen__text_busy()) /* its caller holds a lock it would wait for */
+    return omen__fail(c->db, OMEN_INVALID, "a tokenizer may not call omen");
   if (write) pthread_rwlock_wrlock(&c->rw);
   else pthread_rwlock_rdlock(&c->rw);
   if (c->dead_rc) {

@@ -22,6 +22,7 @@
 #include "checkpoint.h"
 #include "coll.h"
 #include "follow.h"
+#include "registry.h"
 #include "storage.h"
 #include "wal.h"
 
@@ -96,6 +97,7 @@ static void free_db(omen_db *db)
   if (db->lock_fd >= 0) close(db->lock_fd);
   pthread_mutex_destroy(&db->mu);
   pthread_mutex_destroy(&db->follow_mu);
+  omen__registry_free(db);
   omen__errs_destroy(&db->errs);
   omen__free(&mem, db, sizeof *db);
 }
@@ -146,6 +148,10 @@ int omen_open(const char *path, const omen_options *opts, omen_db **out)
   if (choose_isa(db)) {
     db->closed = 1;
     return OMEN_INVALID;
+  }
+  if (omen__registry_init(db, opts)) {
+    db->closed = 1;
+    return omen__fail(db, OMEN_INVALID, "%s", omen_errmsg(db));
   }
   if (!path || !strcmp(path, ":memory:")) return OMEN_OK;
   size_t len = strlen(path);

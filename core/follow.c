@@ -26,6 +26,7 @@
 #include "coll.h"
 #include "follow.h"
 #include "recover.h"
+#include "registry.h"
 #include "storage.h"
 
 /* -- Loading ------------------------------------------------------------------ */
@@ -45,6 +46,7 @@ int omen__follow_load(omen_db *db)
   int readonly = (db->flags & OMEN_OPEN_READONLY) != 0, rc;
   for (int attempt = 1;; attempt++) {
     rc = omen__storage_load(db);
+    if (!rc) omen__registry_bind_all(db); /* the log may need tokenizers */
     if (!rc && (db->flags & OMEN_OPEN_VERIFY)) { /* before the log changes anything */
       pthread_mutex_lock(&db->mu);
       rc = omen__storage_verify(db);
@@ -74,6 +76,7 @@ static int stage(const omen_db *db, omen_db *fresh)
   fresh->isa = db->isa;
   fresh->lock_fd = -1;
   fresh->wal.fd = -1;
+  fresh->tokenizers = db->tokenizers; /* borrowed: the list only grows */
   if (omen__errs_init(&fresh->errs)) return OMEN_ERROR;
   if (pthread_mutex_init(&fresh->mu, NULL)) {
     omen__errs_destroy(&fresh->errs);

@@ -25,7 +25,9 @@ void omen__keys_free(const omen__mem *m, omen__keys *k)
   omen__buf_free(m, &k->names);
   omen__buf_free(m, &k->index);
   omen__buf_free(m, &k->table);
+  uint32_t limit = k->limit;
   memset(k, 0, sizeof *k);
+  k->limit = limit;
 }
 
 const char *omen__keys_name(const omen__keys *k, uint32_t key, size_t *len)
@@ -87,7 +89,7 @@ int omen__keys_intern(const omen__mem *m, omen__keys *k, const char *name,
 {
   *key = omen__keys_find(k, name, len);
   if (*key != UINT32_MAX) return OMEN_OK;
-  if (k->n >= OMEN__MAX_KEYS) return OMEN_INVALID;
+  if (k->n >= (k->limit ? k->limit : OMEN__MAX_KEYS)) return OMEN_INVALID;
   int rc = omen__buf_ensure(m, &k->names, (size_t)k->names_used + len,
                             (size_t)k->names_used, 256);
   if (!rc)

@@ -34,6 +34,7 @@ typedef struct omen__keys {
   uint32_t n;
   omen__buf table;  /* uint32_t: key + 1, 0 empty */
   uint32_t mask;
+  uint32_t limit;   /* most names it takes; 0: OMEN__MAX_KEYS (metadata) */
 } omen__keys;
 
 void omen__keys_free(const omen__mem *m, omen__keys *k);

@@ -109,6 +109,9 @@ typedef struct omen_options {
   uint32_t refresh_ms;   /* read-only: look for the writer's new writes at
                             most this often; 0: before every call;
                             OMEN_REFRESH_MANUAL: only in omen_refresh */
+  const struct omen_tokenizer *tokenizers; /* registered before the file is
+                            loaded (see omen_tokenizer_register) */
+  size_t n_tokenizers;
 } omen_options;
 
 #define OMEN_REFRESH_MANUAL UINT32_MAX
@@ -431,7 +434,8 @@ int omen_delete_where(omen_coll *coll, const omen_filter *filter,
 typedef struct omen_text_config {
   omen_str field;         /* the metadata field, 1 .. 255 bytes */
   const char *tokenizer;  /* "unicode61" (NULL: default) or "trigram" (every
-                             three characters, for code and identifiers) */
+                             three characters, for code and identifiers), or
+                             the name of a registered omen_tokenizer */
   const char *stemmer;    /* NULL or "none", or "porter" (English) */
   int remove_diacritics;  /* 0 keep; 1 and 2 as FTS5's option (Latin); 3
                              also Greek and Cyrillic; -1 (default): the
@@ -444,6 +448,41 @@ typedef struct omen_text_config {
 } omen_text_config;
 
 void omen_text_config_init(omen_text_config *cfg, const char *field);
+
+/* A tokenizer of the application's, named in omen_text_config.tokenizer
+** in place of a built-in one (from Lua: a function). It is called with the
+** text of each record written, of each record removed (to find its terms
+** again: it must give the same terms for the same text), and of each query,
+** on the thread making the call, and hands each term to
+** omen_token_emit in order; it returns 0, or nonzero to fail the call (say
+** why with omen_token_error first). Stopwords are compared with the terms
+** it gives. It must not call omen itself (such calls fail with
+** OMEN_INVALID). A database whose collections name a tokenizer needs it
+** registered before they are written or searched, and before its log is
+** replayed: pass it in omen_options.tokenizers. Readers that do not have it
+** (a C program reading a database indexed by a Lua tokenizer) can still
+** open the file and search its vectors; their text searches and writes to
+** that collection fail, naming the tokenizer. */
+typedef struct omen_token_sink omen_token_sink;
+
+/* Hand one term (1 .. 255 bytes; longer ones are cut, empty ones skipped)
+** to the index; returns nonzero when the tokenizer must stop and return
+** that value. */
+int omen_token_emit(omen_token_sink *sink, const char *term, size_t len);
+void omen_token_error(omen_token_sink *sink, const char *msg);
+
+typedef int (*omen_tokenize_fn)(void *ud, const char *text, size_t len,
+                                omen_token_sink *sink);
+
+typedef struct omen_tokenizer {
+  const char *name;       /* 1 .. 64 bytes, not "unicode61" or "trigram" */
+  omen_tokenize_fn fn;
+  void *ud;
+} omen_tokenizer;
+
+/* Register a tokenizer on db (replacing one of the same name), for the
+** collections that name it now and later. */
+int omen_tokenizer_register(omen_db *db, const omen_tokenizer *tok);
 
 /* Index the field of every record of coll, now and as records are written.
 ** OMEN_EXISTS when coll has a text index already. */

@@ -137,6 +137,7 @@ struct omen_db {
                              carries it too */
   omen__wal wal;
   omen__errs errs;
+  struct omen__tokreg *tokenizers; /* the application's (registry.c) */
 
   /* A read-only database follows the writer (follow.c). */
   pthread_mutex_t follow_mu; /* one follower at a time */

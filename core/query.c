@@ -266,7 +266,10 @@ static int text_hits(omen_coll *c, const omen_search_opts *o, uint32_t k,
   *hits = omen__malloc(&c->db->mem, (size_t)k * sizeof **hits);
   if (!*hits) return OMEN_NOMEM;
   size_t len = o->text_len ? o->text_len : strlen(o->text);
-  return omen__text_search(&c->db->mem, c->text, o->text, len, k, pred, *hits, n);
+  int rc = omen__text_search(&c->db->mem, c->text, o->text, len, k, pred, *hits, n);
+  if (rc == OMEN_INVALID)
+    return omen__fail(c->db, rc, "collection '%s': %s", c->name, omen__text_error());
+  return rc;
 }
 
 static int add_text_hits(omen_coll *c, const omen__text_hit *hits, size_t n,

@@ -39,6 +39,7 @@
 #include "catalog.h"
 #include "cursor.h"
 #include "recover.h"
+#include "registry.h"
 #include "storage.h"
 #include "wal.h"
 #include "write.h"
@@ -231,6 +232,7 @@ static int replay_text_index(omen_db *db, omen__cursor body, const char *name)
   if (rc) return rc;
   rc = omen__text_settings_read(&db->mem, body.p, (size_t)(body.end - body.p), &t);
   if (rc) return rc == OMEN_NOMEM ? omen__fail(db, rc, "out of memory") : LOG_FAULT;
+  omen__registry_bind(db, t);
   rc = omen__write_text_index(c, t, 0);
   if (rc) omen__text_free(&db->mem, t);
   return engine_rc(rc);

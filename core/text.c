@@ -44,7 +44,63 @@ static int tok_kind(const char *name)
 {
   if (!name || !strcmp(name, "unicode61")) return OMEN__TOK_UNICODE61;
   if (!strcmp(name, "trigram")) return OMEN__TOK_TRIGRAM;
-  return 0;
+  return 0; /* an application's */
+}
+
+/* -- Tokenizing ------------------------------------------------------------------
+** Built-in tokenizers are called directly; an application's through a
+** sink, with the thread marked busy so that it cannot call back in. */
+
+static _Thread_local int busy;
+static _Thread_local char last_error[320];
+
+const char *omen__text_error(void) { return last_error; }
+int omen__text_busy(void) { return busy; }
+
+struct omen_token_sink {
+  omen__term_fn fn;
+  void *ud;
+  uint32_t pos;
+  int rc;                 /* what fn said, once nonzero */
+};
+
+int omen_token_emit(omen_token_sink *s, const char *term, size_t len)
+{
+  if (!s || s->rc || !term || !len) return s ? s->rc : OMEN_INVALID;
+  if (len > OMEN__MAX_TERM) { /* cut before a character that does not fit */
+    len = OMEN__MAX_TERM;
+    while (len && ((unsigned char)term[len] & 0xc0) == 0x80) len--;
+  }
+  return s->rc = s->fn(s->ud, term, len, s->pos++);
+}
+
+void omen_token_error(omen_token_sink *s, const char *msg)
+{
+  (void)s;
+  snprintf(last_error, sizeof last_error, "%s", msg ? msg : "");
+}
+
+static int text_tokenize(const omen__text *t, const char *text, size_t len,
+                         omen__term_fn fn, void *ud)
+{
+  if (!t->custom[0]) return omen__tokenize(&t->tok, text, len, fn, ud);
+  if (!t->custom_fn) {
+    snprintf(last_error, sizeof last_error, "tokenizer '%s' is not registered with "
+             "this database (omen_options.tokenizers)", t->custom);
+    return OMEN_INVALID;
+  }
+  omen_token_sink s = {fn, ud, 0, 0};
+  last_error[0] = 0;
+  busy++;
+  int r = t->custom_fn(t->custom_ud, text, len, &s);
+  busy--;
+  if (s.rc) return s.rc;
+  if (!r) return OMEN_OK;
+  char why[160];
+  snprintf(why, sizeof why, "%s", last_error);
+  snprintf(last_error, sizeof last_error, "tokenizer '%s' failed%s%s", t->custom,
+           why[0] ? ": " : "", why);
+  return OMEN_INVALID;
 }
 
 static int stemmer(const char *name)
@@ -59,8 +115,9 @@ int omen__text_check(const omen_text_config *cfg, char *err, size_t cap)
   const char *why = NULL;
   if (!cfg->field.ptr || cfg->field.len < 1 || cfg->field.len > OMEN__MAX_KEY)
     why = "the text field needs a name of 1 to 255 bytes";
-  else if (!tok_kind(cfg->tokenizer))
-    why = "unknown tokenizer (unicode61 or trigram)";
+  else if (!tok_kind(cfg->tokenizer) &&
+           (!cfg->tokenizer[0] || strlen(cfg->tokenizer) > OMEN__MAX_TOKNAME))
+    why = "a tokenizer's name is 1 to 64 bytes";
   else if (stemmer(cfg->stemmer) < 0)
     why = "unknown stemmer (none or porter)";
   else if (stemmer(cfg->stemmer) && tok_kind(cfg->tokenizer) != OMEN__TOK_UNICODE61)
@@ -94,6 +151,11 @@ int omen__text_new(const omen__mem *m, const omen_text_config *cfg, int terms,
   memcpy(t->field, cfg->field.ptr, cfg->field.len);
   t->field_len = (uint32_t)cfg->field.len;
   t->tok.kind = (omen__tok_kind)tok_kind(cfg->tokenizer);
+  if (!t->tok.kind) { /* an application's: its terms are taken as they come */
+    snprintf(t->custom, sizeof t->custom, "%s", cfg->tokenizer);
+    t->tok.kind = OMEN__TOK_UNICODE61;
+    terms = 1;
+  }
   /* The tokenizer's own default, as in FTS5: unicode61 removes them. */
   int diacritics = cfg->remove_diacritics >= 0 ? cfg->remove_diacritics
                                                : t->tok.kind == OMEN__TOK_UNICODE61;
@@ -102,12 +164,13 @@ int omen__text_new(const omen__mem *m, const omen_text_config *cfg, int terms,
   t->tok.case_sensitive = cfg->case_sensitive != 0;
   t->k1 = cfg->k1;
   t->b = cfg->b;
+  t->terms.limit = OMEN__MAX_TERMS;
   void *ud[2] = {(void *)m, &t->stop};
   int rc = OMEN_OK;
   for (size_t i = 0; i < cfg->n_stopwords && !rc; i++)
     rc = terms ? stop_term(ud, cfg->stopwords[i].ptr, cfg->stopwords[i].len, 0)
-               : omen__tokenize(&t->tok, cfg->stopwords[i].ptr, cfg->stopwords[i].len,
-                                stop_term, ud);
+               : text_tokenize(t, cfg->stopwords[i].ptr, cfg->stopwords[i].len,
+                               stop_term, ud);
   if (rc) {
     omen__text_free(m, t);
     return OMEN_NOMEM;
@@ -118,10 +181,12 @@ int omen__text_new(const omen__mem *m, const omen_text_config *cfg, int terms,
 
 /*   settings := u32 field length, field, u32 tokenizer, u32 diacritics,
 **               u32 porter, u32 case_sensitive, f64 k1, f64 b,
-**               u32 stopwords, (u32 length, term) per stopword */
+**               u32 stopwords, (u32 length, term) per stopword,
+**               u32 length, the application's tokenizer's name (or 0) */
 size_t omen__text_settings_size(const omen__text *t)
 {
-  return 4 + t->field_len + 16 + 16 + 4 + (size_t)t->stop.n * 4 + t->stop.names_used;
+  return 4 + t->field_len + 16 + 16 + 4 + (size_t)t->stop.n * 4 + t->stop.names_used + 4 +
+         strlen(t->custom);
 }
 
 static uint8_t *put_u32(uint8_t *p, uint32_t v)
@@ -147,6 +212,9 @@ void omen__text_settings_write(const omen__text *t, uint8_t *p)
     memcpy(p, name, len);
     p += len;
   }
+  size_t custom = strlen(t->custom);
+  p = put_u32(p, (uint32_t)custom);
+  memcpy(p, t->custom, custom);
 }
 
 int omen__text_settings_read(const omen__mem *m, const uint8_t *p, size_t n,
@@ -181,6 +249,17 @@ int omen__text_settings_read(const omen__mem *m, const uint8_t *p, size_t n,
   }
   cfg.stopwords = stop;
   cfg.n_stopwords = n_stop;
+  char custom[OMEN__MAX_TOKNAME + 1];
+  uint32_t custom_len = omen__take_u32(&c);
+  const uint8_t *name = custom_len <= OMEN__MAX_TOKNAME ? omen__take(&c, custom_len) : NULL;
+  if (!name) c.bad = 1;
+  else if (custom_len) {
+    memcpy(custom, name, custom_len);
+    custom[custom_len] = 0;
+    if (!memchr(custom, 0, custom_len) && !tok_kind(custom) && !porter)
+      cfg.tokenizer = custom;
+    else c.bad = 1;
+  }
   char err[128];
   int rc = c.bad || c.p != c.end || omen__text_check(&cfg, err, sizeof err)
                ? OMEN_CORRUPT : omen__text_new(m, &cfg, 1, out);
@@ -236,7 +315,7 @@ static int walk_text(const omen__text *t, const omen__keys *keys, const uint8_t 
     if (key != want) continue;
     if (v.type == OMEN_STRING) {
       *has = 1;
-      return omen__tokenize(&t->tok, v.u.string.ptr, v.u.string.len, fn, ud);
+      return text_tokenize(t, v.u.string.ptr, v.u.string.len, fn, ud);
     }
     if (v.type != OMEN_STRINGS) return OMEN_OK;
     *has = 1;
@@ -244,7 +323,7 @@ static int walk_text(const omen__text *t, const omen__keys *keys, const uint8_t 
     for (size_t j = 0; j < v.u.strings.n; j++) {
       omen_str s;
       int rc = omen__meta_next_string(&p, end, &s);
-      if (!rc) rc = omen__tokenize(&t->tok, s.ptr, s.len, fn, ud);
+      if (!rc) rc = text_tokenize(t, s.ptr, s.len, fn, ud);
       if (rc) return rc;
     }
     return OMEN_OK;
@@ -308,6 +387,7 @@ typedef struct adder {
   omen__text *t;
   omen__text_batch *b;
   uint32_t epoch, tokens;
+  int drop;       /* terms of a document going: looked up, not added */
 } adder;
 
 static int grow_batch_terms(const omen__mem *m, omen__text_batch *b)
@@ -328,9 +408,19 @@ static int add_term(void *ud, const char *term, size_t len, uint32_t pos)
   omen__text *t = a->t;
   if (stopped(t, term, len)) return OMEN_OK;
   uint32_t id;
-  int rc = omen__keys_intern(a->m, &t->terms, term, len, &id);
-  if (rc == OMEN_INVALID) return OMEN_INVALID; /* more terms than ids */
-  if (rc || (rc = cover_terms(a->m, t))) return rc;
+  int rc = OMEN_OK;
+  if (a->drop) {
+    id = omen__keys_find(&t->terms, term, len);
+    if (id == UINT32_MAX || id >= t->n_stamp) return OMEN_OK; /* never indexed */
+  } else {
+    rc = omen__keys_intern(a->m, &t->terms, term, len, &id);
+    if (rc == OMEN_INVALID) {
+      snprintf(last_error, sizeof last_error, "the text index holds as many terms as it "
+               "can (%u)", OMEN__MAX_TERMS);
+      return rc;
+    }
+    if (rc || (rc = cover_terms(a->m, t))) return rc;
+  }
   a->tokens++;
   uint32_t *stamp = t->stamp.p, *tf = t->tf.p;
   if (stamp[id] == a->epoch) {
@@ -351,8 +441,28 @@ void omen__text_batch_free(const omen__mem *m, omen__text_batch *b)
   memset(b, 0, sizeof *b);
 }
 
+static int batch_doc(const omen__mem *m, omen__text *t, const omen__keys *keys,
+                     const uint8_t *meta, size_t meta_len, omen__text_batch *b, int drop);
+
 int omen__text_add_doc(const omen__mem *m, omen__text *t, const omen__keys *keys,
                        const uint8_t *meta, size_t meta_len, omen__text_batch *b)
+{
+  return batch_doc(m, t, keys, meta, meta_len, b, 0);
+}
+
+int omen__text_drop_doc(const omen__mem *m, omen__text *t, const omen__keys *keys,
+                        uint32_t slot, const uint8_t *meta, size_t meta_len,
+                        omen__text_batch *b)
+{
+  if (slot >= t->n_len || lens(t)[slot] == OMEN__NO_DOC) return OMEN_OK;
+  size_t at = b->n_docs;
+  int rc = batch_doc(m, t, keys, meta, meta_len, b, 1);
+  if (!rc) b->docs[at].slot = slot;
+  return rc;
+}
+
+static int batch_doc(const omen__mem *m, omen__text *t, const omen__keys *keys,
+                     const uint8_t *meta, size_t meta_len, omen__text_batch *b, int drop)
 {
   if (b->n_docs == b->cap_docs) {
     size_t cap = omen__grow_cap(b->cap_docs, b->n_docs + 1, 16);
@@ -364,7 +474,7 @@ int omen__text_add_doc(const omen__mem *m, omen__text *t, const omen__keys *keys
   int rc = cover_terms(m, t);
   if (rc) return rc;
   omen__text_doc *d = &b->docs[b->n_docs];
-  adder a = {m, t, b, next_epoch(t), 0};
+  adder a = {m, t, b, next_epoch(t), 0, drop};
   size_t first = b->n_terms;
   int has;
   if ((rc = walk_text(t, keys, meta, meta_len, add_term, &a, &has))) {
@@ -374,6 +484,7 @@ int omen__text_add_doc(const omen__mem *m, omen__text *t, const omen__keys *keys
   const uint32_t *tf = t->tf.p;
   for (size_t i = first; i < b->n_terms; i++) b->terms[i].tf = tf[b->terms[i].term];
   d->slot = OMEN__NO_DOC;
+  d->drop = (uint8_t)drop;
   d->len = has ? (a.tokens < OMEN__LEN_MASK ? a.tokens : OMEN__LEN_MASK - 1) : OMEN__NO_DOC;
   d->first = (uint32_t)first;
   d->n = (uint32_t)(b->n_terms - first);
@@ -423,6 +534,19 @@ static int reserve_slots(const omen__mem *m, omen__text *t, uint32_t n_slots)
   return OMEN_OK;
 }
 
+/* Whether the batch's i-th term belongs to a document going (its docs
+** list their terms in order). */
+static int dropped_term(const omen__text_batch *b, size_t i)
+{
+  size_t lo = 0, hi = b->n_docs;
+  while (lo + 1 < hi) { /* the last document starting at or before i */
+    size_t mid = lo + (hi - lo) / 2;
+    if (b->docs[mid].first <= i) lo = mid;
+    else hi = mid;
+  }
+  return b->n_docs && b->docs[lo].drop;
+}
+
 int omen__text_reserve(const omen__mem *m, omen__text *t, const omen__text_batch *b,
                        uint32_t n_slots)
 {
@@ -431,6 +555,7 @@ int omen__text_reserve(const omen__mem *m, omen__text *t, const omen__text_batch
   /* Count what each term's tail receives (tf serves as the counter). */
   uint32_t *need = t->tf.p, *stamp = t->stamp.p, epoch = next_epoch(t);
   for (size_t i = 0; i < b->n_terms; i++) {
+    if (dropped_term(b, i)) continue;
     uint32_t id = b->terms[i].term;
     if (stamp[id] != epoch) {
       stamp[id] = epoch;
@@ -470,44 +595,32 @@ static uint32_t tail_find(const omen__tlist *tl, uint32_t slot)
   return lo;
 }
 
-typedef struct remover {
-  omen__text *t;
-  uint32_t slot, epoch;
-} remover;
-
-static int remove_term(void *ud, const char *term, size_t len, uint32_t pos)
+/* Take a document's postings out of the tails (its encoded ones drop
+** out as its length loses OMEN__IN_LISTS). */
+static void tail_remove(omen__text *t, uint32_t term, uint32_t slot)
 {
-  (void)pos;
-  remover *r = ud;
-  omen__text *t = r->t;
-  uint32_t id = omen__keys_find(&t->terms, term, len);
-  uint32_t *stamp = t->stamp.p;
-  if (id == UINT32_MAX || id >= t->n_stamp || stamp[id] == r->epoch) return OMEN_OK;
-  stamp[id] = r->epoch;
-  if (dfs(t)[id]) dfs(t)[id]--;
-  omen__tlist *tl = tail_of(t, id);
-  if (!tl) return OMEN_OK;
-  uint32_t i = tail_find(tl, r->slot);
-  if (i < tl->n && tl->p[i].slot == r->slot) {
+  omen__tlist *tl = tail_of(t, term);
+  if (!tl) return;
+  uint32_t i = tail_find(tl, slot);
+  if (i < tl->n && tl->p[i].slot == slot) {
     memmove(tl->p + i, tl->p + i + 1, (tl->n - i - 1) * sizeof *tl->p);
     tl->n--;
     t->tail_postings--;
   }
-  return OMEN_OK;
 }
 
-void omen__text_remove(omen__text *t, const omen__keys *keys, uint32_t slot,
-                       const uint8_t *meta, size_t meta_len)
+static void apply_drop(omen__text *t, const omen__text_batch *b, const omen__text_doc *d)
 {
-  if (slot >= t->n_len || lens(t)[slot] == OMEN__NO_DOC) return;
-  remover r = {t, slot, next_epoch(t)};
-  int has;
-  /* The document was tokenized when added: its terms are all there. */
-  walk_text(t, keys, meta, meta_len, remove_term, &r, &has);
-  uint32_t l = lens(t)[slot] & OMEN__LEN_MASK;
+  uint32_t l = lens(t)[d->slot];
+  if (l == OMEN__NO_DOC) return;
+  for (uint32_t j = d->first; j < d->first + d->n; j++) {
+    uint32_t id = b->terms[j].term;
+    if (dfs(t)[id]) dfs(t)[id]--;
+    tail_remove(t, id, d->slot);
+  }
   t->n_docs--;
-  t->total_len -= l;
-  lens(t)[slot] = OMEN__NO_DOC;
+  t->total_len -= l & OMEN__LEN_MASK;
+  lens(t)[d->slot] = OMEN__NO_DOC;
 }
 
 static void tail_insert(omen__text *t, omen__tlist *tl, uint32_t slot, uint32_t tf,
@@ -525,9 +638,11 @@ static void tail_insert(omen__text *t, omen__tlist *tl, uint32_t slot, uint32_t 
 
 void omen__text_apply(omen__text *t, const omen__text_batch *b)
 {
+  for (size_t i = 0; i < b->n_docs; i++)
+    if (b->docs[i].drop) apply_drop(t, b, &b->docs[i]);
   for (size_t i = 0; i < b->n_docs; i++) {
     const omen__text_doc *d = &b->docs[i];
-    if (d->len == OMEN__NO_DOC) continue;
+    if (d->drop || d->len == OMEN__NO_DOC) continue;
     lens(t)[d->slot] = d->len;
     t->n_docs++;
     t->total_len += d->len;
@@ -574,7 +689,7 @@ static int merged_alloc(const omen__mem *m, const omen__text *t, merged *g,
   uint64_t heap = 0;
   size_t longest = 1;
   for (uint32_t id = 0; id < t->terms.n; id++) {
-    const omen__tlist *tl = tail_of(t, id);
+    const omen__tlist *tl = tail_of_safe(t, id);
     size_t n = (size_t)counts_of(t)[id] + (tl ? tl->n : 0);
     heap += omen__postings_bound(n);
     if (n > longest) longest = n;
@@ -612,7 +727,7 @@ static int merged_term(const omen__text *t, merged *g, uint32_t id, const uint32
   if (n && !omen__postings_decode(heap + posts(t)[id], heap + t->heap_used, n, t->n_len,
                                   g->list, &used))
     return OMEN_CORRUPT;
-  const omen__tlist *tl = tail_of(t, id);
+  const omen__tlist *tl = tail_of_safe(t, id);
   uint32_t tn = tl ? tl->n : 0, i = 0, j = 0;
   size_t k = 0;
   while (i < n || j < tn) {
@@ -644,6 +759,7 @@ static int merged_build(const omen__mem *m, const omen__text *t, merged *g,
     size_t len;
     const char *name = omen__keys_name(&t->terms, id, &len);
     uint32_t to, k = g->terms.n;
+    g->terms.limit = OMEN__MAX_TERMS;
     if (omen__keys_intern(m, &g->terms, name, len, &to) ||
         omen__buf_ensure(m, &g->post, ((size_t)k + 1) * 8, (size_t)k * 8, 8192) ||
         omen__buf_ensure(m, &g->count, ((size_t)k + 1) * 4, (size_t)k * 4, 4096) ||
@@ -935,7 +1051,7 @@ static int parse_query(query *qy, const char *s, size_t len)
     } else {
       while (i < len && !is_space(s[i])) i++;
     }
-    int rc = omen__tokenize(&qy->t->tok, s + start, i - start, query_term, qy);
+    int rc = text_tokenize(qy->t, s + start, i - start, query_term, qy);
     if (rc) return rc;
     if (i < len && s[i] == '"') i++;
   }

@@ -33,11 +33,17 @@ typedef struct omen__tlist {
   uint32_t max_tf, min_len; /* bound every posting ever added */
 } omen__tlist;
 
+#define OMEN__MAX_TERMS (UINT32_MAX / 2) /* distinct terms in an index */
+#define OMEN__MAX_TOKNAME 64             /* bytes in a tokenizer's name */
+
 typedef struct omen__text {
   /* settings */
   char field[OMEN__MAX_KEY + 1];
   uint32_t field_len;
   omen__tokenizer tok;
+  char custom[OMEN__MAX_TOKNAME + 1]; /* an application's tokenizer, or "" */
+  omen_tokenize_fn custom_fn;         /* NULL until registered (registry.c) */
+  void *custom_ud;
   double k1, b;
   omen__keys stop;          /* stopwords, as terms */
   /* the dictionary and the encoded lists */
@@ -82,6 +88,14 @@ int omen__text_settings_read(const omen__mem *m, const uint8_t *p, size_t n,
                              omen__text **out);
 void omen__text_free(const omen__mem *m, omen__text *t);
 
+/* Why the calling thread's last text call failed with OMEN_INVALID (a
+** tokenizer's failure, a full dictionary). */
+const char *omen__text_error(void);
+
+/* Whether the calling thread is inside an application's tokenizer, which
+** may not call omen. */
+int omen__text_busy(void);
+
 /* -- Writes ------------------------------------------------------------------- */
 
 /* A write's documents: per document its slot (set by the caller before
@@ -90,6 +104,7 @@ typedef struct omen__text_doc {
   uint32_t slot;
   uint32_t len;             /* tokens, OMEN__NO_DOC: the record has no text */
   uint32_t first, n;        /* its terms in the batch's list */
+  uint8_t drop;             /* the document in slot goes (before any is added) */
 } omen__text_doc;
 
 typedef struct omen__text_term {
@@ -110,17 +125,19 @@ void omen__text_batch_free(const omen__mem *m, omen__text_batch *b);
 int omen__text_add_doc(const omen__mem *m, omen__text *t, const omen__keys *keys,
                        const uint8_t *meta, size_t meta_len, omen__text_batch *b);
 
-/* Reserve what applying the batch and removing `removals` documents needs:
-** tails, the work space, and slots up to n_slots. */
+/* Reserve what applying the batch needs: tails, the work space, and slots
+** up to n_slots. */
 int omen__text_reserve(const omen__mem *m, omen__text *t, const omen__text_batch *b,
                        uint32_t n_slots);
 
-/* Take a slot's document out (its record, meta, still readable); cannot
-** fail once reserved. */
-void omen__text_remove(omen__text *t, const omen__keys *keys, uint32_t slot,
-                       const uint8_t *meta, size_t meta_len);
+/* Note that the document of slot (its record's meta) goes: its terms are
+** looked up now, so that applying cannot fail. */
+int omen__text_drop_doc(const omen__mem *m, omen__text *t, const omen__keys *keys,
+                        uint32_t slot, const uint8_t *meta, size_t meta_len,
+                        omen__text_batch *b);
 
-/* Add the batch's documents, their slots set; cannot fail once reserved. */
+/* Take out the documents going, then add the new ones (their slots set);
+** cannot fail once reserved. */
 void omen__text_apply(omen__text *t, const omen__text_batch *b);
 
 /* -- Merging ------------------------------------------------------------------ */

@@ -18,6 +18,7 @@
 #include "checkpoint.h"
 #include "coll.h"
 #include "link.h"
+#include "registry.h"
 #include "storage.h"
 #include "wal.h"
 #include "write.h"
@@ -39,6 +40,16 @@ static int written(omen_coll *c, int rc)
   return rc;
 }
 
+/* The message of a write that failed in the text index: out of memory, or
+** what it said (a tokenizer failed, the dictionary is full). */
+static int text_failed(omen_coll *c, int rc)
+{
+  if (rc == OMEN_NOMEM) return omen__fail(c->db, rc, "out of memory");
+  if (rc == OMEN_INVALID)
+    return omen__fail(c->db, rc, "collection '%s': %s", c->name, omen__text_error());
+  return rc;
+}
+
 static int same_vector(const omen_coll *c, uint32_t slot, const float *vec)
 {
   return memcmp(omen__coll_vector(c, slot), vec, c->cfg.dim * sizeof(float)) == 0;
@@ -57,6 +68,7 @@ typedef struct batch_item {
   uint32_t old;              /* slot holding the id before, or NO_SLOT */
   uint8_t skip;              /* a later item has the same id */
   uint8_t meta_only;         /* same vector: only the record changes */
+  uint32_t text_doc;         /* its document in the batch's text part */
 } batch_item;
 
 typedef struct batch {
@@ -140,31 +152,32 @@ static int batch_check(batch *b, const omen_str *ids, const float *vecs,
   return mark_duplicates(b);
 }
 
+/* Note that a slot's document leaves the text index (read from its record,
+** still there). */
+static int drop_text(omen_coll *c, uint32_t slot, omen__text_batch *tb)
+{
+  uint32_t len;
+  const uint8_t *meta = omen__records_meta(&c->recs, slot, &len);
+  return omen__text_drop_doc(&c->db->mem, c->text, &c->keys, slot, meta, len, tb);
+}
+
 /* Tokenize each record's text for the collection's text index (after its
 ** metadata is encoded), one document per item that is written. */
 static int plan_text(batch *b)
 {
   omen_coll *c = b->c;
+  const omen__mem *m = &c->db->mem;
   int rc = OMEN_OK;
   for (size_t i = 0; i < b->n && c->text && !rc; i++) {
-    const batch_item *it = &b->items[i];
-    if (!it->skip)
-      rc = omen__text_add_doc(&c->db->mem, c->text, &c->keys, b->meta + it->meta_off,
-                              it->meta_len, &b->text);
+    batch_item *it = &b->items[i];
+    if (it->skip) continue;
+    if (it->old != OMEN__NO_SLOT) rc = drop_text(c, it->old, &b->text);
+    it->text_doc = (uint32_t)b->text.n_docs;
+    if (!rc)
+      rc = omen__text_add_doc(m, c->text, &c->keys, b->meta + it->meta_off, it->meta_len,
+                              &b->text);
   }
-  if (rc == OMEN_INVALID)
-    return omen__fail(c->db, rc, "the text index of '%s' holds as many terms as it "
-                      "can", c->name);
-  return rc;
-}
-
-/* Take a slot's document out of the text index, before its record goes. */
-static void unindex(omen_coll *c, uint32_t slot)
-{
-  if (!c->text) return;
-  uint32_t len;
-  const uint8_t *meta = omen__records_meta(&c->recs, slot, &len);
-  omen__text_remove(c->text, &c->keys, slot, meta, len);
+  return text_failed(c, rc);
 }
 
 /* After a write: encode the text index's tails once they have grown (a
@@ -257,7 +270,6 @@ static void batch_apply(batch *b, omen__scratch *sc)
   for (size_t i = 0; i < b->n; i++) {
     batch_item *it = &b->items[i];
     if (it->skip) continue;
-    if (it->old != OMEN__NO_SLOT) unindex(c, it->old);
     if (it->meta_only)
       omen__records_put(&c->recs, it->old, it->id, it->id_len,
                         b->meta + it->meta_off, (uint32_t)it->meta_len);
@@ -265,7 +277,6 @@ static void batch_apply(batch *b, omen__scratch *sc)
       omen__coll_delete_slot(c, it->old);
   }
   if (b->consolidate) omen__link_consolidate(c, sc, b->threads);
-  size_t doc = 0;
   for (size_t i = 0; i < b->n; i++) {
     batch_item *it = &b->items[i];
     if (it->skip) continue;
@@ -277,7 +288,7 @@ static void batch_apply(batch *b, omen__scratch *sc)
                         b->meta + it->meta_off, (uint32_t)it->meta_len);
       it->old = slot;
     }
-    if (c->text) b->text.docs[doc++].slot = it->old;
+    if (c->text) b->text.docs[it->text_doc].slot = it->old;
   }
   if (c->text) omen__text_apply(c->text, &b->text);
   for (size_t i = 0; i < b->n; i++) {
@@ -373,11 +384,13 @@ static void emit_delete(omen__sink *s, const void *arg)
   omen__sink_str(s, d->id.ptr, d->id.len);
 }
 
-/* Room for taking documents out of the text index. */
-static int reserve_unindex(omen_coll *c)
+/* The text part of a deletion: the documents of n slots going. */
+static int plan_drops(omen_coll *c, const uint32_t *slots, size_t n, omen__text_batch *tb)
 {
-  omen__text_batch none = {0};
-  return c->text ? omen__text_reserve(&c->db->mem, c->text, &none, c->n_slots) : OMEN_OK;
+  int rc = OMEN_OK;
+  for (size_t i = 0; i < n && c->text && !rc; i++) rc = drop_text(c, slots[i], tb);
+  if (!rc && c->text) rc = omen__text_reserve(&c->db->mem, c->text, tb, c->n_slots);
+  return rc;
 }
 
 /* After a write deleted records: consolidate if due. */
@@ -392,18 +405,19 @@ int omen__write_delete(omen_coll *c, const char *id, size_t id_len, int log)
   if (rc || (rc = lock_for_write(c))) return rc;
   uint32_t slot = omen__coll_find(c, id, id_len, omen__idmap_hash(&c->ids, id, id_len));
   omen__scratch *sc = NULL;
+  omen__text_batch tb = {0};
   int due = 0;
   if (slot == OMEN__NO_SLOT) {
     rc = omen__coll_no_record(c, id, id_len);
   } else if (!(sc = omen__coll_scratch(c)) ||
              (rc = omen__link_reserve_deletions(c, sc, 1, &due)) ||
-             (rc = reserve_unindex(c))) {
-    rc = omen__fail(c->db, OMEN_NOMEM, "out of memory");
+             (rc = plan_drops(c, &slot, 1, &tb))) {
+    rc = text_failed(c, rc ? rc : OMEN_NOMEM);
   } else {
     deletion d = {c, {id, id_len}};
     if (log) rc = omen__wal_append(c->db, OMEN__LOG_DELETE, emit_delete, &d);
     if (!rc) {
-      unindex(c, slot);
+      if (c->text) omen__text_apply(c->text, &tb);
       omen__coll_delete_slot(c, slot);
       after_deletions(c, sc, due);
       atomic_store(&c->db->dirty, 1);
@@ -411,6 +425,7 @@ int omen__write_delete(omen_coll *c, const char *id, size_t id_len, int log)
   }
   omen__coll_scratch_put(c, sc);
   pthread_rwlock_unlock(&c->rw);
+  omen__text_batch_free(&c->db->mem, &tb);
   return rc;
 }
 
@@ -462,14 +477,13 @@ int omen_delete_where(omen_coll *c, const omen_filter *f, uint64_t *deleted)
   for (uint32_t s = 0; !rc && s < c->n_slots; s++)
     if (omen__returnable(omen__coll_state(c), pred, s)) slots[n++] = s;
   if (!rc && n) rc = omen__link_reserve_deletions(c, sc, n, &due);
-  if (!rc && n) rc = reserve_unindex(c);
+  omen__text_batch tb = {0};
+  if (!rc && n) rc = plan_drops(c, slots, n, &tb);
   deletions d = {c, slots, n};
   if (!rc && n && omen__wal_active(c->db))
     rc = omen__wal_append(c->db, OMEN__LOG_DELETE_MANY, emit_deletions, &d);
-  for (size_t i = 0; !rc && i < n; i++) {
-    unindex(c, slots[i]);
-    omen__coll_delete_slot(c, slots[i]);
-  }
+  if (!rc && n && c->text) omen__text_apply(c->text, &tb);
+  for (size_t i = 0; !rc && i < n; i++) omen__coll_delete_slot(c, slots[i]);
   if (!rc && n) {
     after_deletions(c, sc, due);
     atomic_store(&c->db->dirty, 1);
@@ -477,8 +491,8 @@ int omen_delete_where(omen_coll *c, const omen_filter *f, uint64_t *deleted)
   omen__coll_scratch_put(c, sc);
   pthread_rwlock_unlock(&c->rw);
   omen__free(m, slots, cap * sizeof(uint32_t));
-  if (rc == OMEN_NOMEM) return omen__fail(c->db, rc, "out of memory");
-  if (rc) return rc;
+  omen__text_batch_free(m, &tb);
+  if (rc) return text_failed(c, rc);
   *deleted = n;
   return written(c, OMEN_OK);
 }
@@ -532,9 +546,7 @@ int omen__write_text_index(omen_coll *c, omen__text *t, int log)
     rc = omen__fail(c->db, OMEN_EXISTS, "collection '%s' has a text index already",
                     c->name);
   else if (!settings || (rc = index_all(c, t)))
-    rc = omen__fail(c->db, rc == OMEN_INVALID ? rc : OMEN_NOMEM,
-                    rc == OMEN_INVALID ? "too many distinct terms to index"
-                                       : "out of memory");
+    rc = text_failed(c, rc == OMEN_INVALID ? rc : OMEN_NOMEM);
   if (!rc && log) {
     omen__text_settings_write(t, settings);
     x.settings = settings;
@@ -561,8 +573,14 @@ int omen_text_index(omen_coll *c, const omen_text_config *cfg)
     return omen__fail(c->db, OMEN_INVALID, "%s", err);
   omen__text *t;
   if ((rc = omen__text_new(&c->db->mem, cfg, 0, &t)))
-    return omen__fail(c->db, rc, "out of memory");
-  rc = omen__write_text_index(c, t, omen__wal_active(c->db));
+    return rc == OMEN_NOMEM ? omen__fail(c->db, rc, "out of memory")
+                            : omen__fail(c->db, rc, "%s", omen__text_error());
+  omen__registry_bind(c->db, t);
+  if (t->custom[0] && !t->custom_fn)
+    rc = omen__fail(c->db, OMEN_INVALID, "tokenizer '%s' is not registered with this "
+                    "database (omen_tokenizer_register)", t->custom);
+  else
+    rc = omen__write_text_index(c, t, omen__wal_active(c->db));
   if (rc) omen__text_free(&c->db->mem, t);
   return written(c, rc);
 }

@@ -37,9 +37,19 @@
 #define COLL_MT "omen.collection"
 #define LUA_TCDATA_ 10 /* LuaJIT's type tag for FFI cdata */
 
+/* A Lua function registered as a tokenizer: run on a Lua thread of its
+** own, so it works from whatever coroutine the engine was called. */
+typedef struct ltok {
+  struct ltok *next;
+  lua_State *T;     /* anchored by thread_ref */
+  int fn_ref, thread_ref;
+  char name[65];
+} ltok;
+
 typedef struct ldb {
   omen_db *db;      /* NULL once closed */
   int borrowed;     /* the host's database (lomen_push_db): never closed here */
+  ltok *toks;       /* tokenizers registered through this handle */
 } ldb;
 
 typedef struct lcoll {
@@ -607,6 +617,123 @@ static omen_filter *check_filter(lua_State *L, int idx, omen_db *db)
 
 /* -- Module functions --------------------------------------------------------- */
 
+/* -- Tokenizers written in Lua ------------------------------------------------- */
+
+/* The engine's call of a Lua tokenizer: text in, an array of strings out,
+** each handed on; an error or a bad result fails the engine's call. */
+static int lua_tokenize(void *ud, const char *text, size_t len, omen_token_sink *sink)
+{
+  ltok *t = ud;
+  lua_State *T = t->T;
+  int top = lua_gettop(T), rc = 0;
+  lua_rawgeti(T, LUA_REGISTRYINDEX, t->fn_ref);
+  lua_pushlstring(T, text, len);
+  if (lua_pcall(T, 1, 1, 0)) {
+    omen_token_error(sink, lua_type(T, -1) == LUA_TSTRING ? lua_tostring(T, -1)
+                                                          : "(error object is not a string)");
+    rc = 1;
+  } else if (!lua_istable(T, -1)) {
+    omen_token_error(sink, "it must return an array of strings");
+    rc = 1;
+  } else {
+    size_t n = lua_objlen(T, -1);
+    for (size_t i = 1; i <= n && !rc; i++) {
+      lua_rawgeti(T, -1, (int)i);
+      size_t tl;
+      const char *term = lua_type(T, -1) == LUA_TSTRING ? lua_tolstring(T, -1, &tl) : NULL;
+      if (!term) {
+        omen_token_error(sink, "it must return an array of strings");
+        rc = 1;
+      } else {
+        rc = omen_token_emit(sink, term, tl);
+      }
+      lua_pop(T, 1);
+    }
+  }
+  lua_settop(T, top);
+  return rc;
+}
+
+/* What a tokenizer does once the Lua state that made it is gone. */
+static int orphan_tokenize(void *ud, const char *text, size_t len, omen_token_sink *sink)
+{
+  (void)ud, (void)text, (void)len;
+  omen_token_error(sink, "the Lua state that registered it is closed");
+  return 1;
+}
+
+/* A new Lua tokenizer for d from the function at idx (kept by d). */
+static ltok *new_ltok(lua_State *L, ldb *d, const char *name, int idx)
+{
+  if (lua_type(L, idx) != LUA_TFUNCTION)
+    luaL_error(L, "tokenizer '%s' must be a function (got %s)", name, luaL_typename(L, idx));
+  if (strlen(name) < 1 || strlen(name) > 64)
+    luaL_error(L, "a tokenizer's name is 1 to 64 bytes");
+  ltok *t = calloc(1, sizeof *t);
+  if (!t) luaL_error(L, "out of memory");
+  memcpy(t->name, name, strlen(name));
+  lua_pushvalue(L, idx);
+  t->fn_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  t->T = lua_newthread(L);
+  t->thread_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  t->next = d->toks;
+  d->toks = t;
+  return t;
+}
+
+/* Let the handle's tokenizers go: the database keeps a stub under each
+** name, so that it never calls into a state that is gone. */
+static void free_ltoks(lua_State *L, ldb *d)
+{
+  for (ltok *t = d->toks, *next; t; t = next) {
+    next = t->next;
+    if (d->db) {
+      omen_tokenizer stub = {t->name, orphan_tokenize, NULL};
+      omen_tokenizer_register(d->db, &stub);
+    }
+    luaL_unref(L, LUA_REGISTRYINDEX, t->fn_ref);
+    luaL_unref(L, LUA_REGISTRYINDEX, t->thread_ref);
+    free(t);
+  }
+  d->toks = NULL;
+}
+
+/* open's tokenizers = {name = function, ...}, as omen_options wants them
+** (in a userdata on the stack). */
+static void open_tokenizers(lua_State *L, int opts, ldb *d, omen_options *o)
+{
+  lua_getfield(L, opts, "tokenizers");
+  int t = lua_gettop(L);
+  if (lua_isnil(L, t)) return;
+  if (!lua_istable(L, t)) luaL_error(L, "tokenizers must be a table of functions by name");
+  size_t n = 0;
+  for (lua_pushnil(L); lua_next(L, t); lua_pop(L, 1)) n++;
+  omen_tokenizer *list = lua_newuserdata(L, (n ? n : 1) * sizeof *list);
+  size_t i = 0;
+  for (lua_pushnil(L); lua_next(L, t); lua_pop(L, 1)) {
+    if (lua_type(L, -2) != LUA_TSTRING) luaL_error(L, "tokenizers are named by strings");
+    ltok *k = new_ltok(L, d, lua_tostring(L, -2), lua_gettop(L));
+    list[i].name = k->name;
+    list[i].fn = lua_tokenize;
+    list[i++].ud = k;
+  }
+  o->tokenizers = list;
+  o->n_tokenizers = n;
+}
+
+/* db:register_tokenizer(name, function) */
+static int db_register_tokenizer(lua_State *L)
+{
+  ldb *d = check_ldb(L, 1);
+  const char *name = check_cstring(L, 2, "tokenizer name");
+  ltok *t = new_ltok(L, d, name, 3);
+  omen_tokenizer tok = {t->name, lua_tokenize, t};
+  int rc = omen_tokenizer_register(d->db, &tok);
+  if (rc) return failed(L, d->db, rc);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
 static int l_open(lua_State *L)
 {
   const char *path = opt_cstring(L, 1, "path");
@@ -615,7 +742,7 @@ static int l_open(lua_State *L)
   if (!lua_isnoneornil(L, 2)) {
     luaL_checktype(L, 2, LUA_TTABLE);
     static const char *const known[] = {"readonly", "verify", "sync", "checkpoint_bytes",
-                                        "recover", "refresh_ms", NULL};
+                                        "recover", "refresh_ms", "tokenizers", NULL};
     check_keys(L, 2, known, "open");
     if (opt_bool(L, 2, "readonly", 0)) o.flags |= OMEN_OPEN_READONLY;
     if (opt_bool(L, 2, "verify", 0)) o.flags |= OMEN_OPEN_VERIFY;
@@ -652,10 +779,14 @@ static int l_open(lua_State *L)
   ldb *d = lua_newuserdata(L, sizeof *d);
   d->db = NULL;
   d->borrowed = 0;
+  d->toks = NULL;
   luaL_getmetatable(L, DB_MT);
   lua_setmetatable(L, -2);
+  int ud = lua_gettop(L);
+  if (!lua_isnoneornil(L, 2)) open_tokenizers(L, 2, d, &o);
   omen_db *db;
   int rc = omen_open(path, &o, &db);
+  lua_settop(L, ud); /* the handle on top */
   if (rc) {
     lua_pushnil(L);
     lua_pushstring(L, db ? omen_errmsg(db) : omen_strerror(rc));
@@ -673,6 +804,7 @@ static int db_close(lua_State *L)
 {
   ldb *d = luaL_checkudata(L, 1, DB_MT);
   if (!d->db || d->borrowed) { /* a borrowed handle is only let go */
+    free_ltoks(L, d);
     d->db = NULL;
     lua_pushboolean(L, 1);
     return 1;
@@ -682,6 +814,7 @@ static int db_close(lua_State *L)
   note_closed(d->db);
   omen_close(d->db);
   d->db = NULL;
+  free_ltoks(L, d);
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -692,7 +825,9 @@ static int db_gc(lua_State *L)
   if (d->db && !d->borrowed) {
     note_closed(d->db);
     omen_close(d->db);
+    d->db = NULL;
   }
+  free_ltoks(L, d);
   d->db = NULL;
   return 0;
 }
@@ -704,6 +839,7 @@ void lomen_push_db(lua_State *L, omen_db *db)
   ldb *d = lua_newuserdata(L, sizeof *d);
   d->db = db;
   d->borrowed = 1;
+  d->toks = NULL;
   lua_insert(L, -2);
   lua_setmetatable(L, -2);
 }
@@ -829,6 +965,24 @@ static const char *opt_string(lua_State *L, int idx, const char *key)
   return v;
 }
 
+/* text.tokenizer given as a function: registered under the collection's
+** name (reopen with tokenizers = {[name] = function}). */
+#define LUA_FN_TOKENIZER "\1lua"
+
+/* Register the function of text.tokenizer (at idx's options) as the
+** tokenizer `name`, for a config that asked for it. */
+static int register_text_fn(lua_State *L, ldb *d, int idx, const char *name,
+                            omen_text_config *tc)
+{
+  if (!tc->tokenizer || strcmp(tc->tokenizer, LUA_FN_TOKENIZER)) return OMEN_OK;
+  lua_getfield(L, idx, "tokenizer");
+  ltok *t = new_ltok(L, d, name, lua_gettop(L));
+  lua_pop(L, 1);
+  omen_tokenizer tok = {t->name, lua_tokenize, t};
+  tc->tokenizer = t->name;
+  return omen_tokenizer_register(d->db, &tok);
+}
+
 /* A text index's settings: the field's name, or a table of options. The
 ** strings stay in the table at idx, which the caller keeps on the stack. */
 static void check_text_config(lua_State *L, int idx, omen_text_config *tc)
@@ -848,7 +1002,11 @@ static void check_text_config(lua_State *L, int idx, omen_text_config *tc)
   if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "text.field must be a string");
   tc->field.ptr = lua_tolstring(L, -1, &tc->field.len);
   lua_pop(L, 1);
-  tc->tokenizer = opt_string(L, idx, "tokenizer");
+  lua_getfield(L, idx, "tokenizer");
+  int fn = lua_type(L, -1) == LUA_TFUNCTION;
+  lua_pop(L, 1);
+  tc->tokenizer = fn ? NULL : opt_string(L, idx, "tokenizer");
+  if (fn) tc->tokenizer = LUA_FN_TOKENIZER; /* the caller registers it */
   tc->stemmer = opt_string(L, idx, "stemmer");
   tc->remove_diacritics = (int)opt_int(L, idx, "remove_diacritics", -1, 0, 3);
   tc->case_sensitive = opt_bool(L, idx, "case_sensitive", 0);
@@ -914,8 +1072,8 @@ static int db_create_collection(lua_State *L)
   int text = !lua_isnil(L, -1);
   if (text) check_text_config(L, lua_gettop(L), &tc);
   omen_coll *c;
-  int rc = omen_coll_create(d->db, name, &cfg, &c);
-  if (rc) return failed(L, d->db, rc);
+  int rc = text ? register_text_fn(L, d, lua_gettop(L), name, &tc) : OMEN_OK;
+  if (rc || (rc = omen_coll_create(d->db, name, &cfg, &c))) return failed(L, d->db, rc);
   if (text && (rc = omen_text_index(c, &tc))) { /* no half-made collection stays */
     lua_pushstring(L, omen_errmsg(d->db));
     omen_coll_close(c);
@@ -1392,6 +1550,9 @@ static int coll_text_index(lua_State *L)
   lua_settop(L, 2);
   omen_text_config tc;
   check_text_config(L, 2, &tc);
+  if (tc.tokenizer && !strcmp(tc.tokenizer, LUA_FN_TOKENIZER))
+    return luaL_error(L, "text_index takes a tokenizer by name: register the function "
+                      "with db:register_tokenizer(name, fn) first");
   int rc = omen_text_index(c->c, &tc);
   if (rc) return coll_error(L, c, rc);
   lua_pushboolean(L, 1);
@@ -1462,6 +1623,7 @@ static int coll_dim(lua_State *L)
 static const luaL_Reg db_methods[] = {
   {"close", db_close},
   {"checkpoint", db_checkpoint},
+  {"register_tokenizer", db_register_tokenizer},
   {"flush", db_flush},
   {"compact", db_compact},
   {"refresh", db_refresh},

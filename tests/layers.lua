@@ -10,12 +10,14 @@ local dir = assert(arg[1], "usage: layers.lua BUILD/core")
 -- Every module may also call error and mem (messages, allocation).
 local may = {
   -- the calls on a database, loading and following, recovery
-  db         = {"catalog", "checkpoint", "coll", "distance", "follow", "storage", "wal"},
-  follow     = {"catalog", "coll", "recover", "storage"},
-  recover    = {"catalog", "crc32c", "storage", "text", "wal", "write"},
+  db         = {"catalog", "checkpoint", "coll", "distance", "follow", "registry",
+                "storage", "wal"},
+  follow     = {"catalog", "coll", "recover", "registry", "storage"},
+  recover    = {"catalog", "crc32c", "registry", "storage", "text", "wal", "write"},
+  registry   = {"text"},
   -- writes, and what runs after them
   write      = {"checkpoint", "codes", "coll", "hnsw", "idmap", "link", "meta",
-                "records", "storage", "text", "wal"},
+                "records", "registry", "storage", "text", "wal"},
   checkpoint = {"compact", "storage", "wal"},
   compact    = {"codes", "coll", "hnsw", "link", "search", "storage", "text"},
   storage    = {"catalog", "codes", "coll", "crc32c", "meta", "search", "sys", "text"},
