@@ -20,7 +20,7 @@ typedef struct omen__tokreg {
   void *ud;
 } omen__tokreg;
 
-static omen__tokreg *find(const omen_db *db, const char *name)
+static omen__tokreg *registered(const omen_db *db, const char *name)
 {
   for (omen__tokreg *r = db->tokenizers; r; r = r->next)
     if (!strcmp(r->name, name)) return r;
@@ -30,7 +30,7 @@ static omen__tokreg *find(const omen_db *db, const char *name)
 void omen__registry_bind(omen_db *db, omen__text *t)
 {
   if (!t || !t->custom[0]) return;
-  const omen__tokreg *r = find(db, t->custom);
+  const omen__tokreg *r = registered(db, t->custom);
   t->custom_fn = r ? r->fn : NULL;
   t->custom_ud = r ? r->ud : NULL;
 }
@@ -52,7 +52,7 @@ static int add(omen_db *db, const omen_tokenizer *tok)
       !strcmp(tok->name, "unicode61") || !strcmp(tok->name, "trigram"))
     return omen__fail(db, OMEN_INVALID, "a tokenizer needs a function and a name of 1 "
                       "to 64 bytes that is not a built-in one's");
-  omen__tokreg *r = find(db, tok->name);
+  omen__tokreg *r = registered(db, tok->name);
   if (!r) {
     if (!(r = omen__calloc(&db->mem, sizeof *r)))
       return omen__fail(db, OMEN_NOMEM, "out of memory");

@@ -97,7 +97,9 @@ static int text_tokenize(const omen__text *t, const char *text, size_t len,
   if (s.rc) return s.rc;
   if (!r) return OMEN_OK;
   char why[160];
-  snprintf(why, sizeof why, "%s", last_error);
+  size_t n = strlen(last_error) < sizeof why - 1 ? strlen(last_error) : sizeof why - 1;
+  memcpy(why, last_error, n); /* the tokenizer's own words, kept short */
+  why[n] = 0;
   snprintf(last_error, sizeof last_error, "tokenizer '%s' failed%s%s", t->custom,
            why[0] ? ": " : "", why);
   return OMEN_INVALID;

@@ -99,12 +99,13 @@ function M.literal(v)
 end
 
 -- A hit list: a non-empty array of tables with a string id and a number
--- distance, as collection:search returns.
+-- distance or score (text searches), as collection:search returns.
 local function is_hits(t)
   if type(t) ~= "table" or #t == 0 then return false end
   for i = 1, #t do
     local h = t[i]
-    if type(h) ~= "table" or type(h.id) ~= "string" or type(h.distance) ~= "number" then
+    if type(h) ~= "table" or type(h.id) ~= "string" or
+       (type(h.distance) ~= "number" and type(h.score) ~= "number") then
       return false
     end
   end
@@ -133,17 +134,36 @@ local function meta_line(meta)
   return table.concat(parts, " ")
 end
 
+-- A table of hits: rank, id, distance and score (the columns the hits
+-- have: text searches have scores, vector searches distances, fused both),
+-- metadata.
 function M.hits(t)
-  local rows, w = {}, {1, 2, 8}
+  local has_d, has_s = false, false
+  for _, h in ipairs(t) do
+    has_d = has_d or h.distance ~= nil
+    has_s = has_s or h.score ~= nil
+  end
+  local function num(v) return v and ("%.6g"):format(v) or "" end
+  local head = {"#", "id"}
+  if has_d then head[#head + 1] = "distance" end
+  if has_s then head[#head + 1] = "score" end
+  local rows, w = {}, {}
+  for c, name in ipairs(head) do w[c] = #name end
   for i, h in ipairs(t) do
-    local r = {tostring(i), cell(bare(h.id), MAX_CELL), ("%.6g"):format(h.distance),
-               cell(meta_line(h.meta), 2 * MAX_CELL)}
-    for c = 1, 3 do w[c] = math.max(w[c], #r[c]) end
+    local r = {tostring(i), cell(bare(h.id), MAX_CELL)}
+    if has_d then r[#r + 1] = num(h.distance) end
+    if has_s then r[#r + 1] = num(h.score) end
+    for c = 1, #r do w[c] = math.max(w[c], #r[c]) end
+    r[#r + 1] = cell(meta_line(h.meta), 2 * MAX_CELL)
     rows[i] = r
   end
-  local fmt = ("%%%ds  %%-%ds  %%%ds  %%s"):format(w[1], w[2], w[3])
-  local out = {fmt:format("#", "id", "distance", "meta")}
-  for i, r in ipairs(rows) do out[i + 1] = fmt:format(r[1], r[2], r[3], r[4]) end
+  head[#head + 1] = "meta"
+  local parts = {("%%%ds"):format(w[1]), ("%%-%ds"):format(w[2])}
+  for c = 3, #head - 1 do parts[c] = ("%%%ds"):format(w[c]) end
+  parts[#head] = "%s"
+  local fmt = table.concat(parts, "  ")
+  local out = {fmt:format(unpack(head))}
+  for i, r in ipairs(rows) do out[i + 1] = fmt:format(unpack(r)) end
   return (table.concat(out, "\n"):gsub(" +\n", "\n"):gsub(" +$", ""))
 end
 

@@ -16,7 +16,9 @@ writes in its log are applied in memory only):
     are compared with exact searches: the share of the exact hits the graph
     finds (ties by distance count) is the "graph recall". Below 0.9 is a
     warning (a poorly connected graph, or a tight ef_search); below 0.5 the
-    graph has collapsed, and that is a failure.
+    graph has collapsed, and that is a failure;
+  - a text index (the checksums and every postings list are checked on
+    open): the records whose field holds text must be the records it has.
 Prints one line per collection, then "ok" or "FAILED: ..." (the failures).
 Exit status 0 when the file is sound, 1 otherwise.
 
@@ -48,15 +50,28 @@ local function sample_positions(count, want)
   return at
 end
 
--- List every record; returns how many, and the sampled {id, vector}s.
-local function list_all(c, count)
+-- Whether a field's value is text to a text index: a string, or an array
+-- of strings.
+local function is_text(v)
+  if type(v) == "string" then return true end
+  if type(v) ~= "table" then return false end
+  for _, s in ipairs(v) do
+    if type(s) ~= "string" then return false end
+  end
+  return true
+end
+
+-- List every record; returns how many, the sampled {id, vector}s, and how
+-- many hold text in `field`.
+local function list_all(c, count, field)
   local want = sample_positions(count, a.sample)
-  local n, sampled = 0, {}
-  for id, vec in c:each({with_meta = true, with_vectors = true}) do
+  local n, sampled, texts = 0, {}, 0
+  for id, vec, meta in c:each({with_meta = true, with_vectors = true}) do
     n = n + 1
     if want[n] then sampled[#sampled + 1] = {id, vec} end
+    if field and meta and is_text(meta[field]) then texts = texts + 1 end
   end
-  return n, sampled
+  return n, sampled, texts
 end
 
 -- Check one collection: raises a message for a failure; returns the
@@ -64,8 +79,12 @@ end
 local function check_collection(c)
   local info = cli.ok(c:info())
   local count = cli.ok(c:count())
-  local n, sampled = list_all(c, count)
+  local n, sampled, texts = list_all(c, count, info.text and info.text.field)
   if n ~= count then error(("%d records listed, its count is %d"):format(n, count), 0) end
+  if info.text and texts ~= info.text.docs then
+    error(("%d records hold text in '%s', its text index has %d"):format(texts,
+      info.text.field, info.text.docs), 0)
+  end
   if info.slots - info.deleted ~= count then
     error(("%d slots less %d deleted is not its count %d"):format(
       info.slots, info.deleted, count), 0)
@@ -86,6 +105,10 @@ local function check_collection(c)
     wanted = wanted + #exact
   end
   local line = ("%s: %d records, dim %d, %s"):format(c:name(), count, info.dim, info.metric)
+  if info.text then
+    line = line .. (", text index on '%s' (%d records, %d terms)"):format(info.text.field,
+      info.text.docs, info.text.terms)
+  end
   if #sampled == 0 then return line .. ", no graph recall sample" end
   local recall = found / wanted
   line = line .. (", graph recall %.3f (searches for %d sampled records' own vectors, " ..

@@ -59,7 +59,7 @@ function cli.die(name, msg, status)
   leave(status or 1)
 end
 
--- spec = {name =, usage = text, positional = {names...},
+-- spec = {name =, usage = text, positional = {names...}, optional = {names...},
 --         options = {name = {kind = "string" | "int" | "number" | "flag" |
 --                    "list", default =, choices = {...}, min =}}}
 -- Option --some-name fills field some_name. --help prints the usage.
@@ -119,11 +119,15 @@ function cli.parse(spec, argv)
     end
     i = i + 1
   end
-  if #pos ~= #spec.positional then
-    usage_error(("expected %d arguments (%s), got %d"):format(#spec.positional,
-                table.concat(spec.positional, " "), #pos))
+  local optional = spec.optional or {}
+  if #pos < #spec.positional or #pos > #spec.positional + #optional then
+    local names = table.concat(spec.positional, " ")
+    if #optional > 0 then names = names .. " [" .. table.concat(optional, " ") .. "]" end
+    usage_error(("expected %s%d arguments (%s), got %d"):format(#optional > 0 and "at least " or "",
+                #spec.positional, names, #pos))
   end
   for j, name in ipairs(spec.positional) do out[name] = pos[j] end
+  for j, name in ipairs(optional) do out[name] = pos[#spec.positional + j] end
   for field, o in pairs(spec.options) do
     if out[field] == nil then out[field] = o.default end
   end

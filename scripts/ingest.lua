@@ -31,6 +31,11 @@ options:
   --quantization Q      for a new collection: auto, none, sq8 or pca8 (auto)
   --m N                 for a new collection: graph degree (16)
   --ef-construction N   for a new collection: build breadth (200)
+  --text FIELD          index the metadata field FIELD for full-text search
+                        (a new collection is made with it; an existing one
+                        without an index gets one over its records first)
+  --tokenizer T         with --text: unicode61 (default) or trigram
+  --stemmer S           with --text: none (default) or porter
   --sync MODE           the database's sync mode while loading: normal
                         (each batch reaches the file as it is stored, so
                         after a failure the count of records stored before
@@ -52,8 +57,15 @@ local a = cli.parse({
     m = {kind = "int", min = 2},
     ef_construction = {kind = "int", min = 1},
     sync = {kind = "string", choices = {"normal", "full", "off"}, default = "normal"},
+    text = {kind = "string"},
+    tokenizer = {kind = "string", choices = {"unicode61", "trigram"}},
+    stemmer = {kind = "string", choices = {"none", "porter"}},
   },
 }, arg)
+if (a.tokenizer or a.stemmer) and not a.text then
+  cli.die("ingest", "--tokenizer and --stemmer go with --text FIELD", 2)
+end
+local text = a.text and {field = a.text, tokenizer = a.tokenizer, stemmer = a.stemmer}
 
 local r, err = cli.read_vectors(a.file, a.format, {id_prefix = a.id_prefix})
 if not r then cli.die("ingest", err) end
@@ -72,11 +84,19 @@ if c then
         a.collection, o, tostring(info[o]), o:gsub("_", "-"), tostring(a[o])))
     end
   end
+  if text and info.text and info.text.field ~= text.field then
+    cli.die("ingest", ("collection %s indexes the field %s already; --text %s cannot "
+                       .. "apply"):format(a.collection, info.text.field, text.field))
+  elseif text and not info.text then
+    local ok, terr = pcall(function() return cli.ok(c:text_index(text)) end)
+    if not ok then cli.die("ingest", tostring(terr):gsub("^[^:]*:%d+: ", "")) end
+  end
 end
 local created = not c
 if created then
   c, err = db:create_collection(a.collection, {dim = r.dim, metric = a.metric,
-    quantization = a.quantization, m = a.m, ef_construction = a.ef_construction})
+    quantization = a.quantization, m = a.m, ef_construction = a.ef_construction,
+    text = text})
   if not c then cli.die("ingest", err) end
 end
 

@@ -2,11 +2,14 @@
 local cli = dofile((arg[0]:match("^(.*[/\\])") or "") .. "cli.lua")
 
 local USAGE = [[
-usage: omen-lua scripts/search.lua DB COLLECTION QUERIES [options]
+usage: omen-lua scripts/search.lua DB COLLECTION [QUERIES] [options]
 
 Search COLLECTION of the database DB (opened read-only) for the nearest
 records to each vector of the file QUERIES, and print the hits. Queries go
-through c:search_batch, BATCH at a time, on THREADS threads.
+through c:search_batch, BATCH at a time, on THREADS threads. With
+--text-query, each vector query is fused with the text query (the
+collection needs a text index); without QUERIES, the text query alone is
+answered (query id "text"), hits ranked by BM25.
 
 QUERIES formats (by extension, or --format):
   .fvecs .bvecs .ivecs  int32 dim + components per record; ids: row numbers
@@ -16,8 +19,10 @@ QUERIES formats (by extension, or --format):
 The query ids printed are the file's ids (row numbers count from 0).
 
 Output (--as):
-  tsv    a header line "query  rank  id  distance" (and "meta" with
-         --with-meta, as compact JSON), then one line per hit, rank from 1;
+  tsv    a header line "query  rank  id  distance" ("score" too with
+         --text-query: BM25 or the fused score, higher is better; "meta" with
+         --with-meta, as compact JSON), then one line per hit, rank from 1
+         (a text-only search has no distances: the field is empty);
          tab, newline, carriage return and backslash in ids are written
          \t \n \r \\
   jsonl  one line per query: {"query": ID, "hits": [{"id": ..., "distance":
@@ -31,6 +36,11 @@ options:
   --exact         scan every record instead of walking the graph
   --filter JSON   only records whose metadata match, in the filter syntax
                   of c:search: '{"cat": "shoes", "price": {"$lt": 50}}'
+  --text-query T  full-text query: words ranked by BM25, "+word" required,
+                  "-word" excluded
+  --fusion F      with QUERIES and --text-query: rrf (default) or linear
+  --alpha A       linear fusion: the vector's share, 0 to 1 (0.5)
+  --depth N       records each half of a fused query ranks (max(k, 50))
   --with-meta     print each hit's metadata
   --as FORMAT     tsv or jsonl (tsv)
   --out FILE      write there instead of stdout (whole or not at all: the
@@ -43,7 +53,7 @@ A summary line goes to stderr at the end.
 local NAME = "search"
 
 local a = cli.parse({
-  name = NAME, usage = USAGE, positional = {"db", "collection", "queries"},
+  name = NAME, usage = USAGE, positional = {"db", "collection"}, optional = {"queries"},
   options = {
     format = {kind = "string", choices = cli.formats},
     k = {kind = "int", min = 1, default = 10},
@@ -55,8 +65,18 @@ local a = cli.parse({
     out = {kind = "string"},
     threads = {kind = "int", min = 1},
     batch = {kind = "int", min = 1, default = 1000},
+    text_query = {kind = "string"},
+    fusion = {kind = "string", choices = {"rrf", "linear"}},
+    alpha = {kind = "number"},
+    depth = {kind = "int", min = 1},
   },
 }, arg)
+if not a.queries and not a.text_query then
+  cli.die(NAME, "give a QUERIES file, --text-query, or both", 2)
+end
+if (a.fusion or a.alpha or a.depth) and not (a.queries and a.text_query) then
+  cli.die(NAME, "--fusion, --alpha and --depth go with QUERIES and --text-query", 2)
+end
 
 -- What to undo when the job stops on an error: the database handle and a
 -- half-written --out file.
@@ -99,13 +119,14 @@ local function tsv_field(s)
   return (s:gsub("[\t\n\r\\]", TSV_ESC))
 end
 
-local function distance(d) return ("%.9g"):format(d) end
+local function distance(d) return d and ("%.9g"):format(d) or "" end
 
 -- The lines of one query's hits, appended to `buf`.
 local function tsv_lines(buf, qid, hits, with_meta)
   local q = tsv_field(qid)
   for rank, h in ipairs(hits) do
     local line = q .. "\t" .. rank .. "\t" .. tsv_field(h.id) .. "\t" .. distance(h.distance)
+    if a.text_query then line = line .. "\t" .. distance(h.score) end
     if with_meta then line = line .. "\t" .. cli.json(h.meta) end
     buf[#buf + 1] = line
   end
@@ -116,7 +137,9 @@ end
 local function jsonl_line(buf, qid, hits, with_meta)
   local parts = {}
   for i, h in ipairs(hits) do
-    local s = '{"id":' .. cli.json(h.id) .. ',"distance":' .. distance(h.distance)
+    local s = '{"id":' .. cli.json(h.id)
+    if h.distance then s = s .. ',"distance":' .. distance(h.distance) end
+    if h.score then s = s .. ',"score":' .. distance(h.score) end
     if with_meta then s = s .. ',"meta":' .. cli.json(h.meta) end
     parts[i] = s .. "}"
   end
@@ -138,14 +161,30 @@ end
 
 -- -- The job ---------------------------------------------------------------------
 
-local r, err = cli.read_vectors(a.queries, a.format)
-if not r then die(err) end
+-- Without a QUERIES file: one query, the text alone.
+local function text_only()
+  local done = false
+  return {size = nil, offset = function() return 0 end, close = function() end,
+          next = function()
+            if done then return 0 end
+            done = true
+            return 1, {"text"}, nil
+          end}
+end
+
+local r, err
+if a.queries then
+  r, err = cli.read_vectors(a.queries, a.format)
+  if not r then die(err) end
+else
+  r = text_only()
+end
 
 db = cli.open_db(NAME, a.db, {readonly = true})
 local c
 c, err = db:collection(a.collection)
 if not c then die(("%s: %s"):format(a.db, err)) end
-if c:dim() ~= r.dim then
+if a.queries and c:dim() ~= r.dim then
   die(("%s has %d components per query, collection %s has dimension %d"):format(
     a.queries, r.dim, a.collection, c:dim()))
 end
@@ -154,14 +193,19 @@ local filter = a.filter and decode_filter(a.filter)
 local matches = filter and check_filter(c, filter)
 
 local opts = {k = a.k, ef = a.ef, exact = a.exact == true, filter = filter,
-              with_meta = a.with_meta == true, threads = a.threads}
+              with_meta = a.with_meta == true, threads = a.threads, text = a.text_query,
+              depth = a.depth,
+              fusion = a.fusion and {method = a.fusion, alpha = a.alpha} or nil}
 local emit = a.as == "jsonl" and jsonl_line or tsv_lines
 
 out = open_out(a.out)
 -- The TSV header goes out with the first batch's lines, so that options the
 -- engine refuses (an ef too large) stop the job before anything is written.
 local header
-if a.as == "tsv" then header = "query\trank\tid\tdistance" .. (a.with_meta and "\tmeta" or "") end
+if a.as == "tsv" then
+  header = "query\trank\tid\tdistance" .. (a.text_query and "\tscore" or "") ..
+           (a.with_meta and "\tmeta" or "")
+end
 
 local progress = cli.progress(NAME, r.size, "queries")
 local answered, hits_out = 0, 0
@@ -170,9 +214,17 @@ while true do
   if not ok then die(("%s (%d queries answered before it)"):format(n, answered)) end
   if n == 0 then break end
   opts.n = n
-  local done, res = pcall(function() return cli.ok(c:search_batch(vecs, opts)) end)
+  local done, res = pcall(function()
+    if not vecs then -- the text alone
+      local o = {}
+      for key, v in pairs(opts) do if key ~= "n" and key ~= "threads" then o[key] = v end end
+      return {cli.ok(c:search(nil, o))}
+    end
+    return cli.ok(c:search_batch(vecs, opts))
+  end)
   if not done then
-    die(("%s: queries %d to %d: %s"):format(a.queries, answered + 1, answered + n, tostring(res)))
+    die(("%s: queries %d to %d: %s"):format(a.queries or "--text-query", answered + 1,
+                                            answered + n, tostring(res)))
   end
   local buf = {}
   if header then buf[1], header = header, nil end

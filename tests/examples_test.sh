@@ -50,6 +50,7 @@ example() { # NAME PATTERN
 example filter_products '^deleted 591 stale products: 3000 -> 2409$'
 example rerank_mmr '^categories: plain 1 (jackets 10), MMR 3 '
 example rerank_boost '^entered the top 10: .* from #'
+example hybrid_search '^renamed p[0-9]*: found by .glacier.$'
 example hybrid_score '^  1\. Trail Bomber 143 .* = \$60\.99  words 0\.5$'
 "$build/omen-lua" scripts/examples/rerank_mmr.lua --help | grep -q "^usage: " ||
   fail "rerank_mmr --help: no usage"

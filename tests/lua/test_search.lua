@@ -381,7 +381,7 @@ end
 -- -- White box: the graph itself ---------------------------------------------------
 --
 -- Results alone cannot show whether search uses the HNSW graph, because a
--- short graph answer falls back to an exact scan. The saved file (format 3,
+-- short graph answer falls back to an exact scan. The saved file (format 4,
 -- see core/storage.c) holds the level-0 neighbour lists, so read them back.
 
 local function u32(s, off) -- off is 0-based
@@ -400,7 +400,7 @@ end
 local function read_links0(path)
   local s = H.read_file(path)
   assert(s:sub(1, 8) == "\137OMEN\r\n\026", "magic")
-  assert(u32(s, 8) == 3, "this check knows format version 3 only")
+  assert(u32(s, 8) == 4, "this check knows format version 4 only")
   local cat, n = u64(s, 24), u32(s, 44)
   local out, p = {}, cat
   for _ = 1, n do
@@ -411,10 +411,12 @@ local function read_links0(path)
     for i = 1, 11 do cfg[i] = u32(s, p); p = p + 4 end
     p = p + 7 * 8
     local sections = {}
-    for i = 1, 16 do
+    for i = 1, 23 do
       sections[i] = {off = u64(s, p), len = u64(s, p + 8)}
       p = p + 20
     end
+    local text = u32(s, p) -- a text index's settings and counts follow
+    p = p + 4 + (text > 0 and text + 4 * 8 + 2 * 4 or 0)
     local m, n_slots = cfg[3], cfg[7]
     local row = (1 + 2 * m) * 4
     local links = sections[5] -- S_LINKS0
