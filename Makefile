@@ -262,19 +262,24 @@ $(BUILD)/bench/%: bench/%.c bench/bench.h $(BUILD)/libomen.a
 	@mkdir -p $(@D)
 	$(CC) $(OMEN_CFLAGS) -Icore -o $@ $< $(BUILD)/libomen.a $(LDLIBS_CORE)
 
+$(BUILD)/bench/text: bench/text.c bench/bench.h $(BUILD)/libomen.a
+	@mkdir -p $(@D)
+	$(CC) $(OMEN_CFLAGS) -Icore -o $@ $< $(BUILD)/libomen.a -lsqlite3 $(LDLIBS_CORE)
+
 scale: $(BUILD)/bench/scale
 	$(BUILD)/bench/scale 1000000 128
 
 # omen (through C and through Lua) against hnswlib on Fashion-MNIST and on
-# synthetic clusters, in one run: tables and ratios on the terminal,
+# synthetic clusters, and its text index against SQLite FTS5 on Debian's
+# package descriptions and man pages, in one run: tables and ratios on the terminal,
 # $(BUILD)/bench/results.json and $(BUILD)/bench/fashion-mnist.png. The
 # hnswlib runner is built by bench/run.sh with g++ -O3 -march=native.
-BENCH_PKGS = libhnswlib-dev dataset-fashion-mnist gnuplot-nox g++ lua-cjson
+BENCH_PKGS = libhnswlib-dev dataset-fashion-mnist gnuplot-nox g++ lua-cjson libsqlite3-dev
 
 .PHONY: bench
 bench:
 	@$(MAKE) --no-print-directory deps EXTRA_PKGS="$(BENCH_PKGS)"
-	@$(MAKE) --no-print-directory all $(BUILD)/bench/ann $(BUILD)/bench/follow
+	@$(MAKE) --no-print-directory all $(BUILD)/bench/ann $(BUILD)/bench/follow $(BUILD)/bench/text
 	@OMEN_BENCH_CFLAGS="$(strip $(OPT) $(CFLAGS))" sh bench/run.sh $(BUILD)
 
 # -- Install ----------------------------------------------------------------------

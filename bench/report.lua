@@ -364,6 +364,29 @@ do
   end
 end
 
+-- The text index against SQLite FTS5 (bench/text.c), per corpus that ran.
+local text = {}
+for _, corpus in ipairs({{"apt", "package descriptions (apt-cache dumpavail)"},
+                         {"man", "man pages, one document per paragraph"}}) do
+  local t = read_json("text-" .. corpus[1] .. ".json")
+  if t then
+    text[corpus[1]] = t
+    say("full text against SQLite FTS5, %s: %s documents, %s OR queries of 1-5 words, top 10",
+        corpus[2], commas(t.docs), commas(t.queries))
+    say("  top-10 agreement with FTS5's bm25 ranking (ties aside): %.4f", t.agreement)
+    say("  queries/s: omen %s, FTS5 %s: %.1fx", commas(t.omen_qps), commas(t.fts5_qps),
+        t.omen_qps / t.fts5_qps)
+    say("  build, documents/s: omen's index %s, FTS5 %s: %.2fx (upserts of records with a "
+        .. "vector into an indexed collection: %s/s)", commas(t.omen_index_dps),
+        commas(t.fts5_build_dps), t.omen_index_dps / t.fts5_build_dps, commas(t.omen_upsert_dps))
+    say("  index size: omen %.1f MB, FTS5 %.1f MB (contentless table): %.2fx", t.omen_bytes / 1e6,
+        t.fts5_bytes / 1e6, t.omen_bytes / t.fts5_bytes)
+    say("  a fused query (vector and text, RRF, 50 deep) %.0f us; its two halves %.0f us",
+        t.fused_us, t.halves_us)
+    say("")
+  end
+end
+
 io.write(table.concat(out, "\n"), "\n")
 
 -- -- results.json ------------------------------------------------------------------
@@ -377,7 +400,8 @@ do
     end
     clean[i] = c
   end
-  local doc = {machine = machine, runs = clean, ratios = ratios, follow = follow, nginx = nginx}
+  local doc = {machine = machine, runs = clean, ratios = ratios, follow = follow, nginx = nginx,
+               text = text}
   local path = dir .. "/results.json"
   local f = io.open(path, "w") or die("cannot write " .. path)
   f:write(cjson.encode(doc), "\n")

@@ -32,7 +32,11 @@
 #     128-d clusters, with the writer idle and ingesting (BUILD_DIR/bench/follow.json);
 #     and bench/nginx.sh: HTTP searches through the nginx example under wrk
 #     (BUILD_DIR/bench/nginx.json; skipped where nginx's Lua module cannot be
-#     installed);
+#     installed); then bench/text.c: the text index against SQLite FTS5 on the
+#     package descriptions of `apt-cache dumpavail` and on the installed man
+#     pages split into paragraphs (bench/text_prep.lua, made once): build
+#     speed, index size, top-10 agreement, OR queries/s, fused queries
+#     (BUILD_DIR/bench/text-apt.json, text-man.json);
 #  5. bench/report.lua: the tables and ratios, BUILD_DIR/bench/results.json
 #     and BUILD_DIR/bench/fashion-mnist.png.
 set -eu
@@ -50,7 +54,7 @@ START=$(date +%s)
 say() { printf '[bench %4ss] %s\n' "$(( $(date +%s) - START ))" "$*"; }
 die() { echo "bench: $*" >&2; exit 1; }
 
-for f in "$LUA" "$B/ann" "$B/follow"; do
+for f in "$LUA" "$B/ann" "$B/follow" "$B/text"; do
   [ -x "$f" ] || die "$f is missing: run \`make bench\` (or make all $B/ann)"
 done
 command -v "$CXX" >/dev/null || die "$CXX is missing (Debian: g++)"
@@ -158,6 +162,26 @@ say "live readers: the cost of following a writer (bench/follow.c)"
 "$B/follow" "$B/follow.omen" 100000 128 "$B/follow.json"
 say "omen inside nginx under wrk (bench/nginx.sh)"
 sh bench/nginx.sh "$BUILD" 1000 >/dev/null 2>"$B/nginx.log" || die "bench/nginx.sh failed: see $B/nginx.log"
+
+# textbench NAME ROUNDS: omen's text index against FTS5 on a prepared corpus.
+textbench() {
+  say "full text against SQLite FTS5 on $1 (bench/text.c)"
+  "$B/text" "$DATA/$1.txt" "$DATA/$1-q.txt" "$2" "$B/fts5.db" > "$B/text-$1.txt" ||
+    die "bench/text failed on $1"
+  tail -n1 "$B/text-$1.txt" > "$B/text-$1.json"
+}
+if [ ! -s "$DATA/apt.txt" ]; then
+  apt-cache dumpavail > "$DATA/dumpavail.tmp" || die "apt-cache dumpavail failed"
+  "$LUA" bench/text_prep.lua apt "$DATA/dumpavail.tmp" "$DATA/apt.txt" "$DATA/apt-q.txt" 2000
+  rm -f "$DATA/dumpavail.tmp"
+fi
+textbench apt 3
+if [ ! -s "$DATA/man.txt" ] && ls /usr/share/man/man1/*.gz >/dev/null 2>&1; then
+  say "man pages into paragraphs (once; a few minutes)"
+  "$LUA" bench/text_prep.lua man /usr/share/man "$DATA/man.txt" "$DATA/man-q.txt" 300
+fi
+if [ -s "$DATA/man.txt" ]; then textbench man 1
+else say "no man pages on this machine: the man-page corpus is skipped"; rm -f "$B/text-man.json"; fi
 
 say "report"
 "$LUA" bench/report.lua "$B"

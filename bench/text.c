@@ -168,6 +168,8 @@ static omen_coll *omen_build(omen_db *db, const char *name, const lines *docs, i
 {
   omen_coll_config cfg;
   omen_coll_config_init(&cfg, DIM);
+  cfg.m = 8; /* the vectors only serve the fused queries: a light graph */
+  cfg.ef_construction = 32;
   omen_coll *c;
   check(omen_coll_create(db, name, &cfg, &c), db, "create");
   omen_text_config tc;

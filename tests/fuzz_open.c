@@ -2,7 +2,7 @@
 ** libFuzzer harness for the database file loader. The input is a database
 ** file; it is opened read-only (without and with the full check), and
 ** whatever opens is read: every collection's info, a graph search, an exact
-** search, and a get of every hit. Built by `make fuzz` with checksums
+** search, a get of every hit, and text searches where there is an index. Built by `make fuzz` with checksums
 ** accepted whatever they are, so the checks behind them are reached.
 */
 #include "port.h"
@@ -43,6 +43,12 @@ static void exercise(omen_db *db)
           const omen_hit *h = omen_result_hit(r, i);
           omen_get(c, h->id.ptr, h->id.len, got);
         }
+      }
+      if (info.text_field[0]) { /* text alone, and fused */
+        o.text = "t cat-3 +cat -odd \"t cat\" x";
+        omen_search(c, NULL, &o, r);
+        if (q) omen_search(c, q, &o, r);
+        o.text = NULL;
       }
       free(q);
     }

@@ -99,7 +99,7 @@ static int64_t look_up(omen_coll *c, omen_result *r, uint32_t k, int *fault)
     return -1;
   }
   const omen_hit *h = omen_result_hit(r, 0);
-  if (h->n_meta != 1 || h->meta[0].value.type != OMEN_NUMBER) {
+  if (h->n_meta != 2 || h->meta[0].value.type != OMEN_NUMBER) {
     *fault = 1;
     return -1;
   }

@@ -57,6 +57,9 @@ static void build_file(const float *data)
   omen_coll_config_init(&cfg, DIM);
   omen_coll *a, *b;
   assert_int_equal(omen_coll_create(db, "alpha", &cfg, &a), OMEN_OK);
+  omen_text_config tc; /* its text index's arrays are in the file too */
+  omen_text_config_init(&tc, "tags");
+  assert_int_equal(omen_text_index(a, &tc), OMEN_OK);
   cfg.metric = OMEN_COSINE;
   cfg.m = 8;
   assert_int_equal(omen_coll_create(db, "beta", &cfg, &b), OMEN_OK);

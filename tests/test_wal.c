@@ -133,11 +133,13 @@ static void refused(unsigned flags, size_t record)
 }
 
 /* Which write made each log record: a delete of an absent id changes
-** nothing and logs nothing. Record 0 creates the collection. */
+** nothing and logs nothing. Records 0 and 1 create the collection and its
+** text index. */
+#define SETUP_RECORDS 2
 static size_t writes_of_records(uint64_t first, uint64_t last, uint64_t *write)
 {
   rec *model = calloc(OPS_IDS, sizeof *model);
-  size_t n = 1;
+  size_t n = SETUP_RECORDS;
   for (uint64_t i = 0; i < last; i++) {
     op o;
     op_of(i, &o);
@@ -152,7 +154,7 @@ static size_t writes_of_records(uint64_t first, uint64_t last, uint64_t *write)
 /* Writes held when the first `whole` records of the log apply. */
 static uint64_t writes_held(const uint64_t *write, size_t whole)
 {
-  return whole > 1 ? write[whole - 1] + 1 : 0;
+  return whole > SETUP_RECORDS ? write[whole - 1] + 1 : 0;
 }
 
 /* The end offsets of the whole records in a log. */
