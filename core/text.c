@@ -124,6 +124,8 @@ int omen__text_check(const omen_text_config *cfg, char *err, size_t cap)
     why = "unknown stemmer (none or porter)";
   else if (stemmer(cfg->stemmer) && tok_kind(cfg->tokenizer) != OMEN__TOK_UNICODE61)
     why = "the porter stemmer goes with the unicode61 tokenizer";
+  else if (cfg->case_sensitive && tok_kind(cfg->tokenizer) != OMEN__TOK_TRIGRAM)
+    why = "case_sensitive goes with the trigram tokenizer";
   else if (cfg->remove_diacritics < -1 || cfg->remove_diacritics > 3)
     why = "remove_diacritics is 0, 1, 2 or 3 (-1: the tokenizer's default)";
   else if (!(cfg->k1 >= 0 && cfg->k1 <= 1000))
@@ -1180,6 +1182,7 @@ typedef struct bm25_walk {
 
 static int wanted(const bm25_walk *w, uint32_t d)
 {
+  if (((const uint32_t *)w->t->len.p)[d] == OMEN__NO_DOC) return 0; /* never a ghost */
   for (size_t i = 0; i < w->n_not; i++) {
     omen__pcur_seek(&w->not[i].cur, d);
     if (w->not[i].cur.slot == d) return 0;

@@ -1072,9 +1072,11 @@ static int db_create_collection(lua_State *L)
   int text = !lua_isnil(L, -1);
   if (text) check_text_config(L, lua_gettop(L), &tc);
   omen_coll *c;
-  int rc = text ? register_text_fn(L, d, lua_gettop(L), name, &tc) : OMEN_OK;
-  if (rc || (rc = omen_coll_create(d->db, name, &cfg, &c))) return failed(L, d->db, rc);
-  if (text && (rc = omen_text_index(c, &tc))) { /* no half-made collection stays */
+  int rc = omen_coll_create(d->db, name, &cfg, &c);
+  if (rc) return failed(L, d->db, rc);
+  /* A function tokenizer takes the collection's name once that is its. */
+  if (text && ((rc = register_text_fn(L, d, lua_gettop(L), name, &tc)) ||
+               (rc = omen_text_index(c, &tc)))) { /* no half-made collection stays */
     lua_pushstring(L, omen_errmsg(d->db));
     omen_coll_close(c);
     omen_coll_drop(d->db, name);
@@ -1348,7 +1350,11 @@ static void check_fusion(lua_State *L, int idx, omen_search_opts *o)
     static const char *const known[] = {"method", "k", "vector", "text", "alpha", NULL};
     check_keys(L, t, known, "fusion");
     method = opt_string(L, t, "method");
-    if (!method) method = "rrf";
+    if (!method) { /* alpha alone means a weighted sum */
+      lua_getfield(L, t, "alpha");
+      method = lua_isnil(L, -1) ? "rrf" : "linear";
+      lua_pop(L, 1);
+    }
   } else if (!lua_isnil(L, t) && !method) {
     luaL_error(L, "fusion must be \"rrf\", \"linear\" or a table (got %s)",
                luaL_typename(L, t));
@@ -1356,7 +1362,18 @@ static void check_fusion(lua_State *L, int idx, omen_search_opts *o)
   if (method && !strcmp(method, "linear")) o->fusion = OMEN_FUSION_LINEAR;
   else if (method && strcmp(method, "rrf"))
     luaL_error(L, "unknown fusion method '%s' (rrf or linear)", method);
-  if (lua_istable(L, t)) {
+  if (lua_istable(L, t)) { /* each setting with its method */
+    static const char *const rrf_only[] = {"k", "vector", "text", NULL};
+    lua_getfield(L, t, "alpha");
+    int alpha = !lua_isnil(L, -1);
+    lua_pop(L, 1);
+    if (alpha && o->fusion != OMEN_FUSION_LINEAR)
+      luaL_error(L, "fusion alpha goes with method = \"linear\"");
+    for (int i = 0; rrf_only[i] && o->fusion == OMEN_FUSION_LINEAR; i++) {
+      lua_getfield(L, t, rrf_only[i]);
+      if (!lua_isnil(L, -1)) luaL_error(L, "fusion %s goes with method = \"rrf\"", rrf_only[i]);
+      lua_pop(L, 1);
+    }
     o->rrf_k = (float)opt_number(L, t, "k", o->rrf_k);
     o->vector_weight = (float)opt_number(L, t, "vector", o->vector_weight);
     o->text_weight = (float)opt_number(L, t, "text", o->text_weight);
@@ -1399,6 +1416,10 @@ static void check_search_opts(lua_State *L, int idx, omen_search_opts *o, int ba
   }
   o->depth = (uint32_t)opt_int(L, idx, "depth", 0, 1, OMEN_MAX_K);
   check_fusion(L, idx, o);
+  lua_getfield(L, idx, "fusion");
+  int fusion = !lua_isnil(L, -1);
+  lua_pop(L, 1);
+  if ((fusion || o->depth) && !o->text) luaL_error(L, "fusion and depth go with text");
 }
 
 /* The hits of a result as an array of {id, distance, meta, vector}. */

@@ -86,6 +86,20 @@ static void record_id(char *buf, size_t cap, int r)
   snprintf(buf, cap, "r%d", r);
 }
 
+/* A record's text (its "t" field, in the collections' text index): its id
+** and version as words. */
+typedef struct text_meta {
+  char text[32];
+  omen_field f;
+} text_meta;
+
+static const omen_field *record_text(text_meta *m, int r, int ver)
+{
+  int n = snprintf(m->text, sizeof m->text, "r%d v%d", r, ver);
+  m->f = (omen_field){{"t", 1}, {.type = OMEN_STRING, .u.string = {m->text, (size_t)n}}};
+  return &m->f;
+}
+
 /* The record number and version a stored vector claims, or -1 when the
 ** vector is not one record_vec makes (torn, or corrupted). */
 static int decode(const float *v, int *ver)
@@ -161,7 +175,8 @@ static void insert_one(writer *w)
   float v[DIM];
   record_id(id, sizeof id, r);
   record_vec(v, r, 1);
-  int rc = omen_upsert(w->sc->c, id, strlen(id), v, NULL, 0);
+  text_meta tm;
+  int rc = omen_upsert(w->sc->c, id, strlen(id), v, record_text(&tm, r, 1), 1);
   if (rc) FAILED("insert %s: %s", id, omen_errmsg(omen_coll_db(w->sc->c)));
   w->version[r] = 1;
   w->live[w->n_live++] = r;
@@ -176,12 +191,15 @@ static void insert_batch(writer *w)
   char names[BATCH][16];
   omen_str ids[BATCH];
   float vecs[BATCH * DIM];
+  text_meta tm[BATCH];
+  omen_meta metas[BATCH];
   for (int i = 0; i < BATCH; i++) {
     record_id(names[i], sizeof names[i], w->created + i);
     ids[i] = (omen_str){names[i], strlen(names[i])};
     record_vec(vecs + i * DIM, w->created + i, 1);
+    metas[i] = (omen_meta){record_text(&tm[i], w->created + i, 1), 1};
   }
-  if (omen_upsert_batch(w->sc->c, BATCH, ids, vecs, NULL, 2))
+  if (omen_upsert_batch(w->sc->c, BATCH, ids, vecs, metas, 2))
     FAILED("batch: %s", omen_errmsg(omen_coll_db(w->sc->c)));
   for (int i = 0; i < BATCH; i++) {
     int r = w->created++;
@@ -200,7 +218,8 @@ static void update_one(writer *w, int at)
   float v[DIM];
   record_id(id, sizeof id, r);
   record_vec(v, r, ver);
-  if (omen_upsert(w->sc->c, id, strlen(id), v, NULL, 0))
+  text_meta tm;
+  if (omen_upsert(w->sc->c, id, strlen(id), v, record_text(&tm, r, ver), 1))
     FAILED("update %s: %s", id, omen_errmsg(omen_coll_db(w->sc->c)));
   w->version[r] = ver;
   publish(w, r, ver);
@@ -295,6 +314,50 @@ static void check_get(shared_coll *sc, reader *rd, int r)
   if (state > 0 && ver < state) report("get %s: version %d, %d acknowledged", id, ver, state);
 }
 
+/* A text search for r's id word finds r alone, while it lives, at its
+** latest version or a later one; a fused search's hits are whole. */
+static void check_text(shared_coll *sc, reader *rd, int r, const float *q)
+{
+  char word[24], id[16];
+  snprintf(word, sizeof word, "+r%d", r);
+  record_id(id, sizeof id, r);
+  int state = atomic_load_explicit(&sc->state[r], memory_order_acquire);
+  omen_search_opts o;
+  omen_search_opts_init(&o, 4);
+  o.text = word;
+  int rc = omen_search(sc->c, NULL, &o, rd->res);
+  if (rc) FAILED("text search: %s", omen_strerror(rc));
+  size_t n = omen_result_count(rd->res);
+  int now = atomic_load_explicit(&sc->state[r], memory_order_acquire);
+  if (n > 1) FAILED("text search %s: %zu hits", word, n);
+  if (n == 1) {
+    const omen_hit *h = omen_result_hit(rd->res, 0);
+    int ver = 0;
+    if (h->id.len != strlen(id) || memcmp(h->id.ptr, id, h->id.len) || h->n_meta != 1 ||
+        sscanf(h->meta[0].value.u.string.ptr, "r%*d v%d", &ver) != 1)
+      FAILED("text search %s: found %.*s", word, (int)h->id.len, h->id.ptr);
+    if (state == DELETED) FAILED("text search %s: found after its delete", word);
+    if (state > 0 && ver < state) FAILED("text search %s: version %d, %d acknowledged", word,
+                                         ver, state);
+  } else if (state > 0 && now > 0) {
+    FAILED("text search %s: not found, version %d acknowledged", word, state);
+  }
+  o.text = word + 1; /* fused with the vector search: hits whole, distances true */
+  unsigned before = atomic_load_explicit(&sc->acked, memory_order_acquire);
+  o.with = OMEN_WITH_VECTOR;
+  if ((rc = omen_search(sc->c, q, &o, rd->res))) FAILED("fused search: %s", omen_strerror(rc));
+  for (size_t i = 0; i < omen_result_count(rd->res); i++) {
+    const omen_hit *h = omen_result_hit(rd->res, i);
+    int v, got = decode(h->vec, &v);
+    double d = tu_dist(sc->metric, h->vec, q, DIM);
+    if (got < 0 || fabs(d - h->distance) > 1e-4 * (1 + fabs(d)))
+      FAILED("fused hit %.*s: torn, or not at its distance", (int)h->id.len, h->id.ptr);
+    unsigned gone = atomic_load_explicit(&sc->deleted_at[got], memory_order_acquire);
+    if (gone && gone <= before) FAILED("fused hit %.*s deleted before the search",
+                                       (int)h->id.len, h->id.ptr);
+  }
+}
+
 static void read_once(shared_coll *sc, reader *rd)
 {
   int created = atomic_load_explicit(&sc->created, memory_order_acquire);
@@ -315,6 +378,7 @@ static void read_once(shared_coll *sc, reader *rd)
   int rc = omen_search(sc->c, q[0], &o, rd->res);
   if (rc) FAILED("search: %s", omen_strerror(rc));
   check_hits(sc, rd->res, q[0], before);
+  if (rd->reads % 4 == 1) check_text(sc, rd, r, q[0]);
 
   if (rd->reads % 8 == 0) { /* a batch on two threads, beside the writers */
     for (int i = 1; i < 4; i++) record_vec(q[i], (r + i * 7) % created, 1);
@@ -394,6 +458,9 @@ static void t_readers_beside_writers(void **state)
     shared[i].metric = kinds[i].metric;
     assert_int_equal(omen_coll_create(i < 2 ? file : mem, kinds[i].name, &cfg, &shared[i].c),
                      OMEN_OK);
+    omen_text_config tc;
+    omen_text_config_init(&tc, "t");
+    assert_int_equal(omen_text_index(shared[i].c, &tc), OMEN_OK);
     memset(&w[i], 0, sizeof w[i]);
     w[i].sc = &shared[i];
     w[i].rng = 1000 + (uint64_t)i;
