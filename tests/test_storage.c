@@ -443,12 +443,15 @@ static void t_bit_flips(void **state)
 }
 
 /* Recompute every checksum after damage, so validation past the checksums
-** is exercised: the catalog is walked as storage.c writes it (name, ten
-** uint32, seven uint64, then fifteen sections of offset, length, CRC; the
-** vectors and level-0 links are checksummed per chunk of 1024 slots). */
-enum { S_VECS = 0, S_LINKS0 = 4, S_CHUNKS = 14, N_SECT = 15 };
+** is exercised: the catalog is walked as storage.c writes it (name, eleven
+** uint32, seven uint64, then 23 sections of offset, length, CRC, then the
+** text index's settings and counts; the vectors and level-0 links are
+** checksummed per chunk of 1024 slots). The places of the first
+** collection's sections go to first_off and first_len, when given. */
+enum { S_VECS = 0, S_LINKS0 = 4, S_CHUNKS = 14, S_TNAMES = 16, N_SECT = 23 };
 
-static void refresh_checksums(unsigned char *p, size_t n)
+static void refresh_checksums(unsigned char *p, size_t n, uint64_t *first_off,
+                              uint64_t *first_len)
 {
   uint64_t cat_off, cat_len;
   uint32_t n_colls;
@@ -458,20 +461,24 @@ static void refresh_checksums(unsigned char *p, size_t n)
   if (cat_off > n || cat_len > n - cat_off) return;
   unsigned char *c = p + cat_off, *end = c + cat_len;
   for (uint32_t i = 0; i < n_colls; i++) {
-    uint32_t name_len, u[10];
+    uint32_t name_len, u[11];
     if (end - c < 4) return;
     memcpy(&name_len, c, 4);
     c += 4 + name_len;
-    if (c + 40 + 56 + N_SECT * 20 > end) return;
-    memcpy(u, c, 40); /* dim, metric, m, efc, efs, n_slots, ... */
-    c += 40 + 56;
+    if (c + 44 + 56 + N_SECT * 20 + 4 > end) return;
+    memcpy(u, c, 44); /* dim, metric, m, efc, efs, quantization, n_slots, ... */
+    c += 44 + 56;
     uint64_t off[N_SECT], len[N_SECT];
     for (int k = 0; k < N_SECT; k++) {
       memcpy(&off[k], c + 20 * k, 8);
       memcpy(&len[k], c + 20 * k + 8, 8);
       if (off[k] > n || len[k] > n - off[k]) return;
     }
-    uint64_t n_slots = u[5], rows[2] = {(u[0] + 15) / 16 * 16 * 4, (1 + 2 * (uint64_t)u[2]) * 4};
+    if (i == 0 && first_off) {
+      memcpy(first_off, off, sizeof off);
+      memcpy(first_len, len, sizeof len);
+    }
+    uint64_t n_slots = u[6], rows[2] = {(u[0] + 15) / 16 * 16 * 4, (1 + 2 * (uint64_t)u[2]) * 4};
     int bulk[2] = {S_VECS, S_LINKS0};
     for (uint64_t ch = 0; ch * 1024 < n_slots; ch++)
       for (int b = 0; b < 2; b++) {
@@ -486,6 +493,9 @@ static void refresh_checksums(unsigned char *p, size_t n)
       memcpy(c + 20 * k + 16, &crc, 4);
     }
     c += N_SECT * 20;
+    uint32_t text;
+    memcpy(&text, c, 4);
+    c += 4 + (text ? (size_t)text + 4 * 8 + 2 * 4 : 0);
   }
   uint32_t crc = omen__crc32c(0, p + cat_off, (size_t)cat_len);
   memcpy(p + 40, &crc, 4);
@@ -500,16 +510,20 @@ static void t_damage_behind_checksums(void **state)
   build_file(data);
   size_t n;
   unsigned char *p = read_file(&n);
-  uint64_t s = 5;
-  int refusals = 0, rounds = 400;
+  uint64_t s = 5, off[N_SECT] = {0}, len[N_SECT] = {0};
+  refresh_checksums(p, n, off, len); /* alpha's places; changes nothing */
+  int refusals = 0, rounds = 600;
   for (int round = 0; round < rounds; round++) {
     unsigned char *q = malloc(n);
     memcpy(q, p, n);
     for (int k = 0; k < 1 + round % 3; k++) {
       size_t at = 4096 + tu_next(&s) % (n - 4096);
+      int sect = S_TNAMES + (int)(tu_next(&s) % (N_SECT - S_TNAMES));
+      if (round % 2 && len[sect]) /* every other round: alpha's text index */
+        at = (size_t)(off[sect] + tu_next(&s) % len[sect]);
       q[at] = round % 5 == 0 ? 0xff : (unsigned char)(q[at] ^ (1u << (tu_next(&s) % 8)));
     }
-    refresh_checksums(q, n);
+    refresh_checksums(q, n, NULL, NULL);
     write_file(q, n);
     omen_options o;
     omen_options_init(&o);
@@ -528,7 +542,18 @@ static void t_damage_behind_checksums(void **state)
       omen_search_opts_init(&so, 10);
       int src = omen_search(a, data, &so, r);
       assert_true(src == OMEN_OK || src == OMEN_CORRUPT);
+      so.text = "t cat-1 cat-3 +t -cat-5"; /* text alone, then fused */
+      src = omen_search(a, NULL, &so, r);
+      assert_true(src == OMEN_OK || src == OMEN_CORRUPT);
+      src = omen_search(a, data, &so, r);
+      assert_true(src == OMEN_OK || src == OMEN_CORRUPT);
+      src = omen_verify(db);
+      assert_true(src == OMEN_OK || src == OMEN_CORRUPT);
       src = omen_upsert(a, "fresh", 5, data, NULL, 0);
+      assert_true(src == OMEN_OK || src == OMEN_CORRUPT);
+      src = omen_delete(a, "id-7", 4); /* takes a document out of the index */
+      assert_true(src == OMEN_OK || src == OMEN_CORRUPT || src == OMEN_NOTFOUND);
+      if (!src) src = omen_compact(db); /* merges and renumbers the lists */
       assert_true(src == OMEN_OK || src == OMEN_CORRUPT);
       omen_result_free(r);
       omen_coll_close(a);
