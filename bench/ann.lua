@@ -108,17 +108,19 @@ io.stderr:write(("%s %s: built %d x %d in %.2f s (%.0f vectors/s, %d threads)\n"
 
 -- The same collection through the C API, called through the FFI (omen-lua
 -- exports the library's symbols): the Lua binding's cost is the difference
--- between the two loops, measured in the same process, round by round.
+-- between the two loops, measured in the same process, round by round. The
+-- declarations below copy omen.h's: keep them in step with it.
 ffi.cdef [[
   typedef struct omen_db omen_db;
   typedef struct omen_coll omen_coll;
   typedef struct omen_result omen_result;
   typedef struct omen_filter omen_filter;
   typedef struct { const char *ptr; size_t len; } omen_str;
-  typedef struct { omen_str id; float distance; const float *vec; const void *meta;
+  typedef struct { omen_str id; float distance, score; const float *vec; const void *meta;
                    size_t n_meta; } omen_hit;
   typedef struct { uint32_t k, ef; int exact; unsigned with; const omen_filter *filter;
-                   int plan; } omen_search_opts;
+                   int plan; const char *text; size_t text_len; int fusion; float rrf_k,
+                   vector_weight, text_weight, alpha; uint32_t depth; } omen_search_opts;
   omen_db *omen_coll_db(omen_coll *coll);
   int omen_result_new(omen_db *db, omen_result **result);
   void omen_result_free(omen_result *result);

@@ -170,17 +170,18 @@ textbench() {
     die "bench/text failed on $1"
   tail -n1 "$B/text-$1.txt" > "$B/text-$1.json"
 }
-if [ ! -s "$DATA/apt.txt" ]; then
+if [ ! -s "$DATA/apt.txt" ] || [ ! -s "$DATA/apt-q.txt" ]; then
   apt-cache dumpavail > "$DATA/dumpavail.tmp" || die "apt-cache dumpavail failed"
   "$LUA" bench/text_prep.lua apt "$DATA/dumpavail.tmp" "$DATA/apt.txt" "$DATA/apt-q.txt" 2000
   rm -f "$DATA/dumpavail.tmp"
 fi
 textbench apt 3
-if [ ! -s "$DATA/man.txt" ] && ls /usr/share/man/man1/*.gz >/dev/null 2>&1; then
+if { [ ! -s "$DATA/man.txt" ] || [ ! -s "$DATA/man-q.txt" ]; } &&
+   ls /usr/share/man/man1/*.gz >/dev/null 2>&1; then
   say "man pages into paragraphs (once; a few minutes)"
   "$LUA" bench/text_prep.lua man /usr/share/man "$DATA/man.txt" "$DATA/man-q.txt" 300
 fi
-if [ -s "$DATA/man.txt" ]; then textbench man 1
+if [ -s "$DATA/man-q.txt" ]; then textbench man 1
 else say "no man pages on this machine: the man-page corpus is skipped"; rm -f "$B/text-man.json"; fi
 
 say "report"

@@ -78,6 +78,8 @@ static int check_name(omen_db *db, const char *name, size_t *len)
 
 int omen__catalog_lock(omen_db *db)
 {
+  int rc = omen__reentered(db);
+  if (rc) return rc;
   pthread_mutex_lock(&db->mu);
   if (!db->closed) return OMEN_OK;
   pthread_mutex_unlock(&db->mu);

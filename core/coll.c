@@ -411,12 +411,12 @@ void omen__coll_crew(omen_coll *c, unsigned threads, omen__scratch *first,
 
 int omen__coll_lock(omen_coll *c, int write)
 {
-  if (omen__text_busy()) /* its caller holds a lock it would wait for */
-    return omen__fail(c->db, OMEN_INVALID, "a tokenizer may not call omen");
+  int rc = omen__reentered(c->db);
+  if (rc) return rc;
   if (write) pthread_rwlock_wrlock(&c->rw);
   else pthread_rwlock_rdlock(&c->rw);
   if (c->dead_rc) {
-    int rc = c->dead_rc;
+    rc = c->dead_rc;
     pthread_rwlock_unlock(&c->rw);
     return omen__fail(c->db, rc, rc == OMEN_CLOSED ? "database is closed"
                                                    : "collection '%s' was dropped",

@@ -226,8 +226,10 @@ int omen_verify(omen_db *db)
 int omen_checkpoint(omen_db *db)
 {
   if (!db) return OMEN_INVALID;
+  int rc = omen__reentered(db);
+  if (rc) return rc;
   pthread_mutex_lock(&db->mu);
-  int rc = omen__checkpoint(db, OMEN__NEVER_COMPACT);
+  rc = omen__checkpoint(db, OMEN__NEVER_COMPACT);
   pthread_mutex_unlock(&db->mu);
   return rc;
 }
@@ -250,6 +252,8 @@ void omen_interrupt(omen_db *db)
 int omen_close(omen_db *db)
 {
   if (!db) return OMEN_OK;
+  int rc = omen__reentered(db);
+  if (rc) return rc;
   pthread_mutex_lock(&db->follow_mu); /* a reader's look finishes first */
   pthread_mutex_lock(&db->mu);
   if (db->closed) { /* a zombie, or a handle whose open failed */
@@ -259,7 +263,7 @@ int omen_close(omen_db *db)
     if (gone) free_db(db);
     return OMEN_OK;
   }
-  int rc = OMEN_OK;
+  rc = OMEN_OK;
   if (db->path && !(db->flags & OMEN_OPEN_READONLY) && atomic_load(&db->dirty))
     rc = omen__checkpoint(db, OMEN__NEVER_COMPACT);
   /* A failed checkpoint leaves the log, which holds every write. */

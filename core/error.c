@@ -114,3 +114,14 @@ const char *omen__errs_get(omen__errs *e)
   pthread_mutex_unlock(&e->mu);
   return s ? s->msg : omen_strerror(OMEN_OK);
 }
+
+static _Thread_local int in_callback;
+
+void omen__callback_enter(void) { in_callback++; }
+void omen__callback_leave(void) { in_callback--; }
+
+int omen__reentered(omen_db *db)
+{
+  if (!in_callback) return OMEN_OK;
+  return omen__fail(db, OMEN_INVALID, "a tokenizer may not call omen");
+}

@@ -53,4 +53,11 @@ int omen__missing(omen_db *db, const char *what);
 /* OMEN_READONLY, said, if db was opened read-only; else OMEN_OK. */
 int omen__check_writable(omen_db *db);
 
+/* Calls back into the application (its tokenizers) run with the calling
+** thread marked, since it holds locks a call into omen would wait for:
+** omen__reentered fails such a call with OMEN_INVALID (OMEN_OK otherwise). */
+void omen__callback_enter(void);
+void omen__callback_leave(void);
+int omen__reentered(omen_db *db);
+
 #endif

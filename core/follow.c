@@ -189,9 +189,11 @@ static int follows(const omen_db *db)
 int omen__follow_now(omen_db *db)
 {
   if (!follows(db)) return OMEN_OK;
+  int rc = omen__reentered(db); /* a tokenizer of the records being applied */
+  if (rc) return rc;
   pthread_mutex_lock(&db->follow_mu);
   /* omen_close sets closed holding follow_mu too; its handles' calls say so */
-  int rc = db->closed ? OMEN_OK : look(db);
+  rc = db->closed ? OMEN_OK : look(db);
   if (db->refresh_ns && db->refresh_ns != UINT64_MAX)
     atomic_store(&db->next_look_ns, now_ns() + db->refresh_ns);
   pthread_mutex_unlock(&db->follow_mu);

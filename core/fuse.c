@@ -39,8 +39,8 @@ static float scaled(float v, float lo, float hi)
 static float fused_score(const omen_search_opts *o, const entry *e, float dmin,
                          float dmax, float smin, float smax)
 {
-  if (o->fusion == OMEN_FUSION_LINEAR) {
-    float v = e->vrank ? 1.0f - scaled(e->distance, dmin, dmax) : 0.0f;
+  if (o->fusion == OMEN_FUSION_LINEAR) { /* the closest 1 (all equal: all 1) */
+    float v = e->vrank ? (dmax > dmin ? (dmax - e->distance) / (dmax - dmin) : 1.0f) : 0.0f;
     float t = e->trank ? scaled(e->text, smin, smax) : 0.0f;
     return o->alpha * v + (1.0f - o->alpha) * t;
   }

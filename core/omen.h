@@ -459,10 +459,12 @@ void omen_text_config_init(omen_text_config *cfg, const char *field);
 ** it gives. It must not call omen itself (such calls fail with
 ** OMEN_INVALID). A database whose collections name a tokenizer needs it
 ** registered before they are written or searched, and before its log is
-** replayed: pass it in omen_options.tokenizers. Readers that do not have it
-** (a C program reading a database indexed by a Lua tokenizer) can still
-** open the file and search its vectors; their text searches and writes to
-** that collection fail, naming the tokenizer. */
+** replayed: pass it in omen_options.tokenizers (an open whose log holds
+** writes to such a collection fails without it, naming it). Readers that
+** do not have it (a C program reading a database indexed by a Lua
+** tokenizer) can still open a checkpointed file and search its vectors;
+** their text searches and writes to that collection fail, naming the
+** tokenizer. */
 typedef struct omen_token_sink omen_token_sink;
 
 /* Hand one term (1 .. 255 bytes; longer ones are cut, empty ones skipped)
@@ -546,9 +548,10 @@ typedef struct omen_search_opts {
   omen_plan plan;
   /* Full text (a collection with a text index, see omen_text_index): the
   ** query's words rank records by BM25, any of them matching; "+word"
-  ** requires a word, "-word" excludes records holding it; a "quoted run"
-  ** reads as its words. With a NULL query vector, the search is by text
-  ** alone (hits in BM25 order); with both, the rankings are fused. */
+  ** requires a word, "-word" excludes records holding it; a "quoted
+  ** phrase" (+"..." and -"..." too) matches its words one after the other
+  ** and scores as one term. With a NULL query vector, the search is by
+  ** text alone (hits in BM25 order); with both, the rankings are fused. */
   const char *text;  /* NULL: no text query */
   size_t text_len;   /* 0: text is NUL-terminated */
   omen_fusion fusion;

@@ -289,19 +289,18 @@ void omen__pcur_bound(omen__pcur *c, uint32_t target, uint32_t *max_tf,
   *upto = last;
 }
 
-void omen__pcur_list_bound(const uint8_t *p, const uint8_t *end, uint32_t n,
-                           uint32_t *max_tf, uint32_t *min_len)
+int omen__pcur_list_bound(const uint8_t *p, const uint8_t *end, uint32_t n,
+                          uint32_t *max_tf, uint32_t *min_len)
 {
-  uint32_t tf = 0, len = OMEN__LEN_MASK, prev = UINT32_MAX;
+  uint32_t tf = 0, len = OMEN__LEN_MASK, prev = UINT32_MAX, left = n;
   block_head h;
-  /* Past damage the bound is left as read so far; the cursor reports it. */
-  for (uint32_t left = n; left && read_head(&p, end, prev, left, UINT32_MAX, &h);) {
+  for (; left && read_head(&p, end, prev, left, UINT32_MAX, &h); left -= h.n) {
     if (h.max_tf > tf) tf = h.max_tf;
     if (h.min_len < len) len = h.min_len;
     p += h.bytes;
-    left -= h.n;
     prev = h.last;
   }
   *max_tf = tf;
   *min_len = len;
+  return left == 0;
 }

@@ -95,8 +95,9 @@ static inline void omen__pcur_next(omen__pcur *c)
 void omen__pcur_bound(omen__pcur *c, uint32_t target, uint32_t *max_tf,
                       uint32_t *min_len, uint32_t *upto);
 
-/* The bound over the whole list (reads every block header). */
-void omen__pcur_list_bound(const uint8_t *p, const uint8_t *end, uint32_t n,
-                           uint32_t *max_tf, uint32_t *min_len);
+/* The bound over the whole list (reads every block header); 0 when a
+** header is damaged. */
+int omen__pcur_list_bound(const uint8_t *p, const uint8_t *end, uint32_t n,
+                          uint32_t *max_tf, uint32_t *min_len);
 
 #endif

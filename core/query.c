@@ -259,14 +259,25 @@ static int vector_hits(omen_coll *c, omen__scratch *sc, const float *query,
   return rc;
 }
 
+/* A record's metadata, for the text index to read a document again. */
+static const uint8_t *record_meta(void *ctx, uint32_t slot, size_t *len)
+{
+  const omen_coll *c = ctx;
+  uint32_t n;
+  const uint8_t *meta = omen__records_meta(&c->recs, slot, &n);
+  *len = n;
+  return meta;
+}
+
 /* The text half: the k best records by BM25, in a new array (*hits). */
 static int text_hits(omen_coll *c, const omen_search_opts *o, uint32_t k,
                      const omen__pred *pred, omen__text_hit **hits, size_t *n)
 {
   *hits = omen__malloc(&c->db->mem, (size_t)k * sizeof **hits);
   if (!*hits) return OMEN_NOMEM;
-  size_t len = o->text_len ? o->text_len : strlen(o->text);
-  int rc = omen__text_search(&c->db->mem, c->text, o->text, len, k, pred, *hits, n);
+  omen__text_query tq = {o->text, o->text_len ? o->text_len : strlen(o->text), k, pred,
+                         &c->keys, record_meta, c};
+  int rc = omen__text_search(&c->db->mem, c->text, &tq, *hits, n);
   if (rc == OMEN_INVALID)
     return omen__fail(c->db, rc, "collection '%s': %s", c->name, omen__text_error());
   return rc;
@@ -275,11 +286,15 @@ static int text_hits(omen_coll *c, const omen_search_opts *o, uint32_t k,
 static int add_text_hits(omen_coll *c, const omen__text_hit *hits, size_t n,
                          unsigned with, omen_result *r)
 {
+  omen__space sp = omen__coll_space(c);
   int rc = OMEN_OK;
-  for (size_t i = 0; i < n && !rc; i++)
+  for (size_t i = 0; i < n && !rc; i++) {
+    if ((with & OMEN_WITH_VECTOR) && omen__touch(&sp, hits[i].slot))
+      return damaged_chunk(c, hits[i].slot); /* its vector's chunk is unchecked */
     if (!(rc = omen__result_add_hit(r, c, hits[i].slot, NAN, with)))
       ((omen_hit *)omen_result_hit(r, omen_result_count(r) - 1))->score =
           (float)hits[i].score;
+  }
   return rc;
 }
 
@@ -290,7 +305,8 @@ static int fused_hits(omen_coll *c, omen__scratch *sc, const float *query,
                       omen_result *r)
 {
   const omen__mem *m = &c->db->mem;
-  uint32_t depth = o->depth ? o->depth : (o->k > 50 ? o->k : 50);
+  uint32_t depth = o->depth ? o->depth : 50;
+  if (depth < o->k) depth = o->k; /* each half ranks at least k */
   size_t nv = 0, nt = 0, n = 0;
   omen__text_hit *th = NULL;
   omen__fused *f = NULL;
@@ -409,7 +425,8 @@ static int search_failed(omen_coll *c, int rc)
   if (rc == OMEN_INTERRUPTED) return omen__fail(c->db, rc, "search interrupted");
   if (rc == OMEN_CORRUPT)
     return omen__fail(c->db, rc, "database file '%s' is damaged: collection '%s' "
-                      "failed a checksum or bounds check", c->db->path, c->name);
+                      "failed a checksum or bounds check",
+                      c->db->path ? c->db->path : ":memory:", c->name);
   return omen__fail(c->db, rc, "search failed: %s", omen_strerror(rc));
 }
 
@@ -488,6 +505,8 @@ int omen_search_batch(omen_coll *c, size_t n, const float *queries,
   unsigned cores = omen__cores();
   if (threads == 0 || threads > cores) threads = cores;
   if (threads > n) threads = n ? (unsigned)n : 1;
+  /* An application's tokenizer (a Lua function) runs on the calling thread. */
+  if (o->text && c->text && c->text->custom[0]) threads = 1;
   searcher s = {c, queries, o, results, n, 0, OMEN_OK, seen};
   pthread_t pool[OMEN__MAX_THREADS];
   unsigned started = 0;

@@ -140,6 +140,14 @@ static int engine_rc(int rc)
   return LOG_FAULT;
 }
 
+/* A replayed write on a collection whose tokenizer is the application's:
+** that tokenizer missing (or failing) is no fault of the log. */
+static int replayed(const omen_coll *c, int rc)
+{
+  if (rc == OMEN_INVALID && c->text && c->text->custom[0]) return rc; /* its message set */
+  return engine_rc(rc);
+}
+
 static int open_target(omen_db *db, const char *name, omen_coll **c)
 {
   *c = omen__catalog_get(db, name);
@@ -183,7 +191,7 @@ static int replay_upsert(omen_db *db, omen__cursor body, const char *name)
     b.metas[i].n = take_meta(&body, f, &items, &seen);
     f += b.metas[i].n;
   }
-  if (!rc) rc = engine_rc(omen__write_upsert(c, n, b.ids, b.vecs, b.metas, 0, 0));
+  if (!rc) rc = replayed(c, omen__write_upsert(c, n, b.ids, b.vecs, b.metas, 0, 0));
   batch_mem_free(db, &b);
   return rc;
 }
@@ -191,7 +199,7 @@ static int replay_upsert(omen_db *db, omen__cursor body, const char *name)
 static int delete_one(omen_coll *c, omen_str id)
 {
   int rc = omen__write_delete(c, id.ptr, id.len, 0);
-  return rc == OMEN_NOTFOUND ? OMEN_OK : engine_rc(rc);
+  return rc == OMEN_NOTFOUND ? OMEN_OK : replayed(c, rc);
 }
 
 static int replay_deletions(omen_db *db, omen__cursor body, const char *name,

@@ -53,21 +53,25 @@ static int add(omen_db *db, const omen_tokenizer *tok)
     return omen__fail(db, OMEN_INVALID, "a tokenizer needs a function and a name of 1 "
                       "to 64 bytes that is not a built-in one's");
   omen__tokreg *r = registered(db, tok->name);
-  if (!r) {
-    if (!(r = omen__calloc(&db->mem, sizeof *r)))
-      return omen__fail(db, OMEN_NOMEM, "out of memory");
-    memcpy(r->name, tok->name, len);
-    r->next = db->tokenizers;
-    db->tokenizers = r;
+  if (r) {
+    r->fn = tok->fn;
+    r->ud = tok->ud;
+    return OMEN_OK;
   }
+  if (!(r = omen__calloc(&db->mem, sizeof *r)))
+    return omen__fail(db, OMEN_NOMEM, "out of memory");
+  memcpy(r->name, tok->name, len);
   r->fn = tok->fn;
   r->ud = tok->ud;
+  r->next = db->tokenizers; /* whole before a reader of the list can see it */
+  db->tokenizers = r;
   return OMEN_OK;
 }
 
 int omen_tokenizer_register(omen_db *db, const omen_tokenizer *tok)
 {
   if (!db) return OMEN_INVALID;
+  if (omen__reentered(db)) return OMEN_INVALID;
   pthread_mutex_lock(&db->mu);
   int rc = db->closed ? omen__fail(db, OMEN_CLOSED, "database is closed") : add(db, tok);
   if (!rc) omen__registry_bind_all(db);

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "cursor.h"
+#include "error.h"
 #include "search.h"
 #include "text.h"
 
@@ -49,13 +50,11 @@ static int tok_kind(const char *name)
 
 /* -- Tokenizing ------------------------------------------------------------------
 ** Built-in tokenizers are called directly; an application's through a
-** sink, with the thread marked busy so that it cannot call back in. */
+** sink, with the thread marked (error.h) so that it cannot call back in. */
 
-static _Thread_local int busy;
 static _Thread_local char last_error[320];
 
 const char *omen__text_error(void) { return last_error; }
-int omen__text_busy(void) { return busy; }
 
 struct omen_token_sink {
   omen__term_fn fn;
@@ -68,8 +67,9 @@ int omen_token_emit(omen_token_sink *s, const char *term, size_t len)
 {
   if (!s || s->rc || !term || !len) return s ? s->rc : OMEN_INVALID;
   if (len > OMEN__MAX_TERM) { /* cut before a character that does not fit */
-    len = OMEN__MAX_TERM;
-    while (len && ((unsigned char)term[len] & 0xc0) == 0x80) len--;
+    size_t cut = OMEN__MAX_TERM;
+    while (cut && ((unsigned char)term[cut] & 0xc0) == 0x80) cut--;
+    len = cut ? cut : OMEN__MAX_TERM; /* no boundary in reach: cut the bytes */
   }
   return s->rc = s->fn(s->ud, term, len, s->pos++);
 }
@@ -91,9 +91,9 @@ static int text_tokenize(const omen__text *t, const char *text, size_t len,
   }
   omen_token_sink s = {fn, ud, 0, 0};
   last_error[0] = 0;
-  busy++;
+  omen__callback_enter();
   int r = t->custom_fn(t->custom_ud, text, len, &s);
-  busy--;
+  omen__callback_leave();
   if (s.rc) return s.rc;
   if (!r) return OMEN_OK;
   char why[160];
@@ -134,6 +134,12 @@ int omen__text_check(const omen_text_config *cfg, char *err, size_t cap)
     why = "b must be a number from 0 to 1";
   else if (cfg->n_stopwords && !cfg->stopwords)
     why = "stopwords are missing";
+  else if (cfg->n_stopwords > OMEN__MAX_KEYS)
+    why = "65,536 stopwords at most";
+  for (size_t i = 0; !why && i < cfg->n_stopwords; i++)
+    if (!cfg->stopwords[i].ptr || !cfg->stopwords[i].len ||
+        cfg->stopwords[i].len > OMEN__MAX_TERM)
+      why = "a stopword is 1 to 255 bytes";
   if (why) snprintf(err, cap, "%s", why);
   return why ? OMEN_INVALID : OMEN_OK;
 }
@@ -177,7 +183,7 @@ int omen__text_new(const omen__mem *m, const omen_text_config *cfg, int terms,
                                stop_term, ud);
   if (rc) {
     omen__text_free(m, t);
-    return OMEN_NOMEM;
+    return rc;
   }
   *out = t;
   return OMEN_OK;
@@ -366,9 +372,8 @@ static int grow_zeroed(const omen__mem *m, omen__buf *const *bufs, size_t n_bufs
 
 /* The per-term arrays (new terms start with no postings) and the work
 ** space, for every term there is. */
-static int cover_terms(const omen__mem *m, omen__text *t)
+static int cover(const omen__mem *m, omen__text *t, uint32_t n)
 {
-  uint32_t n = t->terms.n;
   if (n > t->n_per_term) {
     omen__buf *const bufs[] = {&t->post, &t->count, &t->df};
     static const size_t size[] = {8, 4, 4};
@@ -383,6 +388,8 @@ static int cover_terms(const omen__mem *m, omen__text *t)
   }
   return OMEN_OK;
 }
+
+static int cover_terms(const omen__mem *m, omen__text *t) { return cover(m, t, t->terms.n); }
 
 /* -- Adding documents ------------------------------------------------------------ */
 
@@ -417,13 +424,16 @@ static int add_term(void *ud, const char *term, size_t len, uint32_t pos)
     id = omen__keys_find(&t->terms, term, len);
     if (id == UINT32_MAX || id >= t->n_stamp) return OMEN_OK; /* never indexed */
   } else {
-    rc = omen__keys_intern(a->m, &t->terms, term, len, &id);
+    /* Arrays first: a term is never in the dictionary without its entries. */
+    rc = omen__keys_find(&t->terms, term, len) == UINT32_MAX ? cover(a->m, t, t->terms.n + 1)
+                                                             : OMEN_OK;
+    if (!rc) rc = omen__keys_intern(a->m, &t->terms, term, len, &id);
     if (rc == OMEN_INVALID) {
       snprintf(last_error, sizeof last_error, "the text index holds as many terms as it "
                "can (%u)", OMEN__MAX_TERMS);
       return rc;
     }
-    if (rc || (rc = cover_terms(a->m, t))) return rc;
+    if (rc) return rc;
   }
   a->tokens++;
   uint32_t *stamp = t->stamp.p, *tf = t->tf.p;
@@ -569,7 +579,7 @@ int omen__text_reserve(const omen__mem *m, omen__text *t, const omen__text_batch
   }
   for (size_t i = 0; i < b->n_terms && !rc; i++) {
     uint32_t id = b->terms[i].term;
-    if (!need[id]) continue;
+    if (dropped_term(b, i) || stamp[id] != epoch || !need[id]) continue;
     if (!tail_of(t, id) && (rc = new_tail(m, t, id))) break;
     omen__tlist *tl = tail_of(t, id);
     if (tl->n + need[id] > tl->cap) {
@@ -630,11 +640,16 @@ static void apply_drop(omen__text *t, const omen__text_batch *b, const omen__tex
 static void tail_insert(omen__text *t, omen__tlist *tl, uint32_t slot, uint32_t tf,
                         uint32_t len)
 {
-  uint32_t i = tl->n && tl->p[tl->n - 1].slot > slot ? tail_find(tl, slot) : tl->n;
-  memmove(tl->p + i + 1, tl->p + i, (tl->n - i) * sizeof *tl->p);
-  tl->p[i].slot = slot;
-  tl->p[i].tf = tf;
-  tl->n++;
+  uint32_t i = tl->n && tl->p[tl->n - 1].slot >= slot ? tail_find(tl, slot) : tl->n;
+  if (i < tl->n && tl->p[i].slot == slot) { /* left by a tokenizer that changed its mind */
+    tl->p[i].tf = tf;
+    t->tail_postings--;
+  } else {
+    memmove(tl->p + i + 1, tl->p + i, (tl->n - i) * sizeof *tl->p);
+    tl->p[i].slot = slot;
+    tl->p[i].tf = tf;
+    tl->n++;
+  }
   if (tf > tl->max_tf) tl->max_tf = tf;
   if (len < tl->min_len) tl->min_len = len;
   t->tail_postings++;
@@ -742,6 +757,8 @@ static int merged_term(const omen__text *t, merged *g, uint32_t id, const uint32
       if (l == OMEN__NO_DOC || !(l & OMEN__IN_LISTS)) continue;
     } else {
       p = tl->p[j++];
+      uint32_t l = lens(t)[p.slot]; /* only a document of the tails counts */
+      if (l == OMEN__NO_DOC || (l & OMEN__IN_LISTS)) continue;
     }
     uint32_t to = map ? (p.slot < map_n ? map[p.slot] : OMEN__NO_DOC) : p.slot;
     if (to == OMEN__NO_DOC) continue;
@@ -763,7 +780,6 @@ static int merged_build(const omen__mem *m, const omen__text *t, merged *g,
     size_t len;
     const char *name = omen__keys_name(&t->terms, id, &len);
     uint32_t to, k = g->terms.n;
-    g->terms.limit = OMEN__MAX_TERMS;
     if (omen__keys_intern(m, &g->terms, name, len, &to) ||
         omen__buf_ensure(m, &g->post, ((size_t)k + 1) * 8, (size_t)k * 8, 8192) ||
         omen__buf_ensure(m, &g->count, ((size_t)k + 1) * 4, (size_t)k * 4, 4096) ||
@@ -779,10 +795,24 @@ static int merged_build(const omen__mem *m, const omen__text *t, merged *g,
 }
 
 /* Build the merged index in g; nothing of t changes. */
+/* The heap was sized for the worst case (ten bytes a posting); keep what
+** the lists took, when a copy can be had (else the large one serves). */
+static void fit_heap(const omen__mem *m, merged *g)
+{
+  omen__buf fit = {0};
+  if (g->heap_used >= g->heap.size / 2 || !g->heap_used ||
+      omen__buf_reserve(m, &fit, (size_t)g->heap_used, 0))
+    return;
+  memcpy(fit.p, g->heap.p, (size_t)g->heap_used);
+  omen__buf_free(m, &g->heap);
+  g->heap = fit;
+}
+
 static int merged_make(const omen__mem *m, const omen__text *t, merged *g,
                        const uint32_t *map, uint32_t map_n, uint32_t n_slots)
 {
   memset(g, 0, sizeof *g);
+  g->terms.limit = OMEN__MAX_TERMS;
   int rc = merged_alloc(m, t, g, n_slots);
   if (!rc) {
     merged_lens(t, g, map, map_n, n_slots);
@@ -791,6 +821,7 @@ static int merged_make(const omen__mem *m, const omen__text *t, merged *g,
   omen__free(m, g->list, g->cap * sizeof *g->list);
   omen__free(m, g->out, g->cap * sizeof *g->out);
   g->list = g->out = NULL;
+  if (!rc) fit_heap(m, g);
   if (rc) merged_free(m, g);
   return rc;
 }
@@ -935,6 +966,7 @@ int omen__text_attach(const omen__mem *m, omen__text *t, const omen__text_image 
     uint32_t l = lens(t)[s];
     if (l == OMEN__NO_DOC) continue;
     if (state[s] != OMEN__SLOT_LIVE) return bad_index(err, cap, "a deleted record is indexed");
+    if ((l & OMEN__LEN_MASK) == OMEN__LEN_MASK) return bad_index(err, cap, "bad document length");
     docs++;
     total += l & OMEN__LEN_MASK;
   }
@@ -982,53 +1014,129 @@ int omen__text_verify(const omen__mem *m, const omen__text *t, const uint8_t *st
 
 enum { ANY = 0, MUST = 1, MUST_NOT = 2 };
 
-/* A query term. */
+#define PHRASE 0xffffffffu /* the id of a query term that is a phrase */
+#define MAX_SPAN 64        /* tokens a phrase spans, at most */
+
+/* A query term: a term of the dictionary, or a phrase (its words in the
+** query's list, its documents found before the walk). */
 typedef struct qterm {
   uint32_t id;
   int mode;
   double times;   /* how often the query names it */
   double w, ub;   /* idf * times; the bound of its whole list */
+  uint32_t word, n_words;  /* a phrase's words */
+  omen__posting *list;     /* a phrase's documents and counts */
+  uint32_t list_n, list_cap, list_max_tf, list_min_len;
   omen__pcur cur;
 } qterm;
+
+/* A word of a phrase: its term and its place relative to the first. */
+typedef struct qword {
+  uint32_t id, at;
+} qword;
 
 typedef struct query {
   const omen__mem *m;
   const omen__text *t;
   qterm *q;
   size_t n, cap;
+  qword *words;
+  size_t n_words, cap_words;
   int mode;       /* of the word being read */
+  int missing;    /* the run being read holds a term no document holds */
+  int run_start;  /* the next word is a run's first */
+  uint32_t first_pos;
   int empty;      /* a required term no document holds */
 } query;
 
-static int query_term(void *ud, const char *term, size_t len, uint32_t pos)
+static qterm *new_qterm(query *qy)
 {
-  (void)pos;
-  query *qy = ud;
-  const omen__text *t = qy->t;
-  if (stopped(t, term, len)) return OMEN_OK;
-  uint32_t id = omen__keys_find(&t->terms, term, len);
-  if (id == UINT32_MAX || !dfs(t)[id]) {
-    if (qy->mode == MUST) qy->empty = 1;
-    return OMEN_OK;
+  if (qy->n == qy->cap) {
+    size_t cap = omen__grow_cap(qy->cap, qy->n + 1, 8);
+    qterm *q = omen__realloc(qy->m, qy->q, qy->cap * sizeof *q, cap * sizeof *q);
+    if (!q) return NULL;
+    qy->q = q;
+    qy->cap = cap;
   }
+  qterm *q = &qy->q[qy->n++];
+  memset(q, 0, sizeof *q);
+  q->mode = qy->mode;
+  q->times = qy->mode != MUST_NOT;
+  return q;
+}
+
+/* Add a term of the dictionary to the query, or count it again. */
+static int add_term_of_query(query *qy, uint32_t id)
+{
   for (size_t i = 0; i < qy->n; i++)
     if (qy->q[i].id == id) { /* named again: count it, strictest mode wins */
       qy->q[i].times += qy->mode != MUST_NOT;
       if (qy->mode > qy->q[i].mode) qy->q[i].mode = qy->mode;
       return OMEN_OK;
     }
-  if (qy->n == qy->cap) {
-    size_t cap = omen__grow_cap(qy->cap, qy->n + 1, 8);
-    qterm *q = omen__realloc(qy->m, qy->q, qy->cap * sizeof *q, cap * sizeof *q);
-    if (!q) return OMEN_NOMEM;
-    qy->q = q;
-    qy->cap = cap;
-  }
-  qterm *q = &qy->q[qy->n++];
+  qterm *q = new_qterm(qy);
+  if (!q) return OMEN_NOMEM;
   q->id = id;
-  q->mode = qy->mode;
-  q->times = qy->mode != MUST_NOT;
   return OMEN_OK;
+}
+
+/* A term's id, or UINT32_MAX for one no document holds. */
+static uint32_t live_term(const omen__text *t, const char *term, size_t len)
+{
+  uint32_t id = omen__keys_find(&t->terms, term, len);
+  return id == UINT32_MAX || !dfs(t)[id] ? UINT32_MAX : id;
+}
+
+/* A word of a quoted run, kept with its place. */
+static int phrase_word(void *ud, const char *term, size_t len, uint32_t pos)
+{
+  query *qy = ud;
+  if (stopped(qy->t, term, len)) return OMEN_OK;
+  uint32_t id = live_term(qy->t, term, len);
+  if (id == UINT32_MAX) qy->missing = 1;
+  if (qy->run_start) {
+    qy->first_pos = pos;
+    qy->run_start = 0;
+  }
+  if (pos - qy->first_pos >= MAX_SPAN) {
+    snprintf(last_error, sizeof last_error, "a phrase spans %d tokens at most", MAX_SPAN);
+    return OMEN_INVALID;
+  }
+  if (qy->n_words == qy->cap_words) {
+    size_t cap = omen__grow_cap(qy->cap_words, qy->n_words + 1, 16);
+    qword *w = omen__realloc(qy->m, qy->words, qy->cap_words * sizeof *w, cap * sizeof *w);
+    if (!w) return OMEN_NOMEM;
+    qy->words = w;
+    qy->cap_words = cap;
+  }
+  qy->words[qy->n_words++] = (qword){id, pos - qy->first_pos};
+  return OMEN_OK;
+}
+
+/* A quoted run: a phrase of its words (two or more), a word (one), or
+** nothing a document holds. */
+static int quoted_run(query *qy, const char *s, size_t len)
+{
+  size_t first = qy->n_words;
+  qy->missing = 0;
+  qy->run_start = 1;
+  int rc = text_tokenize(qy->t, s, len, phrase_word, qy);
+  size_t n = qy->n_words - first;
+  if (rc || n == 0) return rc;
+  if (qy->missing) {
+    if (qy->mode == MUST) qy->empty = 1;
+    qy->n_words = first;
+  } else if (n == 1) {
+    rc = add_term_of_query(qy, qy->words[first].id);
+    qy->n_words = first;
+  } else {
+    qterm *q = new_qterm(qy);
+    if (!q) return OMEN_NOMEM;
+    q->id = PHRASE;
+    q->word = (uint32_t)first;
+    q->n_words = (uint32_t)n;
+  }
+  return rc;
 }
 
 static int is_space(char c)
@@ -1036,8 +1144,9 @@ static int is_space(char c)
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
 }
 
-/* Words, each "+word" (required) or "-word" (excluded) or plain; a
-** quoted run of words reads as its words. */
+/* Words, each "+word" (required) or "-word" (excluded) or plain; a quoted
+** run of words (with "+" or "-" before it too) is a phrase: its words one
+** after the other. So is a word the tokenizer splits. */
 static int parse_query(query *qy, const char *s, size_t len)
 {
   size_t i = 0;
@@ -1049,17 +1158,148 @@ static int parse_query(query *qy, const char *s, size_t len)
       i++;
     }
     size_t start = i;
+    int rc;
     if (i < len && s[i] == '"') {
       start = ++i;
       while (i < len && s[i] != '"') i++;
-    } else {
+      rc = quoted_run(qy, s + start, i - start);
+      if (i < len) i++;
+    } else { /* a word of several terms ("e-mail", trigrams) is a phrase, as in FTS5 */
       while (i < len && !is_space(s[i])) i++;
+      rc = quoted_run(qy, s + start, i - start);
     }
-    int rc = text_tokenize(qy->t, s + start, i - start, query_term, qy);
     if (rc) return rc;
-    if (i < len && s[i] == '"') i++;
   }
   return OMEN_OK;
+}
+
+/* -- Phrases --------------------------------------------------------------------
+** The index keeps how often a term is in a document, not where: a phrase's
+** documents are those holding all its words, each read again (its text,
+** tokenized) to count the places where the words stand one after the
+** other. That is found once per query, before the walk; the phrase then
+** scores as a term would, with its own frequency and counts. */
+
+typedef struct phrase_match {
+  const omen__text *t;
+  const qword *w;           /* the words and their places */
+  uint32_t n;
+  const char *name[MAX_SPAN]; /* each word's term */
+  size_t name_len[MAX_SPAN];
+  uint32_t ring_pos[MAX_SPAN], ring_word[MAX_SPAN]; /* the last tokens seen */
+  uint32_t last_pos, count;
+} phrase_match;
+
+/* Which of the phrase's words a token is (n: none). */
+static uint32_t word_of(const phrase_match *pm, const char *term, size_t len)
+{
+  for (uint32_t j = 0; j < pm->n; j++)
+    if (pm->name_len[j] == len && !memcmp(pm->name[j], term, len)) return j;
+  return pm->n;
+}
+
+/* Start a document, or a string of an array: no places seen. */
+static void forget_places(phrase_match *pm)
+{
+  for (int k = 0; k < MAX_SPAN; k++) pm->ring_pos[k] = UINT32_MAX;
+}
+
+/* Note a token; count a match when it ends the phrase with the others in
+** their places before it (in a ring of the last MAX_SPAN places). */
+static int match_token(void *ud, const char *term, size_t len, uint32_t pos)
+{
+  phrase_match *pm = ud;
+  if (pm->last_pos != UINT32_MAX && pos <= pm->last_pos) forget_places(pm); /* a new string */
+  pm->last_pos = pos;
+  uint32_t j = word_of(pm, term, len);
+  pm->ring_pos[pos % MAX_SPAN] = pos;
+  pm->ring_word[pos % MAX_SPAN] = j;
+  uint32_t span = pm->w[pm->n - 1].at;
+  if (j == pm->n || pm->w[j].id != pm->w[pm->n - 1].id || pos < span) return OMEN_OK;
+  uint32_t start = pos - span;
+  for (uint32_t k = 0; k < pm->n; k++) {
+    uint32_t at = start + pm->w[k].at, slot = at % MAX_SPAN;
+    if (pm->ring_pos[slot] != at || pm->ring_word[slot] >= pm->n ||
+        pm->w[pm->ring_word[slot]].id != pm->w[k].id)
+      return OMEN_OK;
+  }
+  pm->count++;
+  return OMEN_OK;
+}
+/* A cursor on a dictionary term's list and tail; *max_tf and *min_len
+** bound them all. */
+static void open_term(const omen__text *t, uint32_t id, omen__pcur *c, uint32_t *max_tf,
+                      uint32_t *min_len)
+{
+  const uint8_t *heap = t->heap.p, *end = heap + t->heap_used;
+  uint32_t cnt = counts_of(t)[id];
+  const uint8_t *p = heap + (cnt ? posts(t)[id] : 0);
+  const omen__tlist *tl = tail_of_safe(t, id);
+  omen__pcur_init(c, p, end, cnt, tl ? tl->p : NULL, tl ? tl->n : 0, tl ? tl->max_tf : 0,
+                  tl ? tl->min_len : OMEN__LEN_MASK, t->len.p, t->n_len);
+  if (!omen__pcur_list_bound(p, end, cnt, max_tf, min_len)) c->bad = 1;
+  if (tl && tl->n) {
+    if (tl->max_tf > *max_tf) *max_tf = tl->max_tf;
+    if (tl->min_len < *min_len) *min_len = tl->min_len;
+  }
+}
+
+static int push_match(const omen__mem *m, qterm *q, uint32_t slot, uint32_t count,
+                      uint32_t len)
+{
+  if (q->list_n == q->list_cap) {
+    uint32_t cap = (uint32_t)omen__grow_cap(q->list_cap, (size_t)q->list_n + 1, 16);
+    omen__posting *p = omen__realloc(m, q->list, q->list_cap * sizeof *p, cap * sizeof *p);
+    if (!p) return OMEN_NOMEM;
+    q->list = p;
+    q->list_cap = cap;
+  }
+  q->list[q->list_n++] = (omen__posting){slot, count};
+  if (count > q->list_max_tf) q->list_max_tf = count;
+  if ((len & OMEN__LEN_MASK) < q->list_min_len) q->list_min_len = len & OMEN__LEN_MASK;
+  return OMEN_OK;
+}
+
+/* The documents of phrase q (all its words, then read again), and how
+** often it stands in each. */
+static int find_phrase(const omen__mem *m, const omen__text *t, const omen__text_query *tq,
+                       const qword *words, qterm *q)
+{
+  uint32_t n = q->n_words, tf, len;
+  phrase_match pm;
+  memset(&pm, 0, sizeof pm);
+  pm.t = t;
+  pm.w = words + q->word;
+  pm.n = n;
+  for (uint32_t j = 0; j < n; j++) pm.name[j] = omen__keys_name(&t->terms, pm.w[j].id, &pm.name_len[j]);
+  omen__pcur *cur = omen__malloc(m, n * sizeof *cur);
+  if (!cur) return OMEN_NOMEM;
+  for (uint32_t j = 0; j < n; j++) open_term(t, pm.w[j].id, &cur[j], &tf, &len);
+  q->list_min_len = OMEN__LEN_MASK;
+  int rc = OMEN_OK;
+  for (uint32_t d = 0; !rc;) {
+    uint32_t agree = 0; /* leapfrog to a document holding every word */
+    for (uint32_t j = 0; agree < n && d != OMEN__NO_DOC; j = (j + 1) % n) {
+      omen__pcur_seek(&cur[j], d);
+      if (cur[j].slot == d) agree++;
+      else d = cur[j].slot, agree = 1;
+    }
+    if (d == OMEN__NO_DOC) break;
+    size_t meta_len;
+    const uint8_t *meta = tq->doc(tq->ctx, d, &meta_len);
+    int has;
+    pm.count = 0;
+    pm.last_pos = UINT32_MAX;
+    forget_places(&pm);
+    rc = walk_text(t, tq->keys, meta, meta_len, match_token, &pm, &has);
+    if (!rc && pm.count) rc = push_match(m, q, d, pm.count, ((const uint32_t *)t->len.p)[d]);
+    if (d == OMEN__NO_DOC - 1) break;
+    d++;
+  }
+  for (uint32_t j = 0; j < n && !rc; j++)
+    if (cur[j].bad) rc = OMEN_CORRUPT;
+  omen__free(m, cur, n * sizeof *cur);
+  return rc;
 }
 
 /* BM25 of one term in a document. */
@@ -1081,24 +1321,20 @@ static inline int below(double bound, double theta)
 
 static void start_terms(const omen__text *t, qterm *q, size_t n, const scorer *sc)
 {
-  const uint8_t *heap = t->heap.p, *end = heap + t->heap_used;
   double N = (double)t->n_docs;
   for (size_t i = 0; i < n; i++) {
-    uint32_t id = q[i].id, cnt = counts_of(t)[id];
-    const uint8_t *p = heap + (cnt ? posts(t)[id] : 0);
-    const omen__tlist *tl = tail_of_safe(t, id);
-    omen__pcur_init(&q[i].cur, p, end, cnt, tl ? tl->p : NULL, tl ? tl->n : 0,
-                    tl ? tl->max_tf : 0, tl ? tl->min_len : OMEN__LEN_MASK, t->len.p,
-                    t->n_len);
-    double df = dfs(t)[id], idf = log((N - df + 0.5) / (df + 0.5));
-    q[i].w = (idf > 0 ? idf : 1e-6) * q[i].times;
-    uint32_t max_tf, min_len;
-    omen__pcur_list_bound(p, end, cnt, &max_tf, &min_len);
-    if (tl && tl->n) {
-      if (tl->max_tf > max_tf) max_tf = tl->max_tf;
-      if (tl->min_len < min_len) min_len = tl->min_len;
+    uint32_t max_tf = q[i].list_max_tf, min_len = q[i].list_min_len;
+    double df = q[i].list_n;
+    if (q[i].id == PHRASE) {
+      omen__pcur_init(&q[i].cur, NULL, NULL, 0, q[i].list, q[i].list_n, max_tf, min_len,
+                      t->len.p, t->n_len);
+    } else {
+      open_term(t, q[i].id, &q[i].cur, &max_tf, &min_len);
+      df = dfs(t)[q[i].id];
     }
-    q[i].ub = term_score(sc, q[i].w, max_tf, min_len);
+    double idf = log((N - df + 0.5) / (df + 0.5));
+    q[i].w = (idf > 0 ? idf : 1e-6) * q[i].times;
+    q[i].ub = max_tf ? term_score(sc, q[i].w, max_tf, min_len) : 0; /* 0 / 0 with k1 0 */
   }
 }
 
@@ -1175,6 +1411,7 @@ typedef struct bm25_walk {
   size_t n_must, n_not;
   double *pre;         /* pre[i]: the bounds of any[0 .. i) summed */
   double *blk;         /* per optional term, its block's bound at a document */
+  double *part;        /* per optional term, its score in the document at hand */
   const omen__pred *pred;
   scorer sc;
   topk tk;
@@ -1214,9 +1451,20 @@ static int complete(bm25_walk *w, size_t ess, uint32_t d, double theta, double *
     if (below(*score + rest, theta)) return 0;
     rest -= w->blk[i];
     omen__pcur_seek(&q[i].cur, d);
-    if (q[i].cur.slot == d) *score += term_score(&w->sc, q[i].w, q[i].cur.tf, len[d]);
+    w->part[i] = q[i].cur.slot == d ? term_score(&w->sc, q[i].w, q[i].cur.tf, len[d]) : 0;
+    *score += w->part[i];
   }
   return 1;
+}
+
+/* A document's score summed in the terms' order, whichever were scored
+** first: equal documents then score equal to the last bit, and ties fall
+** to the slot order. */
+static double ordered_sum(const double *part, size_t n)
+{
+  double s = 0;
+  for (size_t i = 0; i < n; i++) s += part[i];
+  return s;
 }
 
 /* Every term optional: MaxScore with block bounds. */
@@ -1232,13 +1480,17 @@ static void walk_any(bm25_walk *w)
       if (q[i].cur.slot < d) d = q[i].cur.slot;
     if (d == OMEN__NO_DOC) break;
     double score = 0;
-    for (size_t i = ess; i < n; i++)
+    for (size_t i = 0; i < ess; i++) w->part[i] = 0;
+    for (size_t i = ess; i < n; i++) {
+      w->part[i] = 0;
       if (q[i].cur.slot == d) {
-        score += term_score(&w->sc, q[i].w, q[i].cur.tf, len[d]);
+        score += w->part[i] = term_score(&w->sc, q[i].w, q[i].cur.tf, len[d]);
         omen__pcur_next(&q[i].cur);
       }
+    }
     if (ess && (below(score + w->pre[ess], theta) || !complete(w, ess, d, theta, &score)))
       continue;
+    score = ordered_sum(w->part, n);
     if (!(score > theta) || !wanted(w, d)) continue;
     topk_push(&w->tk, score, d);
     theta = threshold(&w->tk);
@@ -1308,33 +1560,49 @@ static int plan_walk(const omen__mem *m, bm25_walk *w, qterm *q, size_t n)
   qsort(w->any, w->n_any, sizeof *q, by_bound);
   w->pre = omen__malloc(m, (w->n_any + 1) * sizeof(double));
   w->blk = omen__malloc(m, (w->n_any + 1) * sizeof(double));
-  if (!w->pre || !w->blk) return OMEN_NOMEM;
+  w->part = omen__malloc(m, (w->n_any + 1) * sizeof(double));
+  if (!w->pre || !w->blk || !w->part) return OMEN_NOMEM;
   w->pre[0] = 0;
   for (size_t i = 0; i < w->n_any; i++) w->pre[i + 1] = w->pre[i] + w->any[i].ub;
   return OMEN_OK;
 }
 
-int omen__text_search(const omen__mem *m, const omen__text *t, const char *text,
-                      size_t len, uint32_t k, const omen__pred *pred,
+static void free_query(const omen__mem *m, query *qy)
+{
+  for (size_t i = 0; i < qy->n; i++)
+    omen__free(m, qy->q[i].list, qy->q[i].list_cap * sizeof *qy->q[i].list);
+  omen__free(m, qy->q, qy->cap * sizeof *qy->q);
+  omen__free(m, qy->words, qy->cap_words * sizeof *qy->words);
+}
+
+int omen__text_search(const omen__mem *m, const omen__text *t, const omen__text_query *tq,
                       omen__text_hit *out, size_t *n_out)
 {
   *n_out = 0;
-  query qy = {m, t, NULL, 0, 0, ANY, 0};
-  int rc = parse_query(&qy, text, len);
-  if (rc || qy.empty || !qy.n || !t->n_docs || !k) {
-    omen__free(m, qy.q, qy.cap * sizeof *qy.q);
+  query qy;
+  memset(&qy, 0, sizeof qy);
+  qy.m = m;
+  qy.t = t;
+  int rc = parse_query(&qy, tq->text, tq->len);
+  for (size_t i = 0; i < qy.n && !rc && !qy.empty; i++)
+    if (qy.q[i].id == PHRASE) {
+      rc = find_phrase(m, t, tq, qy.words, &qy.q[i]);
+      if (!rc && !qy.q[i].list_n && qy.q[i].mode == MUST) qy.empty = 1;
+    }
+  if (rc || qy.empty || !qy.n || !t->n_docs || !tq->k) {
+    free_query(m, &qy);
     return rc;
   }
   bm25_walk w;
   memset(&w, 0, sizeof w);
   w.t = t;
-  w.pred = pred;
+  w.pred = tq->pred;
   double avg = (double)t->total_len / (double)t->n_docs;
   w.sc.k1p1 = t->k1 + 1;
   w.sc.base = t->k1 * (1 - t->b);
   w.sc.per_len = avg > 0 ? t->k1 * t->b / avg : 0;
   w.tk.h = out;
-  w.tk.k = k;
+  w.tk.k = tq->k;
   start_terms(t, qy.q, qy.n, &w.sc);
   rc = plan_walk(m, &w, qy.q, qy.n);
   if (!rc && (w.n_any || w.n_must)) {
@@ -1348,6 +1616,7 @@ int omen__text_search(const omen__mem *m, const omen__text *t, const char *text,
   }
   omen__free(m, w.pre, (w.n_any + 1) * sizeof(double));
   omen__free(m, w.blk, (w.n_any + 1) * sizeof(double));
-  omen__free(m, qy.q, qy.cap * sizeof *qy.q);
+  omen__free(m, w.part, (w.n_any + 1) * sizeof(double));
+  free_query(m, &qy);
   return rc;
 }

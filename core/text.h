@@ -92,10 +92,6 @@ void omen__text_free(const omen__mem *m, omen__text *t);
 ** tokenizer's failure, a full dictionary). */
 const char *omen__text_error(void);
 
-/* Whether the calling thread is inside an application's tokenizer, which
-** may not call omen. */
-int omen__text_busy(void);
-
 /* -- Writes ------------------------------------------------------------------- */
 
 /* A write's documents: per document its slot (set by the caller before
@@ -190,11 +186,23 @@ typedef struct omen__text_hit {
   uint32_t slot;
 } omen__text_hit;
 
-/* The top k documents for a query (words, "+required", "-excluded"), best
-** first, among the slots pred lets through (NULL: all); *n receives the
-** count. out has room for k. OMEN_CORRUPT when a list is damaged. */
-int omen__text_search(const omen__mem *m, const omen__text *t, const char *query,
-                      size_t len, uint32_t k, const struct omen__pred *pred,
+/* A record's encoded metadata, by slot (phrases read documents again). */
+typedef const uint8_t *(*omen__text_doc_fn)(void *ctx, uint32_t slot, size_t *len);
+
+typedef struct omen__text_query {
+  const char *text;             /* words, "+required", "-excluded", "a phrase" */
+  size_t len;
+  uint32_t k;
+  const struct omen__pred *pred; /* the slots it may return (NULL: all) */
+  const omen__keys *keys;       /* the collection's metadata keys */
+  omen__text_doc_fn doc;
+  void *ctx;
+} omen__text_query;
+
+/* The top k documents for a query, best first; *n receives the count; out
+** has room for k. OMEN_CORRUPT when a list is damaged, OMEN_INVALID with
+** omen__text_error() when a tokenizer fails or a phrase is too long. */
+int omen__text_search(const omen__mem *m, const omen__text *t, const omen__text_query *q,
                       omen__text_hit *out, size_t *n);
 
 #endif

@@ -545,8 +545,10 @@ int omen__write_text_index(omen_coll *c, omen__text *t, int log)
   if (c->text)
     rc = omen__fail(c->db, OMEN_EXISTS, "collection '%s' has a text index already",
                     c->name);
-  else if (!settings || (rc = index_all(c, t)))
-    rc = text_failed(c, rc == OMEN_INVALID ? rc : OMEN_NOMEM);
+  else if (!settings)
+    rc = text_failed(c, OMEN_NOMEM);
+  else if ((rc = index_all(c, t)))
+    rc = text_failed(c, rc);
   if (!rc && log) {
     omen__text_settings_write(t, settings);
     x.settings = settings;

@@ -5,6 +5,10 @@
 **    to many blocks) for OR queries with absent and repeated words, for
 **    "+required" and "-excluded" words, and with filters; a corpus built
 **    for MaxScore's pruning to skip most postings;
+**  - quoted phrases (in the random queries throughout, and by hand): runs
+**    of documents, random words, repeated words ("a a"), required and
+**    excluded, never across two strings of an array; stopwords keeping
+**    their places, trigram phrases, the longest phrase;
 **  - exactness through upserts (new ids, replaced records, metadata-only
 **    replacements), deletes and delete_where, records without the field or
 **    with it as a number, an array or an empty string, automatic merges of
@@ -117,7 +121,7 @@ static void check_query(env *e, const query *q, const uint32_t *ks, size_t nk,
 {
   double *want = malloc(e->m.n * sizeof *want);
   ref_scores(&e->m, q, K1, B, keep, ud, want);
-  char what[320];
+  char what[400];
   snprintf(what, sizeof what, "%s%squery '%s'", phase, *phase ? ": " : "", q->text);
   for (size_t i = 0; i < nk; i++) {
     if (search_text(e, NULL, q->text, ks[i], f))
@@ -134,7 +138,7 @@ static void check_random_queries(env *e, uint64_t *s, int n, int signs,
 {
   for (int i = 0; i < n; i++) {
     query q;
-    query_random(&q, s, &e->z, 5, signs);
+    query_random(&q, s, &e->z, &e->m, 5, signs);
     check_query(e, &q, KS, 4, f, keep, ud);
   }
 }
@@ -231,12 +235,135 @@ static void t_required_excluded(void **state)
     for (int j = 0; j < fixed[i].n; j++) query_add(&q, fixed[i].word[j], fixed[i].mode[j]);
     check_query(&e, &q, KS, 4, NULL, NULL, NULL);
   }
-  query q = {{3, 4, 7}, {ANY, ANY, ANY}, 3, "\"wd we\" wh"}; /* a quoted run: its words */
+  query q;
+  memset(&q, 0, sizeof q);
+  query_add_phrase(&q, (const int[]){3, 4}, 2, ANY); /* "wd we" wh */
+  query_add(&q, 7, ANY);
+  assert_string_equal(q.text, "\"wd we\" wh");
   check_query(&e, &q, KS, 4, NULL, NULL, NULL);
   env_close(&e);
 }
 
-/* -- 3. Updates and deletes ------------------------------------------------- */
+/* -- 3. Phrases ---------------------------------------------------------------- */
+
+/* Record i becomes the n words w of kind (an array: strings of the words
+** from cut[j] to cut[j + 1], for j < parts), in the model and in c. */
+static void put_words(env *e, size_t i, uint64_t *s, int kind, const int *w, int n,
+                      const int *cut, int parts)
+{
+  rec *r = &e->m.r[i];
+  rec_random(r, s, &e->z, kind, 0);
+  r->n_words = n;
+  memcpy(r->words, w, (size_t)n * sizeof *w);
+  r->n_parts = parts;
+  if (parts) memcpy(r->cut, cut, (size_t)(parts + 1) * sizeof *cut);
+  assert_int_equal(rec_put(e->c, i, r), OMEN_OK);
+}
+
+/* Phrases: random ones in random queries (from documents, words repeated,
+** words at random, some with a word in no document; required, excluded),
+** on a corpus of few words (phrases common, many "a a" and "a a a" runs)
+** and one of more; then repeated words and strings of arrays, checked by
+** hand. */
+static void t_phrases(void **state)
+{
+  (void)state;
+  static const struct {
+    uint64_t seed;
+    size_t n;
+    int vocab;
+  } corpora[] = {{91, 1500, 12}, {92, 3000, 80}};
+  for (size_t c = 0; c < sizeof corpora / sizeof corpora[0]; c++) {
+    env e;
+    env_open(&e, NULL, corpora[c].n, corpora[c].vocab);
+    uint64_t s = corpora[c].seed;
+    for (size_t i = 0; i < e.m.n; i++) {
+      if (i == e.m.n / 2) index_body(e.c);
+      put_random(&e, i, &s, -1);
+    }
+    size_t phrases = 0, matched = 0;
+    double *want = malloc(e.m.n * sizeof *want);
+    for (int i = 0; i < 400; i++) {
+      query q;
+      do query_random(&q, &s, &e.z, &e.m, 5, i % 2);
+      while (q.n == 0);
+      check_query(&e, &q, KS, 4, NULL, NULL, NULL);
+      for (int j = 0; j < q.n; j++)
+        if (q.len[j] > 1) { /* the phrase alone, as typed (with its sign) */
+          query p;
+          memset(&p, 0, sizeof p);
+          query_add_phrase(&p, q.word[j], q.len[j], q.mode[j]);
+          check_query(&e, &p, KS + 2, 2, NULL, NULL, NULL);
+          phrases++;
+          p.mode[0] = ANY;
+          matched += ref_scores(&e.m, &p, K1, B, NULL, NULL, want) > 0;
+        }
+    }
+    free(want);
+    /* Both kinds drawn often enough: matching and not. */
+    if (matched < phrases / 4 || matched > phrases - phrases / 20)
+      fail_msg("corpus %zu: %zu of %zu random phrases match", c, matched, phrases);
+    static const struct {
+      int n, len[4], word[4][3], mode[4];
+    } fixed[] = {
+      {1, {2}, {{0, 0}}, {ANY}},                               /* "wa wa" */
+      {1, {3}, {{0, 0, 0}}, {ANY}},                            /* "wa wa wa" */
+      {2, {2, 1}, {{0, 0}, {0}}, {ANY, ANY}},                  /* "wa wa" wa */
+      {2, {2, 3}, {{0, 0}, {0, 0, 0}}, {ANY, ANY}},
+      {2, {2, 1}, {{1, 1}, {2}}, {MUST, ANY}},                 /* +"wb wb" wc */
+      {2, {2, 1}, {{0, 0}, {0}}, {NOT, ANY}},                  /* -"wa wa" wa */
+      {3, {2, 2, 1}, {{0, 1}, {1, 0}, {2}}, {MUST, NOT, ANY}}, /* order matters */
+      {2, {2, 2}, {{0, 1}, {0, 1}}, {ANY, ANY}},               /* named twice */
+      {2, {2, 1}, {{0, ABSENT}, {1}}, {MUST, ANY}},            /* a word in no document */
+      {2, {2, 1}, {{0, ABSENT}, {1}}, {NOT, ANY}},
+      {2, {2, 1}, {{ABSENT, 0}, {1}}, {ANY, ANY}},
+      {2, {1, 1}, {{0}, {1}}, {MUST, ANY}},                    /* "wa" is wa (quoted below) */
+    };
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
+      query q;
+      memset(&q, 0, sizeof q);
+      for (int j = 0; j < fixed[i].n; j++)
+        query_add_run(&q, fixed[i].word[j], fixed[i].len[j], 1, fixed[i].mode[j]);
+      check_query(&e, &q, KS, 4, NULL, NULL, NULL);
+    }
+
+    /* Words 1000 .. 1002 in no other document: a phrase never spans two
+    ** strings of an array, even with an empty string or nothing between. */
+    enum { X = 1000, Y = 1001, Z = 1002 };
+    put_words(&e, 0, &s, TXT_ARRAY, (const int[]){0, X, Y, 1}, 4, (const int[]){0, 2, 4}, 2);
+    put_words(&e, 1, &s, TXT_ARRAY, (const int[]){X, Y, Z}, 3, (const int[]){0, 1, 1, 2, 3}, 4);
+    put_words(&e, 2, &s, TXT_STRING, (const int[]){Y, X, 2, Z}, 4, NULL, 0);
+    put_words(&e, 3, &s, TXT_ARRAY, (const int[]){Y, Z, X}, 3, (const int[]){0, 2, 3}, 2);
+    static const struct {
+      int len, word[3], mode, hits[2]; /* the phrase's hits alone, in each round */
+    } spans[] = {
+      {2, {X, Y}, ANY, {0, 1}},    {2, {X, Y}, MUST, {0, 1}}, {3, {0, X, Y}, ANY, {0, 0}},
+      {2, {Y, Z}, ANY, {1, 1}},    {2, {Y, X}, ANY, {1, 1}},  {2, {Z, X}, ANY, {0, 0}},
+      {2, {X, Y}, NOT, {0, 0}},    {3, {Y, X, 2}, MUST, {1, 1}},
+    };
+    for (int round = 0; round < 2; round++) {
+      for (size_t i = 0; i < sizeof spans / sizeof spans[0]; i++)
+        for (int with = 0; with < 2; with++) {
+          query q;
+          memset(&q, 0, sizeof q);
+          query_add_phrase(&q, spans[i].word, spans[i].len, spans[i].mode);
+          if (with) query_add(&q, X, ANY);
+          check_query(&e, &q, KS, 4, NULL, NULL, NULL);
+          if (!with && omen_result_count(e.res) != (size_t)spans[i].hits[round])
+            fail_msg("round %d: '%s' has %zu hits", round, q.text, omen_result_count(e.res));
+        }
+      /* Then the phrase "wX wY" in one string of an array (wc wX wY, wZ). */
+      put_words(&e, 4, &s, TXT_ARRAY, (const int[]){2, X, Y, Z}, 4, (const int[]){0, 3, 4}, 2);
+    }
+    /* As typed: case folded, punctuation between the words. */
+    assert_int_equal(search_text(&e, NULL, "+\"WMMB, wnmb!\"", 10, NULL), OMEN_OK);
+    assert_true(omen_result_count(e.res) == 1 && omen_result_hit(e.res, 0)->id.len == 2 &&
+                !memcmp(omen_result_hit(e.res, 0)->id.ptr, "r4", 2));
+    env_close(&e);
+  }
+}
+
+/* -- 4. Updates and deletes ------------------------------------------------- */
 
 static int cat_is(const rec *r, const void *ud) { return r->cat == *(const double *)ud; }
 
@@ -323,7 +450,7 @@ static void t_updates(void **state)
   env_close(&e);
 }
 
-/* -- 4. The index's API ------------------------------------------------------- */
+/* -- 5. The index's API ------------------------------------------------------- */
 
 static void expect_invalid(env *e, const omen_text_config *cfg, const char *why)
 {
@@ -369,12 +496,16 @@ static void t_index_api(void **state)
   /* k = 1, and k far above the matches (a rarer word, then a common one). */
   static const uint32_t ks[] = {1, 2, 1000, OMEN_MAX_K};
   for (int w = 29; w >= 0; w -= 29) {
-    query q = {{w}, {ANY}, 1, ""};
-    word_name(w, q.text);
+    query q;
+    memset(&q, 0, sizeof q);
+    query_add(&q, w, ANY);
     check_query(&e, &q, ks, 4, NULL, NULL, NULL);
   }
   /* text_len bounds the query; nothing to score gives no hits. */
-  query q = {{1, 2}, {ANY, ANY}, 2, "wb wc"};
+  query q;
+  memset(&q, 0, sizeof q);
+  query_add(&q, 1, ANY);
+  query_add(&q, 2, ANY);
   omen_search_opts o;
   omen_search_opts_init(&o, 10);
   o.text = "wb wc wd";
@@ -401,6 +532,20 @@ static void t_index_api(void **state)
     assert_int_equal(omen_search(e.c, NULL, &o, e.res), OMEN_OK);
     free(junk);
   }
+  /* A phrase spans 64 tokens at most: "wa wa ... wa", 64 of them, then 65. */
+  char run[65 * 3 + 3];
+  for (int words = 64; words <= 65; words++) {
+    strcpy(run, "\"wa");
+    for (int i = 1; i < words; i++) strcat(run, " wa");
+    strcat(run, "\"");
+    if (words == 64) {
+      assert_int_equal(search_text(&e, NULL, run, 5, NULL), OMEN_OK);
+      assert_int_equal(omen_result_count(e.res), 0);
+    } else {
+      assert_int_equal(search_text(&e, NULL, run, 5, NULL), OMEN_INVALID);
+      assert_non_null(strstr(omen_errmsg(e.db), "a phrase spans 64 tokens at most"));
+    }
+  }
   /* No vector and no text is still an error; vector hits have no score. */
   omen_search_opts_init(&o, 10);
   assert_int_equal(omen_search(e.c, NULL, &o, e.res), OMEN_INVALID);
@@ -409,7 +554,7 @@ static void t_index_api(void **state)
   env_close(&e);
 }
 
-/* -- 5. Filters ----------------------------------------------------------------- */
+/* -- 6. Filters ----------------------------------------------------------------- */
 
 static int cat_below(const rec *r, const void *ud) { return r->cat < *(const double *)ud; }
 
@@ -434,7 +579,7 @@ static void t_filters(void **state)
   env_close(&e);
 }
 
-/* -- 6. Fusion ------------------------------------------------------------------ */
+/* -- 7. Fusion ------------------------------------------------------------------ */
 
 static float scaled(float v, float lo, float hi) { return hi > lo ? (v - lo) / (hi - lo) : 1.0f; }
 
@@ -446,7 +591,8 @@ static void check_fusion(env *e, const float *qv, const query *q, const omen_sea
                          keep_fn keep, const void *ud)
 {
   size_t n = e->m.n;
-  uint32_t k = base->k, depth = base->depth ? base->depth : k > 50 ? k : 50;
+  uint32_t k = base->k, depth = base->depth ? base->depth : 50;
+  if (depth < k) depth = k; /* each half ranks k at least */
   struct {
     uint32_t v, t; /* ranks in each half, from 1; 0: not ranked */
     float dist, score;
@@ -494,7 +640,7 @@ static void check_fusion(env *e, const float *qv, const query *q, const omen_sea
   o.text = q->text;
   o.exact = 1;
   assert_int_equal(omen_search(e->c, qv, &o, e->res), OMEN_OK);
-  char what[200];
+  char what[320];
   snprintf(what, sizeof what, "fusion %d of '%s', depth %u", (int)base->fusion, q->text, depth);
   check_topk(e->res, want, n, k, FUSED_REL, what);
   for (size_t i = 0; i < omen_result_count(e->res); i++) {
@@ -537,7 +683,7 @@ static void t_fusion(void **state)
       float qv[RDIM];
       tu_random_vec(&s, qv, RDIM);
       query q;
-      query_random(&q, &s, &e.z, 4, i % 3 == 2);
+      query_random(&q, &s, &e.z, &e.m, 4, i % 3 == 2);
       if (i == 11) { /* the text half finds nothing */
         memset(&q, 0, sizeof q);
         query_add(&q, ABSENT, ANY);
@@ -557,7 +703,7 @@ static void t_fusion(void **state)
   env_close(&e);
 }
 
-/* -- 7. Tokenizer options --------------------------------------------------- */
+/* -- 8. Tokenizer options --------------------------------------------------- */
 
 static void put_text(omen_coll *c, const char *id, const char *text)
 {
@@ -628,15 +774,32 @@ static void t_tokenizers(void **state)
   assert_int_equal(omen_result_count(r), 2);
   /* Stopwords are not counted in a document's length either. */
   assert_true(omen_result_hit(r, 0)->score == omen_result_hit(r, 1)->score);
+  /* In a phrase, a stopword is left out but keeps its place; a phrase
+  ** left with one word is that word. */
+  put_text(stop, "dtc", "dog the cat");
+  put_text(stop, "dxc", "dog x cat");
+  put_text(stop, "dc", "dog cat");
+  put_text(stop, "tdc", "the dog, the THE cat");
+  assert_string_equal(hits_of(stop, r, "\"dog the cat\""), "dtc dxc");
+  assert_string_equal(hits_of(stop, r, "\"the dog the the cat\""), "tdc");
+  assert_string_equal(hits_of(stop, r, "\"dog cat\""), "dc");
+  assert_string_equal(hits_of(stop, r, "+\"THE dog\" -cat"), "dog");
+  assert_string_equal(hits_of(stop, r, "\"the the\""), "");
   put_text(tri, "ident", "omen_search_opts");
   put_text(tri, "prose", "research notes");
-  assert_string_equal(hits_of(tri, r, "_SEARCH_"), "ident prose");
+  /* A word of several trigrams is a phrase, as in FTS5: a substring, quoted
+  ** or not; two words are two substrings, either of which may match. */
+  assert_string_equal(hits_of(tri, r, "_SEARCH_"), "ident");
+  assert_string_equal(hits_of(tri, r, "\"_SEARCH_\""), "ident");
+  assert_string_equal(hits_of(tri, r, "_search notes"), "prose ident");
+  assert_string_equal(hits_of(tri, r, "\"notes research\""), "");
+  assert_string_equal(hits_of(tri, r, "\"arch not\""), "prose");
   for (int i = 0; i < 4; i++) omen_coll_close(cs[i]);
   omen_result_free(r);
   assert_int_equal(omen_close(db), OMEN_OK);
 }
 
-/* -- 8. A file database ------------------------------------------------------- */
+/* -- 9. A file database ------------------------------------------------------- */
 
 static void check_file_queries(env *e, uint64_t seed, const char *when)
 {
@@ -719,7 +882,8 @@ int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(t_bm25_random), cmocka_unit_test(t_pruning),
-    cmocka_unit_test(t_required_excluded), cmocka_unit_test(t_index_api),
+    cmocka_unit_test(t_required_excluded), cmocka_unit_test(t_phrases),
+    cmocka_unit_test(t_index_api),
     cmocka_unit_test(t_filters), cmocka_unit_test(t_fusion),
     cmocka_unit_test(t_tokenizers), cmocka_unit_test(t_file),
     cmocka_unit_test(t_updates), /* the longest, last */

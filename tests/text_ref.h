@@ -3,9 +3,11 @@
 ** collection's records, whose text is made of word ids spelled as
 ** lower-case ASCII words ("w" and base-26 letters) separated by single
 ** spaces, so that the engine's unicode61 tokenizer yields exactly those
-** words; the metadata the engine receives for each record; BM25 computed
-** naively from its definition; and the comparison of a search's hits with
-** reference scores, ties aside.
+** words; the metadata the engine receives for each record; queries of
+** words and quoted phrases; BM25 computed naively from its definition (a
+** phrase found by scanning each string's words, scoring as one term, as in
+** SQLite FTS5); and the comparison of a search's hits with reference
+** scores, ties aside.
 */
 #ifndef OMEN_TEXT_REF_H
 #define OMEN_TEXT_REF_H
@@ -14,7 +16,7 @@
 
 #define RDIM 8          /* the vectors' dimension */
 #define MAX_WORDS 60    /* words of a document */
-#define MAX_QTERMS 8    /* words of a query */
+#define MAX_QTERMS 8    /* terms of a query */
 #define ABSENT 100000   /* word ids from here on are in no document */
 
 /* How a record holds the text field "body". An empty string is a
@@ -149,49 +151,107 @@ static int rec_put(omen_coll *c, size_t i, const rec *r)
 
 enum { ANY, MUST, NOT };
 
+#define MAX_PHRASE 3    /* words of a quoted run */
+
+/* Terms, each a word or a quoted run of words (a phrase: the words one
+** after the other; a run of one word is that word), with their modes. */
 typedef struct query {
-  int word[MAX_QTERMS], mode[MAX_QTERMS], n;
-  char text[MAX_QTERMS * 12];
+  int word[MAX_QTERMS][MAX_PHRASE], len[MAX_QTERMS], mode[MAX_QTERMS], n;
+  char text[MAX_QTERMS * 24];
 } query;
 
-static void query_add(query *q, int word, int mode)
+/* Add the term of the n words w, quoted or not (a word alone). */
+static void query_add_run(query *q, const int *w, int n, int quoted, int mode)
 {
+  assert_true(q->n < MAX_QTERMS && n >= 1 && n <= MAX_PHRASE && (quoted || n == 1));
   size_t at = strlen(q->text);
   if (at) q->text[at++] = ' ';
   if (mode != ANY) q->text[at++] = mode == MUST ? '+' : '-';
-  word_name(word, q->text + at);
-  q->word[q->n] = word;
+  if (quoted) q->text[at++] = '"';
+  for (int i = 0; i < n; i++) {
+    if (i) q->text[at++] = ' ';
+    at += word_name(w[i], q->text + at);
+    q->word[q->n][i] = w[i];
+  }
+  if (quoted) q->text[at++] = '"';
+  q->text[at] = '\0';
+  q->len[q->n] = n;
   q->mode[q->n++] = mode;
 }
 
-static int query_has(const query *q, int word)
+static void query_add(query *q, int word, int mode) { query_add_run(q, &word, 1, 0, mode); }
+
+static void query_add_phrase(query *q, const int *w, int n, int mode)
+{
+  query_add_run(q, w, n, 1, mode);
+}
+
+/* Whether term i of q is the n words w. */
+static int query_term_is(const query *q, int i, const int *w, int n)
+{
+  return q->len[i] == n && !memcmp(q->word[i], w, (size_t)n * sizeof *w);
+}
+
+static int query_has_run(const query *q, const int *w, int n)
 {
   for (int i = 0; i < q->n; i++)
-    if (q->word[i] == word) return 1;
+    if (query_term_is(q, i, w, n)) return 1;
   return 0;
 }
 
-/* 1 .. max_terms words, mostly from the corpus' distribution, some absent,
-** some named twice; with signs, some "+required" and "-excluded" (words
-** the query names once). */
-static void query_random(query *q, uint64_t *s, const zipf *z, int max_terms, int signs)
+/* n words for a phrase: mostly a run of a document of m (so that it
+** matches, or spans two strings of an array), or one word repeated ("a a"),
+** or words of the vocabulary drawn uniformly (rarely in a document in
+** that order), some with a word in no document. */
+static void phrase_random(int *w, int n, uint64_t *s, const zipf *z, const model *m)
+{
+  uint64_t r = tu_next(s) % 100;
+  if (r < 55 && m->n)
+    for (int tries = 0; tries < 30; tries++) {
+      const rec *d = &m->r[tu_next(s) % m->n];
+      if (!d->live || d->n_words < n) continue;
+      int at = (int)(tu_next(s) % (uint64_t)(d->n_words - n + 1));
+      for (int i = 0; i < n; i++) w[i] = d->words[at + i];
+      return;
+    }
+  int one = zipf_draw(z, s);
+  for (int i = 0; i < n; i++) w[i] = r < 70 ? one : (int)(tu_next(s) % (uint64_t)z->n);
+  if (r >= 90) w[tu_next(s) % (uint64_t)n] = ABSENT + (int)(tu_next(s) % 50);
+}
+
+/* 1 .. max_terms terms: words mostly from the corpus' distribution, some
+** absent, some named twice; with m, also quoted runs (phrases of 2 or 3
+** words, see phrase_random, and now and then a quoted word); with signs,
+** some "+required" and "-excluded" (terms the query names once). */
+static void query_random(query *q, uint64_t *s, const zipf *z, const model *m, int max_terms,
+                         int signs)
 {
   memset(q, 0, sizeof *q);
   int n = 1 + (int)(tu_next(s) % (uint64_t)max_terms);
   for (int i = 0; i < n; i++) {
+    int w[MAX_PHRASE], len = 1, quoted = 0;
     uint64_t r = tu_next(s) % 100;
-    int w = r < 10 ? ABSENT + (int)(tu_next(s) % 50)
-            : r < 20 && q->n ? q->word[tu_next(s) % (uint64_t)q->n]
-                             : zipf_draw(z, s);
-    int mode = ANY;
-    if (signs && !query_has(q, w)) {
-      uint64_t m = tu_next(s) % 4;
-      mode = m == 0 ? MUST : m == 1 ? NOT : ANY;
+    if (r < 20 && q->n) { /* a term again */
+      int j = (int)(tu_next(s) % (uint64_t)q->n);
+      len = q->len[j];
+      memcpy(w, q->word[j], sizeof w);
+      quoted = len > 1 || tu_next(s) % 2;
+    } else if (m && r < 45) {
+      len = tu_next(s) % 10 ? 2 + (int)(tu_next(s) % 2) : 1;
+      quoted = 1;
+      phrase_random(w, len, s, z, m);
+    } else {
+      w[0] = tu_next(s) % 8 ? zipf_draw(z, s) : ABSENT + (int)(tu_next(s) % 50);
     }
-    if (mode == ANY && q->n && query_has(q, w))
-      for (int j = 0; j < q->n; j++) /* named again: only next to plain words */
-        if (q->word[j] == w && q->mode[j] != ANY) mode = -1;
-    if (mode >= 0) query_add(q, w, mode);
+    int mode = ANY;
+    if (signs && !query_has_run(q, w, len)) {
+      uint64_t x = tu_next(s) % 4;
+      mode = x == 0 ? MUST : x == 1 ? NOT : ANY;
+    }
+    if (mode == ANY)
+      for (int j = 0; j < q->n; j++) /* named again: only next to plain terms */
+        if (query_term_is(q, j, w, len) && q->mode[j] != ANY) mode = -1;
+    if (mode >= 0) query_add_run(q, w, len, quoted, mode);
   }
 }
 
@@ -202,20 +262,41 @@ static int has_text(const rec *r)
   return r->live && (r->kind == TXT_STRING || r->kind == TXT_ARRAY);
 }
 
+/* How often the n words w stand one after the other in r's text, string by
+** string (overlapping places count). A word alone: how often r holds it. */
+static int run_tf(const rec *r, const int *w, int n)
+{
+  int tf = 0, parts = r->kind == TXT_ARRAY ? r->n_parts : 1;
+  for (int j = 0; j < parts; j++) {
+    int from = r->kind == TXT_ARRAY ? r->cut[j] : 0;
+    int to = r->kind == TXT_ARRAY ? r->cut[j + 1] : r->n_words;
+    for (int i = from; i + n <= to; i++) {
+      int k = 0;
+      while (k < n && r->words[i + k] == w[k]) k++;
+      tf += k == n;
+    }
+  }
+  return tf;
+}
+
 /* score[i]: record i's BM25 for q if it is a hit (keep lets it through,
-** it holds every required word and no excluded one, and some scored word),
-** else -1. Returns the number of hits. */
+** it holds every required term and no excluded one, and some scored term),
+** else -1. A phrase is a term: its tf where it stands in a document, its
+** df the documents where it stands. Returns the number of hits. */
 static size_t ref_scores(const model *m, const query *q, double k1, double b,
                          int (*keep)(const rec *, const void *), const void *ud,
                          double *score)
 {
-  int word[MAX_QTERMS], mode[MAX_QTERMS], n = 0;
+  int word[MAX_QTERMS][MAX_PHRASE], len[MAX_QTERMS], mode[MAX_QTERMS], n = 0;
   double times[MAX_QTERMS], df[MAX_QTERMS] = {0};
-  for (int i = 0; i < q->n; i++) { /* distinct words, each with its weight */
+  for (int i = 0; i < q->n; i++) { /* distinct terms, each with its weight */
     int j = 0;
-    while (j < n && word[j] != q->word[i]) j++;
+    while (j < n && !(len[j] == q->len[i] &&
+                      !memcmp(word[j], q->word[i], (size_t)len[j] * sizeof(int))))
+      j++;
     if (j == n) {
-      word[n] = q->word[i];
+      memcpy(word[n], q->word[i], sizeof word[n]);
+      len[n] = q->len[i];
       mode[n] = q->mode[i];
       times[n++] = 0;
     }
@@ -227,12 +308,7 @@ static size_t ref_scores(const model *m, const query *q, double k1, double b,
     if (!has_text(r)) continue;
     N++;
     total += r->n_words;
-    for (int j = 0; j < n; j++)
-      for (int i = 0; i < r->n_words; i++)
-        if (r->words[i] == word[j]) {
-          df[j]++;
-          break;
-        }
+    for (int j = 0; j < n; j++) df[j] += run_tf(r, word[j], len[j]) > 0;
   }
   double avg = N ? total / N : 0;
   size_t hits = 0;
@@ -240,18 +316,16 @@ static size_t ref_scores(const model *m, const query *q, double k1, double b,
     const rec *r = &m->r[d];
     score[d] = -1;
     if (!has_text(r) || (keep && !keep(r, ud))) continue;
-    double tf[MAX_QTERMS] = {0}, s = 0;
-    for (int i = 0; i < r->n_words; i++)
-      for (int j = 0; j < n; j++) tf[j] += r->words[i] == word[j];
+    double s = 0;
     int ok = 1, scored = 0;
     for (int j = 0; j < n && ok; j++) {
-      if (mode[j] == MUST && !tf[j]) ok = 0;
-      if (mode[j] == NOT && tf[j]) ok = 0;
-      if (mode[j] == NOT || !tf[j]) continue;
+      double tf = run_tf(r, word[j], len[j]);
+      if (mode[j] == MUST && !tf) ok = 0;
+      if (mode[j] == NOT && tf) ok = 0;
+      if (mode[j] == NOT || !tf) continue;
       double idf = log((N - df[j] + 0.5) / (df[j] + 0.5));
       if (idf <= 0) idf = 1e-6;
-      s += idf * times[j] * tf[j] * (k1 + 1) /
-           (tf[j] + k1 * (1 - b + b * r->n_words / avg));
+      s += idf * times[j] * tf * (k1 + 1) / (tf + k1 * (1 - b + b * r->n_words / avg));
       scored = 1;
     }
     if (ok && scored) {

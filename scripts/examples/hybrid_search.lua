@@ -7,7 +7,8 @@
 -- Then:
 --  1. text alone: c:search(nil, {text = ...}) ranks by BM25, as SQLite FTS5's
 --     bm25() does (higher is better here);
---  2. required and excluded words: "+storm shell -navy";
+--  2. required and excluded words: "+storm shell -navy", and a phrase:
+--     "storm shell" in quotes matches the two words one after the other;
 --  3. a shopper's intent as a vector (jackets) and as words ("storm"): the
 --     vector alone finds jackets of every line, the words alone Storm
 --     products of every kind, and the two fused (reciprocal rank fusion, or
@@ -59,6 +60,15 @@ for _, h in ipairs(hits) do
 end
 print(("+storm shell -navy: %d hits, Storm and not navy, Shells first: %s"):format(#hits,
   hits[1].meta.name))
+local loose = c:search(nil, {text = "+storm +shell", k = 1000})
+local phrase = c:search(nil, {text = '"storm shell"', k = 1000})
+local reversed = c:search(nil, {text = '"shell storm"', k = 1000})
+for _, h in ipairs(phrase) do
+  check(h.meta.name:match("^Storm Shell "), "the phrase matched %s", h.meta.name)
+end
+check(#phrase == #loose and #phrase > 0 and #reversed == 0,
+      "names read 'Storm Shell', never 'Shell Storm'")
+print(('phrases: "storm shell" %d records, "shell storm" %d'):format(#phrase, #reversed))
 
 -- 3. Intent as a vector and as words.
 local jackets = catalog.query(data, {jackets = 1})

@@ -1,8 +1,10 @@
 -- Full-text search through Lua: BM25 rankings and scores against a
 -- reference computed here (SQLite FTS5's bm25, sign flipped), +required and
--- -excluded words, updates and deletes, RRF and linear fusion, filters and
--- hooks, tokenizers (built in, stemmer, stopwords, Lua functions and their
--- failures), persistence through the file and the log, and bad options.
+-- -excluded words, "quoted phrases" (scanned for in each string's words;
+-- checked against FTS5 itself when the sqlite3 shell is installed), updates
+-- and deletes, RRF and linear fusion, filters and hooks, tokenizers (built
+-- in, stemmer, stopwords, Lua functions and their failures), persistence
+-- through the file and the log, and bad options.
 local H = require("helpers")
 local eq, ok, raises, near = H.eq, H.ok, H.raises, H.near
 
@@ -37,48 +39,119 @@ local function corpus(n, seed, prefix)
   return recs
 end
 
--- The terms of a body as unicode61 reads ASCII; nil without text.
-local function tokens(body)
-  if type(body) == "table" then body = table.concat(body, " ") end
-  if type(body) ~= "string" then return nil end
+-- The words of a string as unicode61 reads ASCII.
+local function words_of(s)
   local out = {}
-  for w in body:gmatch("%w+") do out[#out + 1] = w:lower() end
+  for w in s:gmatch("%w+") do out[#out + 1] = w:lower() end
   return out
 end
 
-local function docs_of(recs) -- id -> tokens, for the records with text
+-- The words of a body, string by string (an array of strings keeps them
+-- apart: a phrase does not run from one to the next); nil without text.
+local function tokens(body)
+  if type(body) == "string" then body = {body} end
+  if type(body) ~= "table" then return nil end
+  local out = {}
+  for i, s in ipairs(body) do out[i] = words_of(s) end
+  return out
+end
+
+local function docs_of(recs) -- id -> its strings' words, for the records with text
   local docs = {}
   for _, rec in pairs(recs) do docs[rec.id] = tokens(rec.meta.body) end
   return docs
 end
 
--- The records of docs matching query ("+w", "-w", words), BM25 best first.
-local function bm25(docs, query, k1, b)
-  k1, b = k1 or 1.2, b or 0.75
-  local N, total, df, tfs = 0, 0, {}, {}
-  for id, toks in pairs(docs) do
-    N, total, tfs[id] = N + 1, total + #toks, {}
-    for _, w in ipairs(toks) do tfs[id][w] = (tfs[id][w] or 0) + 1 end
-    for w in pairs(tfs[id]) do df[w] = (df[w] or 0) + 1 end
+-- The terms of a query as omen reads it: words ("+word" required, "-word"
+-- excluded), and quoted runs (with "+" or "-" before them too), each the
+-- phrase of its words, stopwords (the set stop) left out but keeping their
+-- places; a run of one word is that word. Each term: {key, words, at
+-- (each word's place from the first), mode ("", "+" or "-")}.
+local function query_terms(query, stop)
+  stop = stop or {}
+  local terms, i, n = {}, 1, #query
+  while true do
+    i = query:match("^%s*()", i)
+    if i > n then break end
+    local mode = ""
+    if query:find("^[+-]%S", i) then mode, i = query:sub(i, i), i + 1 end
+    local text, quoted
+    if query:sub(i, i) == '"' then
+      local close = query:find('"', i + 1, true) or n + 1
+      text, quoted, i = query:sub(i + 1, close - 1), true, close + 1
+    else
+      local stop_at = query:find("%s", i) or n + 1
+      text, i = query:sub(i, stop_at - 1), stop_at
+    end
+    local words, at = {}, {}
+    for place, w in ipairs(words_of(text)) do
+      if not stop[w] then
+        if quoted then
+          words[#words + 1], at[#at + 1] = w, place
+        else
+          terms[#terms + 1] = {key = w, words = {w}, at = {0}, mode = mode}
+        end
+      end
+    end
+    if #words > 0 then
+      local key = {}
+      for k = #at, 1, -1 do at[k] = at[k] - at[1]; key[k] = words[k] .. "@" .. at[k] end
+      terms[#terms + 1] = {key = table.concat(key, " "), words = words, at = at, mode = mode}
+    end
   end
-  local any, must, never = {}, {}, {}
-  for word in query:gsub('[!"]', ""):gmatch("%S+") do
-    local mode, w = word:match("^([+-]?)(.*)$")
-    w = w:lower()
-    if mode == "-" then never[w] = true else any[w] = (any[w] or 0) + 1 end
-    if mode == "+" then must[w] = true end
+  return terms
+end
+
+-- How often term stands in doc (its strings' words), string by string: at
+-- each place where its words are at their places (overlapping places count).
+local function term_tf(doc, term)
+  local tf = 0
+  for _, toks in ipairs(doc) do
+    for p = 1, #toks do
+      local all = true
+      for k, w in ipairs(term.words) do all = all and toks[p + term.at[k]] == w end
+      if all then tf = tf + 1 end
+    end
+  end
+  return tf
+end
+
+-- The records of docs (id -> strings' words) matching query, BM25 best
+-- first: a term (word or phrase) counts as often as it stands in a
+-- record, its df the records where it stands; stopwords are no terms and
+-- count in no record's length.
+local function bm25(docs, query, k1, b, stop)
+  k1, b, stop = k1 or 1.2, b or 0.75, stop or {}
+  local any, must, never, terms = {}, {}, {}, {}
+  for _, t in ipairs(query_terms(query, stop)) do
+    terms[t.key] = t
+    if t.mode == "-" then never[t.key] = true else any[t.key] = (any[t.key] or 0) + 1 end
+    if t.mode == "+" then must[t.key] = true end
+  end
+  local N, total, df, tfs, lens = 0, 0, {}, {}, {}
+  for id, doc in pairs(docs) do
+    local len = 0
+    for _, toks in ipairs(doc) do
+      for _, w in ipairs(toks) do if not stop[w] then len = len + 1 end end
+    end
+    N, total, lens[id], tfs[id] = N + 1, total + len, len, {}
+    for key, t in pairs(terms) do
+      local tf = term_tf(doc, t)
+      if tf > 0 then tfs[id][key], df[key] = tf, (df[key] or 0) + 1 end
+    end
   end
   local out = {}
   for id, f in pairs(tfs) do
     local pass, hit, s = true, false, 0
-    for w in pairs(must) do pass = pass and f[w] ~= nil end
-    for w in pairs(never) do pass = pass and f[w] == nil end
-    for w, times in pairs(any) do
-      if f[w] then
-        local idf = math.log((N - df[w] + 0.5) / (df[w] + 0.5))
+    for key in pairs(must) do pass = pass and f[key] ~= nil end
+    for key in pairs(never) do pass = pass and f[key] == nil end
+    for key, times in pairs(any) do
+      if f[key] then
+        local idf = math.log((N - df[key] + 0.5) / (df[key] + 0.5))
         if idf <= 0 then idf = 1e-6 end
         hit = true
-        s = s + times * idf * f[w] * (k1 + 1) / (f[w] + k1 * (1 - b + b * #docs[id] * N / total))
+        s = s + times * idf * f[key] * (k1 + 1) /
+                (f[key] + k1 * (1 - b + b * lens[id] * N / total))
       end
     end
     if pass and hit then out[#out + 1] = {id = id, score = s} end
@@ -148,7 +221,8 @@ local function rec_of(recs, id) return recs[tonumber(id:sub(2))] end
 local function Q(s) return (s:gsub("%d+", function(n) return W[tonumber(n)] end)) end
 
 local QUERIES = {Q"1", Q"3", Q"12", Q"45", Q"80", Q"2 30", Q"7 7 60", Q"4 20 50 70",
-                 Q"9":upper() .. "!", Q'"5 33"'}
+                 Q"9":upper() .. "!", Q'"5 33"', Q'"1 1"', Q'+"1 2" 3', Q'"2 1 1" -"1 3" 4',
+                 Q'"1 1 1" +"4"'}
 
 -- -- Text alone ---------------------------------------------------------------------------
 
@@ -167,9 +241,11 @@ T["text alone: BM25 rankings and scores as FTS5's, only records with text"] = fu
     end
   end
   local n, terms = {}, {}
-  for _, toks in pairs(docs) do
+  for _, doc in pairs(docs) do
     n[#n + 1] = 1
-    for _, w in ipairs(toks) do if not terms[w] then terms[w] = 1; terms[#terms + 1] = w end end
+    for _, toks in ipairs(doc) do
+      for _, w in ipairs(toks) do if not terms[w] then terms[w] = 1; terms[#terms + 1] = w end end
+    end
   end
   local info = c:info().text
   eq({info.field, info.docs, info.terms, info.bytes > 0}, {"body", #n, #terms, true}, "info().text")
@@ -177,6 +253,175 @@ T["text alone: BM25 rankings and scores as FTS5's, only records with text"] = fu
     eq(#text_search(c, q, 10), 0, H.fmt(q))
   end
   same_ranking(text_search(c, Q"qqqq 3", 20), bm25(docs, W[3]), 20, "unknown and known")
+end
+
+-- -- Phrases ----------------------------------------------------------------------------------
+
+-- A random phrase (a quoted run) of 2 or 3 words: a run of a document
+-- (maybe across two strings of an array), a word repeated, or words drawn
+-- uniformly (rarely in a document in that order), some with a word in no
+-- document.
+local function random_phrase(r, docs, ids)
+  local n, kind, words = r.int(2, 3), r.int(1, 10), {}
+  if kind <= 5 then
+    local flat = {}
+    for _, toks in ipairs(docs[ids[r.int(1, #ids)]]) do
+      for _, w in ipairs(toks) do flat[#flat + 1] = w end
+    end
+    local at = #flat >= n and r.int(1, #flat - n + 1)
+    for k = 1, at and n or 0 do words[k] = flat[at + k - 1] end
+  end
+  if #words == 0 then
+    local one = W[math.floor(math.exp(r.uniform(0, math.log(81))))]
+    for k = 1, n do words[k] = kind <= 7 and one or W[r.int(1, #W)] end
+    if kind == 10 then words[r.int(1, n)] = "qqqq" end
+  end
+  return '"' .. table.concat(words, " ") .. '"'
+end
+
+-- Random queries of words and phrases, some required or excluded (terms
+-- the query names once), against bm25 with stopwords stop; returns how
+-- many of their phrases match, of how many.
+local function random_phrase_queries(c, docs, r, n, stop)
+  local ids, matched, phrases = {}, 0, 0
+  for id in pairs(docs) do ids[#ids + 1] = id end
+  table.sort(ids)
+  for _ = 1, n do
+    local parts, signed, seen = {}, {}, {}
+    for _ = 1, r.int(1, 5) do
+      local term = r.int(1, 2) == 1 and random_phrase(r, docs, ids)
+                   or W[math.floor(math.exp(r.uniform(0, math.log(81))))]
+      local key = query_terms(term, stop)[1]
+      key = key and key.key or term
+      local sign = r.int(1, 6)
+      sign = seen[key] and "" or sign == 1 and "+" or sign == 2 and "-" or ""
+      if not signed[key] then parts[#parts + 1] = sign .. term end
+      seen[key], signed[key] = true, signed[key] or sign ~= ""
+      if term:find('"') then
+        phrases = phrases + 1
+        if #bm25(docs, term, nil, nil, stop) > 0 then matched = matched + 1 end
+      end
+    end
+    local q = table.concat(parts, " ")
+    local want = bm25(docs, q, nil, nil, stop)
+    for _, k in ipairs({3, 500}) do
+      same_ranking(text_search(c, q, k), want, k, q .. ", k=" .. k)
+    end
+  end
+  return matched, phrases
+end
+
+T["phrases: random ones, required and excluded, against the reference"] = function()
+  local c, recs, db = setup()
+  local docs = docs_of(recs)
+  local matched, phrases = random_phrase_queries(c, docs, H.rng(77), 150)
+  ok(matched > phrases / 4 and matched < phrases * 0.9,
+     ("%d of %d random phrases match"):format(matched, phrases))
+  -- with stopwords, the commonest words: left out of phrases, keeping their places
+  local stop = {[W[1]] = true, [W[3]] = true}
+  local s = assert(db:create_collection("s", {dim = DIM, text = {field = "body",
+                                                                 stopwords = {W[1], W[3]}}}))
+  load(s, recs)
+  random_phrase_queries(s, docs, H.rng(78), 150, stop)
+  for _, q in ipairs({Q'"2 1 4"', Q'"1 2 3 4"', Q'"1 2" 2', Q'+"3 5" -"1 1"'}) do
+    local want = bm25(docs, q, nil, nil, stop)
+    ok(#want > 0, q .. " matches")
+    same_ranking(text_search(s, q, 500), want, 500, "stopwords: " .. q)
+  end
+  eq(#text_search(s, Q'"1 3"', 10), 0, "a phrase of stopwords is nothing")
+  -- repeated words: overlapping places count
+  for _, q in ipairs({Q'"1 1"', Q'"1 1 1"', Q'"1 1" 1', Q'"1 1" "1 1 1"', Q'+"1 1" -"1 1 1"',
+                      Q'"1 1 1" "1 1 1"', Q'"3 3"'}) do
+    local want = bm25(docs, q)
+    ok(#want > 0, q .. " matches")
+    same_ranking(text_search(c, q, 500), want, 500, q)
+  end
+  -- a run across two strings of the corpus' arrays: only where it stands in one
+  local across = 0
+  for id, doc in pairs(docs) do
+    if #doc == 2 then
+      local q = '"' .. doc[1][#doc[1]] .. " " .. doc[2][1] .. '"'
+      local hits = text_search(c, q, 500)
+      same_ranking(hits, bm25(docs, q), 500, id .. ": " .. q)
+      if term_tf(doc, query_terms(q)[1]) == 0 then -- not within one of its strings
+        across = across + 1
+        for _, h in ipairs(hits) do ok(h.id ~= id, q .. " found across the strings of " .. id) end
+      end
+    end
+  end
+  ok(across >= 5, across .. " phrases only across strings")
+  local a = assert(db:create_collection("a", {dim = 1, text = "body"}))
+  a:upsert("split", {0}, {body = {"alpha beta", "gamma delta"}})
+  a:upsert("gap", {0}, {body = {"beta", "", "gamma"}})
+  a:upsert("whole", {0}, {body = {"x", "beta gamma"}})
+  a:upsert("rev", {0}, {body = "gamma beta"})
+  a:upsert("twice", {0}, {body = "beta beta beta"})
+  eq(found(a, '"beta gamma"'), {"whole"})
+  eq(found(a, '"alpha beta gamma"'), {})
+  eq(found(a, '+"beta gamma" alpha'), {"whole"})
+  eq(found(a, '-"beta gamma" beta'), {"gap", "rev", "split", "twice"})
+  eq(found(a, '"beta beta"'), {"twice"})
+  eq(found(a, '"BETA, gamma!" "delta alpha"'), {"whole"})
+  eq(found(a, '+"beta qqqq" beta'), {}, "a required phrase with a word in no record")
+  eq(found(a, '-"beta qqqq" gamma'), {"gap", "rev", "split", "whole"}, "excluded, ignored")
+  eq(found(a, '"beta qqqq" delta'), {"split"}, "optional, ignored")
+  eq(found(a, '"gamma"'), found(a, "gamma"), "a quoted word")
+end
+
+-- The sqlite3 shell's output for sql, or nil when it is missing or lacks FTS5.
+local function sqlite3(sql)
+  local rc = os.execute("command -v sqlite3 >/dev/null 2>&1")
+  if rc ~= 0 and rc ~= true then return nil end
+  local path = H.tmpfile()
+  H.write_file(path, sql)
+  local p = assert(io.popen("sqlite3 < " .. H.shq(path) .. " 2>&1"))
+  local out = p:read("*a")
+  p:close()
+  if out:find("no such module: fts5", 1, true) then return nil end
+  return out
+end
+
+T["phrases: scores as SQLite FTS5's (when sqlite3 is installed)"] = function()
+  local db = omen.open()
+  local c = assert(db:create_collection("f", {dim = DIM, text = "body"}))
+  local recs, rows, docs = {}, {}, {}
+  for i, rec in ipairs(corpus(300, 5)) do -- the records of one string
+    if type(rec.meta.body) == "string" then
+      recs[#recs + 1] = rec
+      rows[#rows + 1] = ("(%d, '%s')"):format(i, rec.meta.body)
+    end
+  end
+  load(c, recs)
+  local queries = { -- omen's, FTS5's
+    {Q'"1 2" 3', Q'"1 2" OR 3'}, {Q'"1 1"', Q'"1 1"'}, {Q'"1 1 1" 1', Q'"1 1 1" OR 1'},
+    {Q'"2 1 1" "5 1" 7 "9 9"', Q'"2 1 1" OR "5 1" OR 7 OR "9 9"'},
+    {Q'"1 2" 4 -"3 1"', Q'("1 2" OR 4) NOT "3 1"'},
+  }
+  local sql = {"CREATE VIRTUAL TABLE t USING fts5(body);",
+               "INSERT INTO t(rowid, body) VALUES " .. table.concat(rows, ",\n") .. ";"}
+  for i, q in ipairs(queries) do
+    sql[#sql + 1] = ("SELECT %d, rowid, -bm25(t) FROM t WHERE t MATCH '%s';"):format(i, q[2])
+  end
+  local out = sqlite3(table.concat(sql, "\n") .. "\n")
+  if not out then
+    io.stderr:write("test_text: no sqlite3 with FTS5, FTS5's scores not compared\n")
+    return
+  end
+  local want = {}
+  for i = 1, #queries do want[i] = {} end
+  for line in out:gmatch("[^\n]+") do
+    local i, rowid, score = line:match("^(%d+)|(%d+)|(%S+)$")
+    ok(i, "sqlite3 says " .. line)
+    local w = want[tonumber(i)]
+    w[#w + 1] = {id = "d" .. rowid, score = tonumber(score)}
+  end
+  for _, rec in ipairs(recs) do docs[rec.id] = tokens(rec.meta.body) end
+  for i, q in ipairs(queries) do
+    table.sort(want[i], function(x, y) return x.score > y.score end)
+    ok(#want[i] > 0, q[2] .. " matches")
+    same_ranking(text_search(c, q[1], 500), want[i], 500, "FTS5: " .. q[2])
+    same_ranking(bm25(docs, q[1]), want[i], 500, "the reference, FTS5: " .. q[2])
+  end
 end
 
 T["+required and -excluded words"] = function()
@@ -260,7 +505,7 @@ T["fusion: rrf and linear from the two halves"] = function()
   local fusions = {false, "rrf", {method = "rrf", k = 5, vector = 2, text = 0.5}, "linear",
                    {method = "linear", alpha = 0.8}, {method = "linear", alpha = 0}}
   for qi, q in ipairs(H.random_vectors(3, DIM, 99)) do
-    for _, text in ipairs({Q"2 40", Q"70", "qqqq"}) do
+    for _, text in ipairs({Q"2 40", Q"70", "qqqq", Q'"1 2" 40'}) do
       for _, f in ipairs(fusions) do
         for _, kd in ipairs({{10}, {10, 20}, {60, 80}}) do
           local k, depth, fusion = kd[1], kd[2], f or nil
@@ -314,7 +559,7 @@ T["filters, where and rerank apply to text and fused searches"] = function()
   local q = H.random_vectors(1, DIM, 7)[1]
   local is_x = function(m) return m.cat == "x" end
   local even = function(m) return m.n % 2 == 0 end
-  for _, text in ipairs({Q"1", Q"3 30", Q"+2 -6"}) do
+  for _, text in ipairs({Q"1", Q"3 30", Q"+2 -6", Q'+"1 2" 30 -"4 1"'}) do
     local all = bm25(docs, text) -- BM25's statistics stay the collection's
     local function only(pred)
       local out = {}
@@ -373,7 +618,9 @@ T["tokenizers: diacritics, porter, trigram, stopwords"] = function()
     {{field = "body", tokenizer = "trigram", case_sensitive = true}, {k = "KEYBOARD"},
      {YBOA = {"k"}, yboa = {}}},
     {{field = "body", stopwords = {"the", "of"}}, {a = "the lord of the rings", b = "the hobbit"},
-     {the = {}, ["THE rings"] = {"a"}, ["+the hobbit"] = {"b"}}},
+     {the = {}, ["THE rings"] = {"a"}, ["+the hobbit"] = {"b"},
+      ['"lord of the rings"'] = {"a"}, ['"lord of of rings"'] = {"a"}, ['"lord the rings"'] = {},
+      ['"lord rings"'] = {}, ['"the hobbit of"'] = {"b"}, ['"of the"'] = {}}},
   }
   for i, case in ipairs(cases) do
     local c = assert(db:create_collection("c" .. i, {dim = 1, text = case[1]}))
@@ -403,9 +650,9 @@ T["a Lua tokenizer, and its failures change nothing"] = function()
   c:upsert("c", {0}, {t = "cheese"})
   eq(found(c, '"red wine"'), {"a"}, "a quoted run is one text for the tokenizer")
   eq(found(c, "red wine"), {"b"})
-  local docs = {a = {"red wine", "cheese", "bread"}, b = {"red", "wine"}, c = {"cheese"}}
+  local docs = {a = {{"red wine", "cheese", "bread"}}, b = {{"red", "wine"}}, c = {{"cheese"}}}
   same_ranking(text_search(c, "cheese red", 5), bm25(docs, "cheese red"), 5, "scores")
-  eq(db:register_tokenizer("words", function(s) return tokens(s) end), true)
+  eq(db:register_tokenizer("words", function(s) return words_of(s) end), true)
   local w = assert(db:create_collection("w", {dim = 1, text = {field = "t", tokenizer = "words"}}))
   w:upsert("x", {0}, {t = "Hello World"})
   eq(found(w, "hello"), {"x"}, "a registered tokenizer, by name")
@@ -416,7 +663,7 @@ T["a Lua tokenizer, and its failures change nothing"] = function()
     if mode == "table" then return "not a table" end
     if mode == "strings" then return {"fine", 42} end
     if mode == "reenter" then c:count() end
-    return tokens(s)
+    return words_of(s)
   end}}))
   bad:upsert("a", {0}, {t = "alpha beta"})
   bad:upsert("b", {0}, {t = "beta gamma"})
