@@ -423,10 +423,9 @@ static int add_term(void *ud, const char *term, size_t len, uint32_t pos)
   if (a->drop) {
     id = omen__keys_find(&t->terms, term, len);
     if (id == UINT32_MAX || id >= t->n_stamp) return OMEN_OK; /* never indexed */
-  } else {
-    /* Arrays first: a term is never in the dictionary without its entries. */
-    rc = omen__keys_find(&t->terms, term, len) == UINT32_MAX ? cover(a->m, t, t->terms.n + 1)
-                                                             : OMEN_OK;
+  } else if ((id = omen__keys_find(&t->terms, term, len)) == UINT32_MAX) {
+    /* A new term: its arrays first, so it is never without its entries. */
+    rc = cover(a->m, t, t->terms.n + 1);
     if (!rc) rc = omen__keys_intern(a->m, &t->terms, term, len, &id);
     if (rc == OMEN_INVALID) {
       snprintf(last_error, sizeof last_error, "the text index holds as many terms as it "
@@ -548,17 +547,18 @@ static int reserve_slots(const omen__mem *m, omen__text *t, uint32_t n_slots)
   return OMEN_OK;
 }
 
-/* Whether the batch's i-th term belongs to a document going (its docs
-** list their terms in order). */
-static int dropped_term(const omen__text_batch *b, size_t i)
+/* Make room in term id's tail for need more postings. */
+static int grow_tail(const omen__mem *m, omen__text *t, uint32_t id, uint32_t need)
 {
-  size_t lo = 0, hi = b->n_docs;
-  while (lo + 1 < hi) { /* the last document starting at or before i */
-    size_t mid = lo + (hi - lo) / 2;
-    if (b->docs[mid].first <= i) lo = mid;
-    else hi = mid;
-  }
-  return b->n_docs && b->docs[lo].drop;
+  if (!tail_of(t, id) && new_tail(m, t, id)) return OMEN_NOMEM;
+  omen__tlist *tl = tail_of(t, id);
+  if (tl->n + need <= tl->cap) return OMEN_OK;
+  uint32_t cap = (uint32_t)omen__grow_cap(tl->cap, (size_t)tl->n + need, 4);
+  omen__posting *p = omen__realloc(m, tl->p, tl->cap * sizeof *p, cap * sizeof *p);
+  if (!p) return OMEN_NOMEM;
+  tl->p = p;
+  tl->cap = cap;
+  return OMEN_OK;
 }
 
 int omen__text_reserve(const omen__mem *m, omen__text *t, const omen__text_batch *b,
@@ -566,33 +566,26 @@ int omen__text_reserve(const omen__mem *m, omen__text *t, const omen__text_batch
 {
   int rc = reserve_slots(m, t, n_slots);
   if (rc || (rc = cover_terms(m, t))) return rc;
-  /* Count what each term's tail receives (tf serves as the counter). */
+  /* Count what each term's tail receives from the documents added (tf
+  ** serves as the counter), then grow each tail once. */
   uint32_t *need = t->tf.p, *stamp = t->stamp.p, epoch = next_epoch(t);
-  for (size_t i = 0; i < b->n_terms; i++) {
-    if (dropped_term(b, i)) continue;
-    uint32_t id = b->terms[i].term;
-    if (stamp[id] != epoch) {
-      stamp[id] = epoch;
-      need[id] = 0;
-    }
-    need[id]++;
-  }
-  for (size_t i = 0; i < b->n_terms && !rc; i++) {
-    uint32_t id = b->terms[i].term;
-    if (dropped_term(b, i) || stamp[id] != epoch || !need[id]) continue;
-    if (!tail_of(t, id) && (rc = new_tail(m, t, id))) break;
-    omen__tlist *tl = tail_of(t, id);
-    if (tl->n + need[id] > tl->cap) {
-      uint32_t cap = (uint32_t)omen__grow_cap(tl->cap, (size_t)tl->n + need[id], 4);
-      omen__posting *p = omen__realloc(m, tl->p, tl->cap * sizeof *p, cap * sizeof *p);
-      if (!p) rc = OMEN_NOMEM;
-      else {
-        tl->p = p;
-        tl->cap = cap;
+  for (int pass = 0; pass < 2 && !rc; pass++)
+    for (size_t i = 0; i < b->n_docs && !rc; i++) {
+      const omen__text_doc *d = &b->docs[i];
+      for (uint32_t j = d->first; j < d->first + d->n && !d->drop && !rc; j++) {
+        uint32_t id = b->terms[j].term;
+        if (pass == 0) {
+          if (stamp[id] != epoch) {
+            stamp[id] = epoch;
+            need[id] = 0;
+          }
+          need[id]++;
+        } else if (need[id]) {
+          rc = grow_tail(m, t, id, need[id]);
+          need[id] = 0;
+        }
       }
     }
-    need[id] = 0;
-  }
   return rc;
 }
 
@@ -675,6 +668,11 @@ void omen__text_apply(omen__text *t, const omen__text_batch *b)
 
 /* -- Merging ------------------------------------------------------------------------ */
 
+/* A merge passes over every list: done once the tails have grown by a
+** share of what is encoded (a posting takes two to three bytes there, so
+** a quarter of the bytes is over half the postings), its cost stays
+** proportional to the postings written; below 65,536 tail postings it is
+** never worth it. */
 int omen__text_merge_due(const omen__text *t)
 {
   return t->tail_postings >= 65536 && t->tail_postings >= t->heap_used / 4;
