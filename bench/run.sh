@@ -181,7 +181,7 @@ if { [ ! -s "$DATA/man.txt" ] || [ ! -s "$DATA/man-q.txt" ]; } &&
   say "man pages into paragraphs (once; a few minutes)"
   "$LUA" bench/text_prep.lua man /usr/share/man "$DATA/man.txt" "$DATA/man-q.txt" 300
 fi
-if [ -s "$DATA/man-q.txt" ]; then textbench man 1
+if [ -s "$DATA/man-q.txt" ]; then textbench man 2
 else say "no man pages on this machine: the man-page corpus is skipped"; rm -f "$B/text-man.json"; fi
 
 say "report"

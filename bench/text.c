@@ -260,15 +260,34 @@ int main(int argc, char **argv)
   lines docs = read_lines(argv[1]), queries = read_lines(argv[2]);
   int rounds = argc > 3 ? atoi(argv[3]) : 3;
   const char *fts_path = argc > 4 ? argv[4] : "/tmp/omen-bench-fts5.db";
-  fts F;
-  fts_build(&F, fts_path, &docs);
+  /* Builds, rounds alternating, each system keeping its best (the last
+  ** round's index is the one searched). */
+  fts F = {0};
   omen_db *db;
   check(omen_open(NULL, NULL, &db), db, "open");
-  double index_s, plain_s, upsert_s, none;
-  omen_coll *c = omen_build(db, "late", &docs, 0, &plain_s, &index_s);
-  omen_coll *c2 = omen_build(db, "early", &docs, 1, &upsert_s, &none);
-  omen_coll_close(c2);
-  check(omen_coll_drop(db, "early"), db, "drop");
+  double fts_s = 1e30, index_s = 1e30, plain_s = 1e30, upsert_s = 1e30;
+  omen_coll *c = NULL;
+  for (int round = 0; round < rounds; round++) {
+    if (F.db) {
+      sqlite3_finalize(F.q);
+      sqlite3_close(F.db);
+    }
+    fts_build(&F, fts_path, &docs);
+    if (F.build_s < fts_s) fts_s = F.build_s;
+    if (c) {
+      omen_coll_close(c);
+      check(omen_coll_drop(db, "late"), db, "drop");
+    }
+    double idx, plain, upsert, none;
+    c = omen_build(db, "late", &docs, 0, &plain, &idx);
+    omen_coll *c2 = omen_build(db, "early", &docs, 1, &upsert, &none);
+    omen_coll_close(c2);
+    check(omen_coll_drop(db, "early"), db, "drop");
+    if (idx < index_s) index_s = idx;
+    if (plain < plain_s) plain_s = plain;
+    if (upsert < upsert_s) upsert_s = upsert;
+  }
+  F.build_s = fts_s;
   check(omen_checkpoint(db), db, "checkpoint");
   omen_coll_info info;
   check(omen_coll_info_get(c, &info), db, "info");
