@@ -553,8 +553,10 @@ static void t_damage_behind_checksums(void **state)
       assert_true(src == OMEN_OK || src == OMEN_CORRUPT);
       src = omen_delete(a, "id-7", 4); /* takes a document out of the index */
       assert_true(src == OMEN_OK || src == OMEN_CORRUPT || src == OMEN_NOTFOUND);
-      if (!src) src = omen_compact(db); /* merges and renumbers the lists */
-      assert_true(src == OMEN_OK || src == OMEN_CORRUPT);
+      if (!src) { /* merges and renumbers the lists */
+        src = omen_compact(db);
+        assert_true(src == OMEN_OK || src == OMEN_CORRUPT);
+      }
       omen_result_free(r);
       omen_coll_close(a);
     }
