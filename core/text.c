@@ -507,16 +507,11 @@ static int batch_doc(const omen__mem *m, omen__text *t, const omen__keys *keys,
 
 /* -- Reserving ------------------------------------------------------------------ */
 
-/* A term's tail, for a term the work space may not cover yet. */
-static const omen__tlist *tail_of_safe(const omen__text *t, uint32_t term)
-{
-  if (term >= t->n_stamp) return NULL;
-  uint32_t i = ((const uint32_t *)t->tail_of.p)[term];
-  return i == NO_TAIL ? NULL : &t->tails[i - 1];
-}
-
+/* A term's tail, or NULL (also for a term the work space does not cover
+** yet: one new since the last merge, read by a search). */
 static omen__tlist *tail_of(const omen__text *t, uint32_t term)
 {
+  if (term >= t->n_stamp) return NULL;
   uint32_t i = ((const uint32_t *)t->tail_of.p)[term];
   return i == NO_TAIL ? NULL : &t->tails[i - 1];
 }
@@ -706,7 +701,7 @@ static int merged_alloc(const omen__mem *m, const omen__text *t, merged *g,
   uint64_t heap = 0;
   size_t longest = 1;
   for (uint32_t id = 0; id < t->terms.n; id++) {
-    const omen__tlist *tl = tail_of_safe(t, id);
+    const omen__tlist *tl = tail_of(t, id);
     size_t n = (size_t)counts_of(t)[id] + (tl ? tl->n : 0);
     heap += omen__postings_bound(n);
     if (n > longest) longest = n;
@@ -744,7 +739,7 @@ static int merged_term(const omen__text *t, merged *g, uint32_t id, const uint32
   if (n && !omen__postings_decode(heap + posts(t)[id], heap + t->heap_used, n, t->n_len,
                                   g->list, &used))
     return OMEN_CORRUPT;
-  const omen__tlist *tl = tail_of_safe(t, id);
+  const omen__tlist *tl = tail_of(t, id);
   uint32_t tn = tl ? tl->n : 0, i = 0, j = 0;
   size_t k = 0;
   while (i < n || j < tn) {
@@ -850,11 +845,27 @@ int omen__text_merge(const omen__mem *m, omen__text *t, const uint32_t *map,
 
 /* -- Images ------------------------------------------------------------------------ */
 
+static void image_arrays(omen__text_image *img, const omen__keys *terms,
+                         const omen__buf *post, const omen__buf *count,
+                         const omen__buf *df, const omen__buf *heap, uint64_t heap_used,
+                         const omen__buf *len)
+{
+  img->names = terms->names.p;
+  img->names_used = terms->names_used;
+  img->index = terms->index.p;
+  img->n_terms = terms->n;
+  img->post = post->p;
+  img->count = count->p;
+  img->df = df->p;
+  img->heap = heap->p;
+  img->heap_used = heap_used;
+  img->len = len->p;
+}
+
 int omen__text_image_make(const omen__mem *m, const omen__text *t, uint32_t n_slots,
                           omen__text_image *img)
 {
   memset(img, 0, sizeof *img);
-  const omen__text *from = t;
   if (t->tail_postings || t->n_len != n_slots) { /* written since the last merge */
     merged *g = omen__malloc(m, sizeof *g);
     int rc = g ? merged_make(m, t, g, NULL, 0, n_slots) : OMEN_NOMEM;
@@ -863,27 +874,11 @@ int omen__text_image_make(const omen__mem *m, const omen__text *t, uint32_t n_sl
       return rc;
     }
     img->own = g;
-    img->names = g->terms.names.p;
-    img->names_used = g->terms.names_used;
-    img->index = g->terms.index.p;
-    img->n_terms = g->terms.n;
-    img->post = g->post.p;
-    img->count = g->count.p;
-    img->df = g->df.p;
-    img->heap = g->heap.p;
-    img->heap_used = g->heap_used;
-    img->len = g->len.p;
+    image_arrays(img, &g->terms, &g->post, &g->count, &g->df, &g->heap, g->heap_used,
+                 &g->len);
   } else {
-    img->names = from->terms.names.p;
-    img->names_used = from->terms.names_used;
-    img->index = from->terms.index.p;
-    img->n_terms = from->terms.n;
-    img->post = from->post.p;
-    img->count = from->count.p;
-    img->df = from->df.p;
-    img->heap = from->heap.p;
-    img->heap_used = from->heap_used;
-    img->len = from->len.p;
+    image_arrays(img, &t->terms, &t->post, &t->count, &t->df, &t->heap, t->heap_used,
+                 &t->len);
   }
   img->n_len = n_slots;
   img->n_docs = t->n_docs;
@@ -997,7 +992,7 @@ int omen__text_verify(const omen__mem *m, const omen__text *t, const uint8_t *st
       uint32_t l = lens(t)[p[j].slot];
       live += l != OMEN__NO_DOC && (l & OMEN__IN_LISTS);
     }
-    const omen__tlist *tl = tail_of_safe(t, i);
+    const omen__tlist *tl = tail_of(t, i);
     if (live + (tl ? tl->n : 0) != dfs(t)[i])
       rc = bad_index(err, cap, "document frequencies do not match the postings");
   }
@@ -1232,7 +1227,7 @@ static void open_term(const omen__text *t, uint32_t id, omen__pcur *c, uint32_t 
   const uint8_t *heap = t->heap.p, *end = heap + t->heap_used;
   uint32_t cnt = counts_of(t)[id];
   const uint8_t *p = heap + (cnt ? posts(t)[id] : 0);
-  const omen__tlist *tl = tail_of_safe(t, id);
+  const omen__tlist *tl = tail_of(t, id);
   omen__pcur_init(c, p, end, cnt, tl ? tl->p : NULL, tl ? tl->n : 0, tl ? tl->max_tf : 0,
                   tl ? tl->min_len : OMEN__LEN_MASK, t->len.p, t->n_len);
   if (!omen__pcur_list_bound(p, end, cnt, max_tf, min_len)) c->bad = 1;
